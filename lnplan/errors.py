@@ -55,11 +55,12 @@ class Problem:
     column: str | None
     value: object
     message: str
+    unit: str = "row"  # "row" in tables (header = row 1); "feature" (1-based) in vector layers
 
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"{self.unit} {self.row}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
         shown = "" if self.value is None else f" (value {self.value!r})"
