@@ -1,1 +1,142 @@
-"""lnplan.programs"""
+"""The service programmes of the province and the registry that runs them.
+
+Contract for a programme module (``lnplan/programs/<module>.py``)
+------------------------------------------------------------------
+A programme module exposes, at module level:
+
+``NAME: str``
+    Short identifier, also the output sub-folder name (``"fitness_sites"``).
+``SECTION: str``
+    The scenario section it reads: ``"sites"``, ``"funding"`` or ``"screening"``. The programme
+    runs when ``getattr(scenario, SECTION)`` is present and ``enabled``.
+``run(scenario, world, out_dir) -> ProgrammeOutput``
+    ``scenario`` is a validated :class:`lnplan.scenario.Scenario` (targets such as
+    ``scenario.sites.p`` are already filled in from ``data/programs``: never write them as
+    literals); ``world`` is a :class:`lnplan.world.World`; ``out_dir`` is the programme's own
+    folder inside the run's temporary output folder (it exists; write extra files there if
+    needed, e.g. solver logs). Return a :class:`ProgrammeOutput`; raise an
+    :class:`lnplan.errors.LnplanError` subclass for mistakes the planner can fix.
+
+The registry writes each table of the output as ``<out>/<NAME>/<table>.csv`` (and ``.xlsx`` when
+``output.formats`` has it) and each layer as ``<out>/<NAME>/<NAME>.gpkg`` (one GeoPackage layer
+per entry; also ``<layer>.geojson`` when asked). Layers and tables must be shareable: aggregates
+only, no household rows (use :func:`lnplan.geo.aggregate.shareable_cells`).
+
+Registering: add the module path to :data:`PROGRAMMES` (already listed for the three planned
+programmes; a listed module that does not exist yet is skipped).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from lnplan.errors import LnplanError
+
+if TYPE_CHECKING:
+    from lnplan.scenario import Scenario
+    from lnplan.world import World
+
+logger = logging.getLogger(__name__)
+
+#: Programme modules in run order.
+PROGRAMMES: tuple[str, ...] = (
+    "lnplan.programs.fitness_sites",
+    "lnplan.programs.employment_fund",
+    "lnplan.programs.screening_routes",
+)
+
+SECTIONS = ("sites", "funding", "screening")
+
+
+@dataclass(frozen=True)
+class ProgrammeOutput:
+    """What a programme returns: shareable tables and map layers, and a summary."""
+
+    name: str
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    layers: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+def available() -> list[ModuleType]:
+    """The registered programme modules that exist, in run order, after checking their contract."""
+    modules = []
+    for path in PROGRAMMES:
+        if importlib.util.find_spec(path) is None:
+            logger.debug("programme %s not present; skipped", path)
+            continue
+        module = importlib.import_module(path)
+        for attr in ("NAME", "SECTION", "run"):
+            if not hasattr(module, attr):
+                raise TypeError(f"programme module {path} lacks {attr} (see lnplan.programs)")
+        if module.SECTION not in SECTIONS:
+            raise TypeError(f"programme {path}: SECTION {module.SECTION!r} not in {SECTIONS}")
+        modules.append(module)
+    return modules
+
+
+def enabled(scenario: Scenario) -> list[ModuleType]:
+    """The available programmes whose scenario section is present and enabled."""
+    wanted = set(scenario.enabled_sections())
+    return [m for m in available() if m.SECTION in wanted]
+
+
+def missing_sections(scenario: Scenario) -> list[str]:
+    """Enabled scenario sections for which no programme module exists yet."""
+    have = {m.SECTION for m in available()}
+    return [s for s in scenario.enabled_sections() if s not in have]
+
+
+def run_enabled(scenario: Scenario, world: World, out_dir: Path) -> list[ProgrammeOutput]:
+    """Run every enabled programme in order; each gets ``out_dir / NAME`` (created)."""
+    outputs = []
+    for module in enabled(scenario):
+        folder = Path(out_dir) / module.NAME
+        folder.mkdir(parents=True, exist_ok=True)
+        logger.info("running programme %s", module.NAME)
+        result = module.run(scenario, world, folder)
+        if not isinstance(result, ProgrammeOutput):
+            raise TypeError(f"programme {module.NAME} returned {type(result).__name__}")
+        outputs.append(result)
+    return outputs
+
+
+def write_output(output: ProgrammeOutput, folder: Path, *, formats: list[str]) -> list[Path]:
+    """Write a programme's tables and layers into ``folder`` in the scenario's formats."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, table in output.tables.items():
+        if "csv" in formats or not {"xlsx"} & set(formats):
+            path = folder / f"{name}.csv"
+            table.to_csv(path, index=False, encoding="utf-8")
+            written.append(path)
+        if "xlsx" in formats:
+            path = folder / f"{name}.xlsx"
+            table.to_excel(path, index=False)
+            written.append(path)
+    for name, layer in output.layers.items():
+        if "household_id" in layer.columns:
+            raise LnplanError(
+                f"programme {output.name}: layer {name!r} has household rows; only aggregates "
+                "may be written (use lnplan.geo.aggregate.shareable_cells)"
+            )
+        if "gpkg" in formats:
+            path = folder / f"{output.name}.gpkg"
+            layer.to_file(path, layer=name, driver="GPKG")
+            if path not in written:
+                written.append(path)
+        if "geojson" in formats:
+            path = folder / f"{name}.geojson"
+            layer.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+            written.append(path)
+    return written
