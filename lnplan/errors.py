@@ -33,7 +33,9 @@ class CRSError(InputError):
 class UnknownPlaceError(InputError, KeyError):
     """A place name or code that is not among the boundaries; lists the closest matches."""
 
-    def __init__(self, query: str, suggestions: Sequence[str] = (), *, what: str = "county") -> None:
+    def __init__(
+        self, query: str, suggestions: Sequence[str] = (), *, what: str = "county"
+    ) -> None:
         self.query = query
         self.suggestions = list(suggestions)
         hint = f"; closest matches: {', '.join(self.suggestions)}" if self.suggestions else ""

@@ -148,9 +148,7 @@ def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, F
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-def to_wgs84(
-    lon: npt.ArrayLike, lat: npt.ArrayLike, coords: str
-) -> tuple[FloatArray, FloatArray]:
+def to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike, coords: str) -> tuple[FloatArray, FloatArray]:
     """Convert coordinates declared as ``coords`` (wgs84, gcj02 or bd09) to WGS-84."""
     datum = check_datum(coords)
     if datum == "gcj02":

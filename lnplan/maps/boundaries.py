@@ -1,0 +1,83 @@
+"""A map of Liaoning's 14 cities and 100 county-level divisions.
+
+Maps draw in EPSG:4326 and embed Leaflet and its assets (``folium-offline``), so a shared HTML file
+renders for an official whose network blocks public CDNs; only the optional base tiles need a
+network, and the boundaries show without them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import offlinefolium as folium
+
+from lnplan.errors import CRSError
+from lnplan.report.io import atomic_write
+
+#: A qualitative palette for the 14 cities (ColorBrewer Set3 + two more), readable on white.
+CITY_COLOURS = (
+    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
+    "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3", "#fdbf6f",
+)  # fmt: skip
+
+
+def _check_wgs84(gdf: gpd.GeoDataFrame, what: str) -> None:
+    if gdf.crs is None:
+        raise CRSError(f"{what} has no CRS; maps need EPSG:4326")
+    if not gdf.crs.equals("EPSG:4326"):
+        raise CRSError(f"{what} is in {gdf.crs.to_string()}; maps need EPSG:4326")
+
+
+def boundary_map(
+    counties: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, *, tiles: str | None = "OpenStreetMap"
+) -> folium.Map:
+    """A Folium map with one layer of cities (filled by city) and one of county outlines.
+
+    Parameters
+    ----------
+    counties, cities
+        From :func:`lnplan.geo.boundaries.counties` and :func:`~lnplan.geo.boundaries.cities`.
+    tiles
+        Base tiles, or ``None`` for none (boundaries on a plain background).
+    """
+    _check_wgs84(counties, "counties")
+    _check_wgs84(cities, "cities")
+    minx, miny, maxx, maxy = cities.total_bounds
+    fmap = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=True)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    colour = {name: CITY_COLOURS[i % len(CITY_COLOURS)] for i, name in enumerate(cities["name"])}
+
+    city_layer = cities[["code", "name", "n_counties", "geometry"]].copy()
+    city_layer["colour"] = city_layer["name"].map(colour)
+    folium.GeoJson(
+        city_layer.to_json(ensure_ascii=False),
+        name="城市 Cities (14)",
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"],
+            "color": "#444444",
+            "weight": 2.5,
+            "fillOpacity": 0.55,
+        },
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "code", "n_counties"], aliases=["城市", "代码", "区县数"]
+        ),
+    ).add_to(fmap)
+
+    county_layer = counties[["code", "name", "city", "geometry"]].copy()
+    folium.GeoJson(
+        county_layer.to_json(ensure_ascii=False),
+        name="区县 Counties (100)",
+        style_function=lambda f: {"fillOpacity": 0.0, "color": "#222222", "weight": 0.8},
+        highlight_function=lambda f: {"weight": 2.5, "color": "#d62728"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["name", "city", "code"], aliases=["区县", "所属城市", "代码"]
+        ),
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+def save_map(fmap: folium.Map, path: str | Path) -> Path:
+    """Write a map to an HTML file, whole or not at all."""
+    return atomic_write(path, lambda tmp: fmap.save(str(tmp)))

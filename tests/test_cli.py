@@ -1,0 +1,90 @@
+"""The command line: exit codes, messages without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lnplan import __version__
+from lnplan.cli import app
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_validate_clean_file_exits_0(tmp_path: Path) -> None:
+    f = tmp_path / "h.csv"
+    f.write_text(
+        "编号,经度,纬度,户数\n1,123.4315,41.8057,2\n2,121.6147,38.914,3\n", encoding="utf-8"
+    )
+    result = runner.invoke(app, ["validate", str(f), "--kind", "households"])
+    assert result.exit_code == 0, result.output
+    assert "OK, 2 households rows, 5 in all" in result.stdout
+
+
+def test_validate_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    f = tmp_path / "h.csv"
+    f.write_text("id,lon,lat\n1,abc,41.8\n1,41.8057,123.4315\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(f), "--kind", "households"])
+    assert result.exit_code == 2
+    assert "row 2, column 'lon': not a number" in result.stdout
+    assert "row 3, column 'id': duplicate id" in result.stdout
+    assert "longitude and latitude look swapped" in result.stdout
+    assert "3 problems found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_validate_gcj02_option(tmp_path: Path) -> None:
+    f = tmp_path / "h.csv"
+    f.write_text("id,lon,lat\n1,123.4376,41.8081\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(f), "--coords", "gcj02"])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_column_mapping(tmp_path: Path) -> None:
+    f = tmp_path / "f.csv"
+    f.write_text("站号,X,Y\nf1,123.4315,41.8057\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(f), "--kind", "facilities", "--column", "id=站号"])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_bad_column_option(tmp_path: Path) -> None:
+    f = tmp_path / "f.csv"
+    f.write_text("id,lon,lat\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(f), "--column", "id"])
+    assert result.exit_code == 2
+    assert "expected FIELD=COLUMN" in result.stderr
+
+
+def test_validate_missing_file_exits_2_without_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2
+    assert "file not found" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_validate_unknown_kind_and_datum(tmp_path: Path) -> None:
+    f = tmp_path / "h.csv"
+    f.write_text("id,lon,lat\n", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(f), "--kind", "people"])
+    assert result.exit_code == 2 and "unknown layer kind 'people'" in result.stderr
+    result = runner.invoke(app, ["validate", str(f), "--coords", "utm"])
+    assert result.exit_code == 2 and "unknown coordinate datum 'utm'" in result.stderr
+
+
+def test_demo_writes_the_boundary_map(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "demo" / "index.html").read_text(encoding="utf-8")
+    for name in ("岫岩满族自治县", "沈阳市"):
+        assert name in html or json.dumps(name)[1:-1] in html
+    assert "cdn.jsdelivr.net" not in html  # Leaflet is embedded, the map works offline
+    assert "index.html" in result.stdout
+    assert not [p for p in (tmp_path / "demo").iterdir() if p.name.endswith(".tmp")]
