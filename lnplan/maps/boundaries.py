@@ -18,7 +18,7 @@ from lnplan.report.io import atomic_write
 #: A qualitative palette for the 14 cities (ColorBrewer Set3 + two more), readable on white.
 CITY_COLOURS = (
     "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69",
-    "#fccde5", "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3", "#fdbf6f",
+    "#fccde5", "#e5c494", "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3", "#fdbf6f",
 )  # fmt: skip
 
 
