@@ -124,6 +124,16 @@ def _load(folder: Path, filename: str, columns: tuple[str, ...]) -> gpd.GeoDataF
     return gdf
 
 
+def _counties_shared() -> gpd.GeoDataFrame:
+    """The cached counties table itself: read-only use inside this module."""
+    return _load(boundaries_dir(), "counties.geojson", tuple(COUNTY_COLUMNS))
+
+
+def _cities_shared() -> gpd.GeoDataFrame:
+    """The cached cities table itself: read-only use inside this module."""
+    return _load(boundaries_dir(), "cities.geojson", tuple(CITY_COLUMNS))
+
+
 def counties() -> gpd.GeoDataFrame:
     """The 100 county-level divisions of Liaoning, sorted by code.
 
@@ -134,7 +144,7 @@ def counties() -> gpd.GeoDataFrame:
         岫岩满族自治县), ``short_name`` (e.g. 岫岩), ``city`` (e.g. 鞍山市), ``city_code``,
         ``geometry`` (MultiPolygon, EPSG:4326). A fresh copy on every call.
     """
-    return _load(boundaries_dir(), "counties.geojson", tuple(COUNTY_COLUMNS)).copy()
+    return _counties_shared().copy()
 
 
 def cities() -> gpd.GeoDataFrame:
@@ -146,7 +156,7 @@ def cities() -> gpd.GeoDataFrame:
         Columns ``code``, ``name`` (e.g. 沈阳市), ``short_name`` (沈阳), ``n_counties``,
         ``geometry`` (the exact union of its counties, EPSG:4326). A fresh copy on every call.
     """
-    gdf = _load(boundaries_dir(), "cities.geojson", tuple(CITY_COLUMNS)).copy()
+    gdf = _cities_shared().copy()
     gdf["n_counties"] = gdf["n_counties"].astype("int64")
     return gdf
 
@@ -223,15 +233,22 @@ def find_city(query: str) -> pd.Series:
     UnknownPlaceError
         If nothing matches; lists up to 5 close matches.
     """
-    table = cities()
+    table = _cities_shared()
     q = _normalise(query)
     if _CODE.fullmatch(q):
         hit = table[table["code"] == q]
     else:
         hit = table[(table["name"] == q) | (table["short_name"] == q)]
     if len(hit) == 1:
-        return hit.iloc[0]
+        return _row(hit)
     raise UnknownPlaceError(query, _suggest(q, table), what="city")
+
+
+def _row(hit: pd.DataFrame) -> pd.Series:
+    row = hit.iloc[0].copy()
+    if "n_counties" in row.index:
+        row["n_counties"] = int(row["n_counties"])
+    return row
 
 
 def _describe(rows: pd.DataFrame) -> str:
@@ -258,11 +275,12 @@ def find_county(query: str, *, city: str | None = None) -> pd.Series:
     UnknownPlaceError
         If nothing matches; lists up to 5 close matches.
     """
-    table = counties()
+    table = _counties_shared()
+    city_names = set(_cities_shared()["name"])
     q = _normalise(query)
     city_name = None if city is None else str(find_city(city)["name"])
     if not _CODE.fullmatch(q):
-        for full in cities()["name"]:
+        for full in sorted(city_names):
             if q.startswith(full) and len(q) > len(full):
                 if city_name is not None and city_name != full:
                     raise InputError(f"county {query!r} names {full} but city={city!r} was given")
@@ -276,7 +294,7 @@ def find_county(query: str, *, city: str | None = None) -> pd.Series:
         hit = table[
             (table["name"] == q) | (table["short_name"] == q) | (table["code"] == alias_code)
         ]
-        if hit.empty and q not in set(cities()["name"]):
+        if hit.empty and q not in city_names:
             # A former or informal suffix: 大洼县 (now 大洼区), 普兰店市 (now 普兰店区).
             hit = table[table["short_name"] == _short(q)]
 
@@ -288,13 +306,13 @@ def find_county(query: str, *, city: str | None = None) -> pd.Series:
             )
         hit = in_city
     if len(hit) == 1:
-        return hit.iloc[0]
+        return _row(hit)
     if len(hit) > 1:
         raise InputError(
             f"county name {query!r} is ambiguous: {_describe(hit)}; "
             "say which city (city='沈阳市' in Python, a city column in a layer)"
         )
 
-    if q in set(cities()["name"]):
+    if q in city_names:
         raise InputError(f"{query!r} is a city, not a county; give one of its counties")
     raise UnknownPlaceError(query, _suggest(q, table), what="county")

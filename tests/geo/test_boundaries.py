@@ -102,6 +102,10 @@ def test_copies_do_not_corrupt_the_cache() -> None:
     c = boundaries.cities()
     c["n_counties"] = 0
     assert boundaries.cities()["n_counties"].sum() == 100
+    row = boundaries.find_county("岫岩")
+    row["name"] = "changed"
+    assert boundaries.find_county("岫岩")["name"] == "岫岩满族自治县"
+    assert boundaries.counties().loc[28, "name"] == "岫岩满族自治县"
 
 
 # --- geometry -------------------------------------------------------------------------------
