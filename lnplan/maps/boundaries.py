@@ -7,6 +7,8 @@ network, and the boundaries show without them.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,8 +31,23 @@ def _check_wgs84(gdf: gpd.GeoDataFrame, what: str) -> None:
         raise CRSError(f"{what} is in {gdf.crs.to_string()}; maps need EPSG:4326")
 
 
+def title_box(title: str, lines: Sequence[str] = ()) -> folium.Element:
+    """A fixed box in the top left corner of a map: a bold title and lines of HTML below it."""
+    items = "".join(f"<div>{line}</div>" for line in lines)
+    return folium.Element(
+        '<div style="position:fixed;top:10px;left:60px;z-index:9999;background:white;'
+        "padding:8px 12px;border:1px solid #888;border-radius:4px;font:14px sans-serif;"
+        f'max-width:420px"><b>{html.escape(title)}</b>{items}</div>'
+    )
+
+
 def boundary_map(
-    counties: gpd.GeoDataFrame, cities: gpd.GeoDataFrame, *, tiles: str | None = "OpenStreetMap"
+    counties: gpd.GeoDataFrame,
+    cities: gpd.GeoDataFrame,
+    *,
+    tiles: str | None = "OpenStreetMap",
+    title: str | None = None,
+    lines: Sequence[str] = (),
 ) -> folium.Map:
     """A Folium map with one layer of cities (filled by city) and one of county outlines.
 
@@ -40,6 +57,8 @@ def boundary_map(
         From :func:`lnplan.geo.boundaries.counties` and :func:`~lnplan.geo.boundaries.cities`.
     tiles
         Base tiles, or ``None`` for none (boundaries on a plain background).
+    title, lines
+        An optional title box; ``lines`` are HTML (escape any text that is not markup).
     """
     _check_wgs84(counties, "counties")
     _check_wgs84(cities, "cities")
@@ -74,6 +93,10 @@ def boundary_map(
             fields=["name", "city", "code"], aliases=["区县", "所属城市", "代码"]
         ),
     ).add_to(fmap)
+    if title is not None:
+        fmap.get_root().html.add_child(  # type: ignore[attr-defined]
+            title_box(title, lines)
+        )
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
