@@ -1,8 +1,8 @@
 """Shared fixtures.
 
-``shared_benchmarks`` is the folder of classic benchmark instances in ``../shared/benchmarks`` beside
-the checkout. Tests that need it skip with a clear reason on a user's fresh clone, and fail when
-``CI=true`` (CI always has ``../shared``).
+``shared_benchmarks`` is the folder of classic benchmark instances in ``../shared/benchmarks``
+beside the checkout. Tests that need it skip with a clear reason on a user's fresh clone, and fail
+when ``CI=true`` (CI always has ``../shared``).
 """
 
 from __future__ import annotations
