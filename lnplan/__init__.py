@@ -1,4 +1,4 @@
-"""lnplan: geospatial planning and resource-allocation optimizer for Liaoning's disability services."""
+"""lnplan: geospatial planning and resource allocation for Liaoning's disability services."""
 
 from importlib.metadata import PackageNotFoundError, version
 
