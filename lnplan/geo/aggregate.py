@@ -60,9 +60,9 @@ class DemandPoints:
     points
         GeoDataFrame (EPSG:4326), one row per demand point in the order of ``demand_id``
         (0, 1, ...): ``demand_id``, ``key`` (township code, grid cell ``E<ix>N<iy>`` or H3 id;
-        a merged cell is ``<first member key>+<number of other members>``), ``households``, ``weight``,
-        ``persons`` (when present), ``county_code`` (of most of its households, when present),
-        and the household-weighted centroid as geometry.
+        a merged cell is ``<first member key>+<number of other members>``), ``households``,
+        ``weight``, ``persons`` (when present), ``county_code`` (of most of its households, when
+        present), and the household-weighted centroid as geometry.
     household_index
         For every household row (in the input order), the ``demand_id`` of its point, or -1 for
         a household whose cell was suppressed.
