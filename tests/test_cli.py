@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from lnplan import __version__
@@ -88,3 +89,22 @@ def test_demo_writes_the_boundary_map(tmp_path: Path) -> None:
     assert "cdn.jsdelivr.net" not in html  # Leaflet is embedded, the map works offline
     assert "index.html" in result.stdout
     assert not [p for p in (tmp_path / "demo").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_main_turns_library_errors_into_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from lnplan import cli
+    from lnplan.errors import InputError
+
+    def boom() -> None:
+        raise InputError("bad thing in file x.csv")
+
+    monkeypatch.setattr(cli, "app", boom)
+    monkeypatch.setattr(sys, "argv", ["lnplan"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    assert "bad thing in file x.csv" in capsys.readouterr().err

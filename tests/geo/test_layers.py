@@ -298,3 +298,24 @@ def test_broken_vector_file(tmp_path: Path) -> None:
     f.write_text("{not json")
     with pytest.raises(InputError, match="cannot read as a vector layer"):
         read_layer(f, "households")
+
+
+def test_missing_county_name(tmp_path: Path) -> None:
+    f = write_csv(tmp_path / "h.csv", f"id,lon,lat,区县\n1,{SHENYANG[0]},{SHENYANG[1]},\n")
+    (p,) = validate_layer(f, "households")[1]
+    assert "row 2, column '区县': missing county name" in str(p)
+
+
+def test_unknown_city_in_city_column(tmp_path: Path) -> None:
+    f = write_csv(
+        tmp_path / "h.csv", f"id,lon,lat,county,city\n1,{SHENYANG[0]},{SHENYANG[1]},和平区,火星\n"
+    )
+    (p,) = validate_layer(f, "households")[1]
+    assert "row 2, column 'county': unknown city '火星'" in str(p)
+
+
+def test_long_problem_lists_are_summarised(tmp_path: Path) -> None:
+    rows = "".join(f"{i},x,{SHENYANG[1]}\n" for i in range(60))
+    f = write_csv(tmp_path / "h.csv", "id,lon,lat\n" + rows)
+    with pytest.raises(LayerValidationError, match=r"60 problems found[\s\S]*and 10 more"):
+        read_layer(f, "households")
