@@ -162,6 +162,97 @@ def boundaries_cmd() -> None:
     console.print(f"{len(cities)} cities, {n_counties} counties", highlight=False)
 
 
+# --- planning world: world / run ---------------------------------------------------------------
+
+
+def _summary_table(summary: object, title: str) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    frame = summary.drop(columns=["city_code"])  # type: ignore[attr-defined]
+    for col in frame.columns:
+        table.add_column(str(col).replace("_", " "), justify="left" if col == "city" else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    Console(width=max(console.width, 120)).print(table)  # wide enough when piped
+
+
+@app.command("world")
+def world_cmd(
+    out: Annotated[str, typer.Option("--out", help="Output folder.")] = "out/world",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic world.")] = 0,
+    scenario: Annotated[
+        str | None,
+        typer.Option("--scenario", help="Take the world settings and data files from a scenario."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario value: KEY=VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Write the synthetic demo world (GeoPackage) and print counts per city.
+
+    OUT/world.gpkg holds the shareable layers; OUT/private/households.gpkg holds one point per
+    household (personal data: never share it).
+    """
+    from lnplan.geo.synth import make_world
+    from lnplan.run import write_world_folder
+    from lnplan.scenario import DataSection, WorldSection, load_scenario
+
+    try:
+        if scenario is not None:
+            sc = load_scenario(scenario, set_ or [])
+            world = make_world(sc.world, seed, data=sc.data)
+        else:
+            if set_:
+                raise fail("--set needs --scenario")
+            world = make_world(WorldSection(), seed, data=DataSection())
+        paths = write_world_folder(world, out)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    _summary_table(world.summary(), f"Synthetic demo world, seed {seed} (SYNTHETIC DEMO DATA)")
+    for p in paths:
+        console.print(f"written: {p}", highlight=False, soft_wrap=True)
+    console.print(
+        "private/households.gpkg is personal data (one point per household): do not share it.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario TOML file.")],
+    out: Annotated[
+        str | None, typer.Option("--out", help="Output folder (default: output.folder).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a scenario value: KEY=VALUE (repeatable)."),
+    ] = None,
+) -> None:
+    """Run every programme a scenario enables and write the outputs (whole or not at all)."""
+    from lnplan.run import run_scenario
+    from lnplan.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario, set_ or [])
+        result = run_scenario(sc, out if out is not None else sc.output.folder)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    _summary_table(result.summary, f"{sc.name}: world, seed {sc.seed}")
+    for o in result.outputs:
+        console.print(f"programme {o.name}: done", highlight=False)
+    for section in result.missing_sections:
+        console.print(
+            f"note: section {section!r} is enabled but no programme for it is installed yet",
+            highlight=False,
+            markup=False,
+        )
+    console.print(f"outputs written to {result.out_dir}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -60,7 +60,7 @@ Determinism
 Every random draw comes from ``numpy.random.default_rng`` streams derived from ``seed`` and the
 county code (``SeedSequence(seed, spawn_key=(county, purpose))``), so the same seed gives
 identical layers whatever the order of work, and a change in one county does not reshuffle the
-others. Coordinates are rounded to 1e-6 degree (about 0.1 m). :func:`write_world` writes
+others. Coordinates are rounded to 1e-6 degree (about 0.1 m). :func:`write_gpkg` writes
 GeoPackages with a fixed timestamp and :func:`write_world_csv` a canonical CSV export, both
 byte-identical for the same seed.
 """
@@ -533,29 +533,6 @@ def shareable_layers(world: World) -> dict[str, gpd.GeoDataFrame]:
         "facilities": world.facilities,
         "county_indicators": indicators,
     }
-
-
-def write_world(world: World, folder: Path) -> dict[str, Path]:
-    """Write the world: ``world.gpkg`` (shareable layers) and ``private/households.gpkg``.
-
-    ``private/households.gpkg`` holds one point per household: personal data, never to be shared
-    (it is synthetic here, but real household layers take the same path).
-    """
-    folder = Path(folder)
-    paths = {
-        "world": write_gpkg(shareable_layers(world), folder / "world.gpkg"),
-        "households": write_gpkg(
-            {"households": world.households}, folder / "private" / "households.gpkg"
-        ),
-    }
-    readme = folder / "private" / "README.txt"
-    readme.write_text(
-        "PERSONAL DATA - DO NOT SHARE. One point per household of a severely disabled person.\n"
-        "Share only aggregates (lnplan.geo.aggregate.shareable_cells), never this folder.\n"
-        + (f"{SYNTHETIC_LABEL}\n" if world.synthetic else ""),
-        encoding="utf-8",
-    )
-    return paths
 
 
 def write_world_csv(world: World, folder: Path) -> dict[str, Path]:
