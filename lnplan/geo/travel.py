@@ -406,9 +406,9 @@ def read_travel_matrix(
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{where(i, value_column)}: {frame[value_column].iloc[i]!r} is not a number >= 0"
-        )
+        raw = frame[value_column].iloc[i]
+        shown = raw.item() if isinstance(raw, np.generic) else raw
+        raise InputError(f"{where(i, value_column)}: {shown!r} is not a number >= 0")
     rows = o.to_numpy(dtype=np.int64)
     cols = d.to_numpy(dtype=np.int64)
     key = rows * len(destination_ids) + cols
