@@ -1,0 +1,346 @@
+"""The routing problem and its result, as frozen dataclasses (engine-agnostic).
+
+Time is one integer axis in seconds since 00:00 of working day 0 of the campaign; working day ``d``
+covers ``[d * day_length_s + day_start_s, d * day_length_s + day_end_s]``. Working days are
+consecutive on this axis (weekends and holidays are simply not days of the horizon).
+
+A *team* (vehicle) is based at a node. The horizon is cut into consecutive *trip slots* of
+``trip_max_days`` working days; in each slot a team may make one trip that leaves its base, visits
+stops, sleeps where each day ends (at the last stop of the day, in the field) and is back at base by
+the end of the slot's last day. A trip may be shorter than its slot.
+
+The engines work on the *work clock* (see :class:`Calendar`), where lunch and nights vanish.
+
+The classic benchmark problems are the same model with one working day: CVRP (capacity, no time
+windows) and VRPTW (capacity and one service-start window per stop); see
+:mod:`lnplan.optimize.vrp_instances`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Calendar",
+    "PlannedTrip",
+    "RoutingProblem",
+    "RoutingResult",
+    "SolveParams",
+    "Stop",
+    "StopOrder",
+    "Team",
+    "TeamDay",
+    "Trip",
+    "Visit",
+]
+
+DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Working days, the lunch break, trips and the campaign horizon.
+
+    Work happens from ``day_start_s`` to ``day_end_s`` each working day, with a fixed lunch break
+    ``[lunch_start_s, lunch_start_s + lunch_s)``. Lunch pauses whatever the team is doing (a
+    screening session or a drive resumes after it); nothing pauses over night: a drive and a
+    service each lie inside one working day.
+
+    Internally the engines use the *work clock*: seconds of working time since the campaign start,
+    ``W = day_end_s - day_start_s - lunch_s`` per day, so day ``d`` is ``[d W, (d + 1) W]`` and
+    lunch and nights vanish. :meth:`wall_start`, :meth:`wall_end` and :meth:`work_of` convert.
+
+    Parameters
+    ----------
+    horizon_days
+        Working days in the campaign.
+    trip_max_days
+        Longest trip in working days (the team returns to base at the end of a trip).
+    day_start_s, day_end_s
+        Start and end of the working day, seconds after the day's 00:00.
+    lunch_start_s, lunch_s
+        Start of the lunch break (seconds after 00:00) and its length (0: no lunch break).
+    day_length_s
+        Length of one day on the time axis (86 400 s for real calendars).
+    """
+
+    horizon_days: int = 20
+    trip_max_days: int = 5
+    day_start_s: int = 8 * 3600
+    day_end_s: int = 17 * 3600
+    lunch_start_s: int = 12 * 3600
+    lunch_s: int = 3600
+    day_length_s: int = DAY_S
+
+    @property
+    def work_per_day_s(self) -> int:
+        """Working seconds in one day (``W``)."""
+        return self.day_end_s - self.day_start_s - max(self.lunch_s, 0)
+
+    def day_open_s(self, day: int) -> int:
+        """Absolute (wall-clock) start of working day ``day``."""
+        return day * self.day_length_s + self.day_start_s
+
+    def day_close_s(self, day: int) -> int:
+        """Absolute (wall-clock) end of working day ``day``."""
+        return day * self.day_length_s + self.day_end_s
+
+    def day_of(self, time_s: int) -> int:
+        """The day a wall-clock moment belongs to."""
+        return time_s // self.day_length_s
+
+    def _wall(self, day: int, offset: int, *, after_lunch: bool) -> int:
+        lunch_at = self.lunch_start_s - self.day_start_s
+        pause = (
+            self.lunch_s
+            if self.lunch_s > 0 and (offset > lunch_at or (after_lunch and offset == lunch_at))
+            else 0
+        )
+        return day * self.day_length_s + self.day_start_s + offset + pause
+
+    def wall_start(self, work_s: int) -> int:
+        """Wall-clock time at which something starting at work time ``work_s`` starts."""
+        w = self.work_per_day_s
+        return self._wall(work_s // w, work_s % w, after_lunch=True)
+
+    def wall_end(self, work_s: int) -> int:
+        """Wall-clock time at which something ending at work time ``work_s`` ends."""
+        w = self.work_per_day_s
+        day = max(work_s - 1, 0) // w
+        return self._wall(day, work_s - day * w, after_lunch=False)
+
+    def work_of(self, time_s: int, *, up: bool) -> int:
+        """Work time of a wall-clock moment; outside working time, the next (``up``) or the
+        previous working moment."""
+        w = self.work_per_day_s
+        day, tod = divmod(time_s, self.day_length_s)
+        lunch_end = self.lunch_start_s + max(self.lunch_s, 0)
+        if tod < self.day_start_s:
+            return day * w if up else day * w - 1
+        if tod >= self.day_end_s:
+            return (day + 1) * w if up else (day + 1) * w - 1
+        if self.lunch_s > 0 and self.lunch_start_s <= tod < lunch_end:
+            at = day * w + self.lunch_start_s - self.day_start_s
+            return at if up else at - 1
+        off = (
+            tod - self.day_start_s - (self.lunch_s if self.lunch_s > 0 and tod >= lunch_end else 0)
+        )
+        return day * w + off
+
+    def trip_slots(self) -> list[tuple[int, int]]:
+        """First and last day of each trip slot."""
+        d = self.trip_max_days
+        return [
+            (first, min(first + d, self.horizon_days) - 1)
+            for first in range(0, self.horizon_days, d)
+        ]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One visit to make: a place, its demand, its service time and when it may happen.
+
+    Parameters
+    ----------
+    node
+        Row/column of the place in the travel-time and distance matrices.
+    demand
+        Units delivered or screened (children); counts against a team's trip capacity.
+    service_s
+        Time on site (set-up plus screening), seconds; must fit inside one working day.
+    time_windows_s
+        Allowed service-start windows ``(earliest, latest)`` on the absolute time axis. Empty:
+        any working time.
+    blocked_days
+        Working days on which the stop cannot be visited.
+    drop_penalty
+        Cost of leaving the stop out (same unit as travel time: seconds); ``None``: it must be
+        visited.
+    name
+        Label for tables.
+    site
+        The place this visit belongs to; visits made by splitting one large stop share it.
+    """
+
+    node: int
+    demand: int = 0
+    service_s: int = 0
+    time_windows_s: tuple[tuple[int, int], ...] = ()
+    blocked_days: tuple[int, ...] = ()
+    drop_penalty: int | None = None
+    name: str = ""
+    site: str = ""
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team (vehicle) with its base node and an optional capacity per trip."""
+
+    base: int
+    name: str = ""
+    capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    """A routing problem: places, stops, teams and the calendar.
+
+    The objective is the total travel time (seconds) plus the drop penalties of stops left out,
+    plus ``balance_weight`` times the longest trip's working time (driving plus service) when
+    ``balance_weight > 0``.
+    """
+
+    travel_time_s: npt.NDArray[np.int64]
+    distance_km: npt.NDArray[np.float64]
+    stops: tuple[Stop, ...]
+    teams: tuple[Team, ...]
+    calendar: Calendar = field(default_factory=Calendar)
+    balance_weight: float = 0.0
+    node_names: tuple[str, ...] = ()
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of places in the matrices."""
+        return int(self.travel_time_s.shape[0])
+
+    def node_name(self, node: int) -> str:
+        """Label of a node."""
+        if node < len(self.node_names):
+            return self.node_names[node]
+        return f"node {node}"
+
+    def stop_name(self, stop: int) -> str:
+        """Label of a stop."""
+        s = self.stops[stop]
+        return s.name or self.node_name(s.node)
+
+    @property
+    def is_single_day(self) -> bool:
+        """True for the classic special case: one working day."""
+        return self.calendar.horizon_days == 1
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How to solve.
+
+    Parameters
+    ----------
+    time_limit_s
+        Wall-clock limit of the search.
+    seed
+        Random seed (PyVRP); OR-Tools' search is deterministic for a given ``max_iterations``.
+    max_iterations
+        Stop after this many iterations (PyVRP) or accepted solutions (OR-Tools) instead of at the
+        time limit, for reproducible runs. ``None``: run until ``time_limit_s``.
+    engine
+        ``"auto"`` (PyVRP for one-day problems it can express, else OR-Tools), ``"pyvrp"``,
+        ``"ortools"`` (tuned: parallel cheapest insertion and guided local search) or
+        ``"ortools-default"`` (OR-Tools' default search parameters, for comparison).
+    """
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    max_iterations: int | None = None
+    engine: str = "auto"
+
+
+@dataclass(frozen=True)
+class StopOrder:
+    """The order of the stops of one trip, as an engine returns it (times are set afterwards)."""
+
+    team: int
+    first_day: int
+    last_day: int
+    stops: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PlannedTrip:
+    """One timed trip before checking: the ordered stops, their service starts and the return to
+    base, all on the wall clock (seconds since day 0, 00:00)."""
+
+    team: int
+    first_day: int
+    last_day: int
+    stops: tuple[int, ...]
+    start_s: tuple[int, ...]
+    return_s: int
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One visit of a trip, with times on the absolute axis (seconds since day 0, 00:00)."""
+
+    stop: int
+    name: str
+    node: int
+    arrival_s: int
+    start_s: int
+    end_s: int
+    departure_s: int
+    demand: int
+
+
+@dataclass(frozen=True)
+class TeamDay:
+    """What a team does on one working day of a trip."""
+
+    team: int
+    day: int
+    visits: tuple[Visit, ...]
+    children: int
+    driving_s: int
+    driving_km: float
+    overnight_node: int
+    overnight_name: str
+
+    @property
+    def driving_h(self) -> float:
+        """Hours driven that day."""
+        return self.driving_s / 3600.0
+
+
+@dataclass(frozen=True)
+class Trip:
+    """One checked trip: base, visits in order, per-day breakdown and totals."""
+
+    team: int
+    team_name: str
+    base_node: int
+    depart_s: int
+    return_s: int
+    visits: tuple[Visit, ...]
+    days: tuple[TeamDay, ...]
+    demand: int
+    travel_time_s: int
+    distance_km: float
+
+
+@dataclass(frozen=True)
+class RoutingResult:
+    """A checked solution.
+
+    ``objective`` is in the model's unit (seconds of travel plus penalties); ``travel_time_s`` and
+    ``distance_km`` are the totals over all trips. ``engine`` always names the engine that ran.
+    """
+
+    engine: str
+    status: str
+    objective: float
+    travel_time_s: int
+    distance_km: float
+    runtime_s: float
+    trips: tuple[Trip, ...]
+    dropped: tuple[int, ...]
+    demand_served: int
+    demand_dropped: int
+    checked: bool
+
+    @property
+    def n_routes(self) -> int:
+        """Number of non-empty trips."""
+        return len(self.trips)

@@ -1,0 +1,201 @@
+"""Input checks and cheap feasibility checks made before any engine runs.
+
+Mistakes in the data raise :class:`lnplan.errors.InputError`; data that is well formed but cannot
+be planned (a stop out of a day's reach, a stop heavier than any team can carry, no working time
+left in a stop's windows) raise :class:`lnplan.errors.InfeasibleError`. Both name the stop and
+the numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lnplan.errors import InfeasibleError, InputError
+from lnplan.optimize.routing.model import Calendar, RoutingProblem, Stop
+
+__all__ = ["allowed_start_intervals", "sleep_nodes", "validate_problem"]
+
+
+def _hm(seconds: int) -> str:
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(int(seconds))
+    return f"{sign}{seconds // 3600}h{(seconds % 3600) // 60:02d}"
+
+
+def validate_calendar(cal: Calendar) -> None:
+    """Raise :class:`InputError` for a calendar that cannot describe working days."""
+    if cal.horizon_days < 1:
+        raise InputError(
+            f"the campaign horizon is {cal.horizon_days} working days; it must be at least 1 day"
+        )
+    if cal.trip_max_days < 1:
+        raise InputError(f"trip_max_days is {cal.trip_max_days}; a trip lasts at least 1 day")
+    if not 0 <= cal.day_start_s < cal.day_end_s <= cal.day_length_s:
+        raise InputError(
+            f"working day {cal.day_start_s}-{cal.day_end_s} s is not inside a day of "
+            f"{cal.day_length_s} s with start before end"
+        )
+    if cal.lunch_s < 0:
+        raise InputError(f"lunch_s is {cal.lunch_s}; use 0 for no lunch break")
+    if cal.lunch_s > 0 and not (
+        cal.day_start_s < cal.lunch_start_s and cal.lunch_start_s + cal.lunch_s < cal.day_end_s
+    ):
+        raise InputError(
+            f"the lunch break {cal.lunch_start_s}-{cal.lunch_start_s + cal.lunch_s} s must lie "
+            f"inside the working day {cal.day_start_s}-{cal.day_end_s} s"
+        )
+
+
+def allowed_start_intervals(cal: Calendar, stop: Stop) -> list[tuple[int, int]]:
+    """Closed intervals of allowed service starts for a stop, on the work clock, sorted, disjoint.
+
+    A start must lie in a working day that is not blocked, leave room for the whole service before
+    the day ends, and lie in one of the stop's windows (if it has any).
+    """
+    w = cal.work_per_day_s
+    blocked = set(stop.blocked_days)
+    days = [
+        (d * w, (d + 1) * w - stop.service_s)
+        for d in range(cal.horizon_days)
+        if d not in blocked and stop.service_s <= w
+    ]
+    if not stop.time_windows_s:
+        return days
+    windows = [(cal.work_of(a, up=True), cal.work_of(b, up=False)) for a, b in stop.time_windows_s]
+    out: list[tuple[int, int]] = []
+    for lo, hi in days:
+        for a, b in windows:
+            x, y = max(lo, a), min(hi, b)
+            if x <= y:
+                out.append((x, y))
+    out.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in out:
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def sleep_nodes(problem: RoutingProblem, stop: Stop) -> list[int]:
+    """Nodes a team can start the day at before visiting ``stop``: bases, and other stops' places
+    when trips last more than one day."""
+    nodes = {t.base for t in problem.teams}
+    if problem.calendar.trip_max_days > 1:
+        nodes.update(s.node for s in problem.stops if s.node != stop.node)
+    return sorted(nodes)
+
+
+def validate_problem(problem: RoutingProblem) -> None:
+    """Check shapes, indices, the calendar and cheap feasibility conditions.
+
+    Raises
+    ------
+    InputError
+        Malformed data: matrix shapes, node indices, negative values, zero teams, a horizon
+        shorter than one day, a time window outside the horizon.
+    InfeasibleError
+        A stop that cannot be reached within one working day from any place a team can sleep, a
+        stop whose windows leave no working time, a stop heavier than every team's capacity.
+    """
+    tt, dist = problem.travel_time_s, problem.distance_km
+    if tt.ndim != 2 or tt.shape[0] != tt.shape[1] or tt.shape[0] == 0:
+        raise InputError(f"travel_time_s must be a non-empty square matrix, got shape {tt.shape}")
+    if dist.shape != tt.shape:
+        raise InputError(
+            f"distance_km has shape {dist.shape} but travel_time_s has shape {tt.shape}"
+        )
+    if not np.issubdtype(tt.dtype, np.integer):
+        raise InputError(f"travel_time_s must hold integer seconds, got dtype {tt.dtype}")
+    if (tt < 0).any():
+        i, j = np.argwhere(tt < 0)[0]
+        raise InputError(f"travel_time_s[{i}, {j}] is {tt[i, j]}; travel times must be >= 0")
+    if not np.isfinite(dist).all() or (dist < 0).any():
+        raise InputError("distance_km must be finite and >= 0")
+    n = problem.n_nodes
+    if len(problem.teams) == 0:
+        raise InputError("there are zero teams; give at least one team with a base")
+    cal = problem.calendar
+    validate_calendar(cal)
+    for k, team in enumerate(problem.teams):
+        if not 0 <= team.base < n:
+            raise InputError(f"team {team.name or k}: base node {team.base} is not in 0..{n - 1}")
+        if team.capacity is not None and team.capacity < 0:
+            raise InputError(f"team {team.name or k}: capacity {team.capacity} is negative")
+    horizon_end = cal.day_close_s(cal.horizon_days - 1)
+    horizon_start = cal.day_open_s(0)
+    for k, s in enumerate(problem.stops):
+        label = problem.stop_name(k) if 0 <= s.node < n else f"stop {k}"
+        if not 0 <= s.node < n:
+            raise InputError(f"{label}: node {s.node} is not in 0..{n - 1}")
+        if s.demand < 0 or s.service_s < 0:
+            raise InputError(f"{label}: demand and service_s must be >= 0")
+        if s.drop_penalty is not None and s.drop_penalty < 0:
+            raise InputError(f"{label}: drop_penalty {s.drop_penalty} is negative")
+        for a, b in s.time_windows_s:
+            if a > b:
+                raise InputError(f"{label}: time window ({a}, {b}) ends before it starts")
+            if b < horizon_start or a > horizon_end:
+                raise InputError(
+                    f"{label}: time window ({a}, {b}) s is outside the campaign horizon "
+                    f"({horizon_start}, {horizon_end}) s = working days 0..{cal.horizon_days - 1}"
+                )
+        for d in s.blocked_days:
+            if not 0 <= d < cal.horizon_days:
+                raise InputError(
+                    f"{label}: blocked day {d} is outside the horizon 0..{cal.horizon_days - 1}"
+                )
+    _check_feasibility(problem)
+
+
+def _check_feasibility(problem: RoutingProblem) -> None:
+    cal, tt = problem.calendar, problem.travel_time_s
+    caps = [t.capacity for t in problem.teams]
+    max_cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
+    bases = sorted({t.base for t in problem.teams})
+    day_s = cal.work_per_day_s
+    for k, s in enumerate(problem.stops):
+        label = problem.stop_name(k)
+        if max_cap is not None and s.demand > max_cap:
+            raise InfeasibleError(
+                f"{label}: demand {s.demand} exceeds the largest team capacity {max_cap}"
+            )
+        if s.service_s > day_s:
+            raise InfeasibleError(
+                f"{label}: service time {_hm(s.service_s)} is longer than a working day "
+                f"({_hm(day_s)} without lunch); split the stop into visits of at most one day"
+            )
+        if not allowed_start_intervals(cal, s):
+            raise InfeasibleError(
+                f"{label}: its time windows and blocked days leave no working time in the "
+                f"horizon for a {_hm(s.service_s)} visit"
+            )
+        if cal.trip_max_days == 1:
+            # Day trips: out from a base and back the same day.
+            best = min(int(tt[b, s.node]) + int(tt[s.node, b]) for b in bases)
+            budget = day_s
+            if best + s.service_s > budget:
+                raise InfeasibleError(
+                    f"{label} cannot be reached within one working day from any place a team can "
+                    f"sleep: the best round trip from a base takes {_hm(best)} plus "
+                    f"{_hm(s.service_s)} on site, more than the {_hm(budget)} a day allows"
+                )
+            continue
+        places = sleep_nodes(problem, s)
+        reach = min(int(tt[i, s.node]) for i in places)
+        block = day_s
+        if reach + s.service_s > block:
+            nearest = min(places, key=lambda i: int(tt[i, s.node]))
+            raise InfeasibleError(
+                f"{label} cannot be reached within one working day from any place a team can "
+                f"sleep: the nearest ({problem.node_name(nearest)}) is {_hm(reach)} away, and "
+                f"with {_hm(s.service_s)} on site that exceeds a working day ({_hm(block)} "
+                "without lunch)"
+            )
+        back = min(int(tt[s.node, b]) for b in bases)
+        if back > day_s:
+            raise InfeasibleError(
+                f"{label} is {_hm(back)} from the nearest base, more than one working day "
+                f"({_hm(day_s)}); a team could not drive back without driving at night"
+            )
