@@ -226,7 +226,9 @@ def _sparse_within_km(
     angle = min(radius_km / EARTH_RADIUS_KM, np.pi)
     chord = 2.0 * np.sin(angle / 2.0) * (1 + 1e-9) + 1e-12
     cand_tree = cKDTree(_unit_xyz(candidates))
-    pieces = []
+    data_parts: list[FloatArray] = []
+    index_parts: list[npt.NDArray[np.int32]] = []
+    row_counts = np.zeros(shape[0], dtype=np.int64)
     for start in range(0, len(demand), chunk_rows):
         chunk = demand[start : start + chunk_rows]
         chunk_tree = cKDTree(_unit_xyz(chunk))
@@ -241,11 +243,23 @@ def _sparse_within_km(
         if rule is not None:
             keep, values = rule(start, i, j, km)
             i, j, values = i[keep], j[keep], values[keep]
-        piece = sparse.coo_array((values, (i, j)), shape=(len(chunk), shape[1])).tocsr()
-        piece.sort_indices()
-        pieces.append(piece)
-    out = pieces[0] if len(pieces) == 1 else sparse.vstack(pieces, format="csr")
-    return sparse.csr_array(out)
+        order = np.argsort(i * shape[1] + j, kind="stable")
+        data_parts.append(values[order])
+        index_parts.append(j[order].astype(np.int32))
+        row_counts[start : start + len(chunk)] = np.bincount(i, minlength=len(chunk))
+        del i, j, km, values, keep, order
+    nnz = int(row_counts.sum())
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64 if nnz >= 2**31 else np.int32)
+    np.cumsum(row_counts, out=indptr[1:])
+    data = np.concatenate(data_parts)
+    data_parts.clear()
+    indices = np.concatenate(index_parts)
+    index_parts.clear()
+    if indptr.dtype == np.int64:
+        indices = indices.astype(np.int64)
+    out = sparse.csr_array((data, indices, indptr), shape=shape)
+    out.has_sorted_indices = True
+    return out
 
 
 def _csr(
@@ -265,7 +279,7 @@ def within_radius(
     candidates: npt.ArrayLike,
     *,
     radius_km: float,
-    chunk_rows: int = 50_000,
+    chunk_rows: int = 20_000,
 ) -> sparse.csr_array:
     """Sparse great-circle distances (km) of all demand-candidate pairs within ``radius_km``.
 
@@ -297,7 +311,7 @@ def within_minutes(
     model: RoadModel,
     demand_mountain: npt.ArrayLike | None = None,
     candidate_mountain: npt.ArrayLike | None = None,
-    chunk_rows: int = 50_000,
+    chunk_rows: int = 20_000,
 ) -> sparse.csr_array:
     """Sparse road travel times (min) of all demand-candidate pairs within ``limit_min``.
 
