@@ -253,6 +253,66 @@ def run_cmd(
     console.print(f"outputs written to {result.out_dir}", highlight=False, soft_wrap=True)
 
 
+# --- routing: bench routing -------------------------------------------------------------------
+
+
+@bench_app.command("routing")
+def bench_routing_cmd(
+    file: Annotated[str, typer.Argument(help="Instance: Solomon text (.txt) or VRPLIB (.vrp).")],
+    format_: Annotated[
+        str | None,
+        typer.Option("--format", help="solomon or vrplib (default: from the file extension)."),
+    ] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds of search.")] = 10.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    engine: Annotated[
+        str, typer.Option("--engine", help="auto, pyvrp, ortools or ortools-default.")
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Solve a CVRP/VRPTW benchmark instance with the routing engine and print the objective."""
+    import json
+    from pathlib import Path
+
+    from lnplan.optimize.routing import SolveParams, solve_routing
+    from lnplan.optimize.vrp_instances import read_solomon, read_vrplib, to_routing_problem
+
+    fmt = format_ or ("vrplib" if Path(file).suffix.lower() == ".vrp" else "solomon")
+    if fmt not in ("solomon", "vrplib"):
+        raise fail(f"--format {fmt!r} is not known; accepted: solomon, vrplib")
+    try:
+        inst = read_solomon(file) if fmt == "solomon" else read_vrplib(file)
+        params = SolveParams(time_limit_s=time_limit, seed=seed, engine=engine)
+        result = solve_routing(to_routing_problem(inst), params)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    objective: float = round(result.travel_time_s / inst.scale, 1)
+    if inst.scale == 1:
+        objective = int(result.travel_time_s)
+    convention = (
+        "distances truncated to 1 decimal (DIMACS)" if fmt == "solomon" else "EUC_2D nearest int"
+    )
+    out = {
+        "instance": inst.name,
+        "format": fmt,
+        "objective": objective,
+        "routes": result.n_routes,
+        "status": result.status,
+        "time_s": round(result.runtime_s, 3),
+        "engine": result.engine,
+        "checked": result.checked,
+        "convention": convention,
+    }
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    console.print(
+        f"{inst.name}: objective {objective} ({convention}), {result.n_routes} routes, "
+        f"status {result.status} (checked), {result.runtime_s:.1f} s, engine {result.engine}",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
