@@ -54,6 +54,11 @@ class World:
     seed: int
     synthetic: bool
 
+    def mountain_counties(self) -> set[str]:
+        """Codes of the counties in mountain terrain (for :class:`lnplan.geo.travel.RoadModel`)."""
+        ind = self.county_indicators
+        return set(ind.loc[ind["terrain"] == "mountain", "county_code"].astype(str))
+
     def summary(self) -> pd.DataFrame:
         """Counts per city (and a total row): households, persons, townships, children,
         candidates, facilities, counties, priority counties."""

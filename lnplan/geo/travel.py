@@ -51,17 +51,19 @@ not with ``matrix > 0``. :func:`coverage_sets` gives the structure as 0/1.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from lnplan.errors import InputError
+from lnplan.errors import CRSError, InputError
+from lnplan.scenario import MatrixSource, TravelSection
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +132,9 @@ class RoadModel:
                 raise InputError(f"{name} must be > 0")
 
     @classmethod
-    def from_scenario(cls, travel: object) -> RoadModel:
+    def from_scenario(cls, travel: TravelSection) -> RoadModel:
         """Build from a scenario's ``travel`` section (:class:`lnplan.scenario.TravelSection`)."""
-        plain, mountain = travel.plain, travel.mountain  # type: ignore[attr-defined]
+        plain, mountain = travel.plain, travel.mountain
         return cls(
             plain_detour_factor=plain.detour_factor,
             plain_speed_kph=plain.speed_kph,
@@ -438,3 +440,97 @@ def read_travel_matrix(
     if no_rows:
         logger.warning("%s: %d origin(s) have no reachable destination", path, no_rows)
     return _csr(rows, cols, values, (len(origin_ids), len(destination_ids)))
+
+
+# --- geo adapter -------------------------------------------------------------------------------
+
+
+def layer_lonlat(layer: gpd.GeoDataFrame | gpd.GeoSeries, what: str) -> FloatArray:
+    """The (n, 2) WGS-84 longitude/latitude of a point layer (any CRS, but it must have one)."""
+    if not isinstance(layer, gpd.GeoDataFrame | gpd.GeoSeries):
+        raise InputError(f"{what}: expected a GeoDataFrame of points")
+    if layer.crs is None:
+        raise CRSError(f"{what}: the layer has no CRS; expected EPSG:4326 or a known CRS")
+    geom = layer.geometry if isinstance(layer, gpd.GeoDataFrame) else layer
+    geom = geom.to_crs("EPSG:4326")
+    if len(geom) and not (geom.geom_type == "Point").all():
+        raise InputError(f"{what}: every geometry must be a Point")
+    return np.column_stack([geom.x.to_numpy(np.float64), geom.y.to_numpy(np.float64)])
+
+
+def _mountain_flags(layer: gpd.GeoDataFrame, mountain: set[str]) -> BoolArray | None:
+    if "county_code" not in layer.columns:
+        return None
+    return np.asarray(layer["county_code"].astype(str).isin(mountain), dtype=bool)
+
+
+def coverage_for_layers(
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    *,
+    model: RoadModel,
+    mountain_counties: Collection[str] = (),
+    travel_time_min: float | None = None,
+    radius_km: float | None = None,
+    matrix: MatrixSource | None = None,
+    demand_id_column: str = "key",
+    candidate_id_column: str = "candidate_id",
+) -> sparse.csr_array:
+    """Sparse coverage between two point layers: the geo door to :func:`within_minutes`.
+
+    Parameters
+    ----------
+    demand, candidates
+        Point GeoDataFrames. A ``county_code`` column, when present, gives each point's terrain
+        (mountain if the code is in ``mountain_counties``); without it a point counts as plain.
+    model
+        The road model (``RoadModel.from_scenario(scenario.travel)``).
+    mountain_counties
+        County codes in mountain terrain (``world.mountain_counties()``).
+    travel_time_min, radius_km
+        Exactly one: the limit in road minutes, or in great-circle km.
+    matrix
+        ``scenario.data.travel_matrix``: a user matrix replacing the road model. Its origins are
+        the demand layer's ``demand_id_column`` values (``key``: township codes when demand is
+        aggregated by township) and its destinations the candidates' ``candidate_id_column``;
+        pairs beyond ``travel_time_min`` are dropped.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        (demand x candidate) minutes (km with ``radius_km``) of every pair within the limit.
+    """
+    if (travel_time_min is None) == (radius_km is None):
+        raise InputError("give exactly one of travel_time_min and radius_km")
+    if matrix is not None:
+        if travel_time_min is None:
+            raise InputError("a travel matrix gives minutes: use travel_time_min, not radius_km")
+        for layer, col, what in (
+            (demand, demand_id_column, "demand"),
+            (candidates, candidate_id_column, "candidates"),
+        ):
+            if col not in layer.columns:
+                raise InputError(f"{what}: no id column {col!r} to match the travel matrix")
+        full = read_travel_matrix(
+            matrix.path,
+            origin_ids=[str(v) for v in demand[demand_id_column]],
+            destination_ids=[str(v) for v in candidates[candidate_id_column]],
+            origin_column=matrix.origin_column,
+            destination_column=matrix.destination_column,
+            value_column=matrix.value_column,
+        )
+        return limit_matrix(full, limit=travel_time_min)
+    d = layer_lonlat(demand, "demand")
+    c = layer_lonlat(candidates, "candidates")
+    if radius_km is not None:
+        return within_radius(d, c, radius_km=radius_km)
+    assert travel_time_min is not None
+    mountain = {str(m) for m in mountain_counties}
+    return within_minutes(
+        d,
+        c,
+        limit_min=travel_time_min,
+        model=model,
+        demand_mountain=_mountain_flags(demand, mountain),
+        candidate_mountain=_mountain_flags(candidates, mountain),
+    )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lnplan.errors import InputError
+from lnplan.errors import CRSError, InputError
 from lnplan.geo.travel import (
     RoadModel,
+    coverage_for_layers,
     coverage_sets,
     distance_matrix_km,
     haversine_km,
@@ -22,7 +24,7 @@ from lnplan.geo.travel import (
     within_minutes,
     within_radius,
 )
-from lnplan.scenario import TravelSection
+from lnplan.scenario import MatrixSource, TravelSection
 
 
 def points(n: int, seed: int) -> np.ndarray:
@@ -210,3 +212,52 @@ def test_read_matrix_bad_format(tmp_path: Path) -> None:
     path.write_text("x", encoding="utf-8")
     with pytest.raises(InputError, match=r"must be \.csv or \.parquet"):
         read_travel_matrix(path, origin_ids=["a"], destination_ids=["x"])
+
+
+# --- geo adapter ---------------------------------------------------------------------------------
+
+
+def layer(pts: np.ndarray, **columns: object) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        dict(columns), geometry=gpd.points_from_xy(pts[:, 0], pts[:, 1]), crs="EPSG:4326"
+    )
+
+
+def test_coverage_for_layers_uses_county_terrain() -> None:
+    d, c = points(200, 9), points(30, 10)
+    dm = np.arange(200) % 2 == 0
+    demand = layer(d, county_code=np.where(dm, "210422", "210102"))
+    cands = layer(c, county_code=["210102"] * 30)
+    model = RoadModel()
+    got = coverage_for_layers(
+        demand, cands, model=model, mountain_counties={"210422"}, travel_time_min=40
+    )
+    expected = within_minutes(
+        d, c, limit_min=40, model=model, demand_mountain=dm, candidate_mountain=np.zeros(30, bool)
+    )
+    assert (got != expected).nnz == 0 and got.nnz > 0
+    by_km = coverage_for_layers(demand.to_crs("EPSG:32651"), cands, model=model, radius_km=15)
+    direct = within_radius(d, c, radius_km=15)  # the projection round trip moves points by ~nm
+    np.testing.assert_array_equal(by_km.indices, direct.indices)
+    np.testing.assert_allclose(by_km.data, direct.data, atol=1e-6)
+
+
+def test_coverage_for_layers_with_user_matrix(tmp_path: Path) -> None:
+    demand = layer(points(2, 1), key=["t1", "t2"])
+    cands = layer(points(2, 2), candidate_id=["C1", "C2"])
+    path = matrix_csv(tmp_path, [("t1", "C1", 10.0), ("t1", "C2", 50.0), ("t2", "C2", 0.0)])
+    got = coverage_for_layers(
+        demand, cands, model=RoadModel(), travel_time_min=30, matrix=MatrixSource(path=path)
+    )
+    np.testing.assert_array_equal(got.toarray(), [[10.0, 0.0], [0.0, 0.0]])
+    assert got.nnz == 2
+
+
+def test_coverage_for_layers_errors() -> None:
+    demand = layer(points(2, 1))
+    with pytest.raises(InputError, match="exactly one of travel_time_min and radius_km"):
+        coverage_for_layers(demand, demand, model=RoadModel())
+    with pytest.raises(CRSError, match="demand: the layer has no CRS"):
+        coverage_for_layers(
+            demand.set_crs(None, allow_override=True), demand, model=RoadModel(), radius_km=1
+        )
