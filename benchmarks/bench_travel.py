@@ -5,8 +5,8 @@ Points are drawn inside Liaoning: households from the synthetic demo world when 
 Prints wall time, pairs found and the peak resident memory of this process (ru_maxrss, which
 includes the Python interpreter and the libraries, about 200-300 MB).
 
-Run: ``.venv/bin/python benchmarks/bench_travel.py [--households N] [--candidates M]``
-Target: seconds, and under 2 GB peak memory.
+Run: ``.venv/bin/python benchmarks/bench_travel.py [--households N] [--candidates M] [--quick]``
+Target: seconds, and under 2 GB peak memory (exit 1 above it).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import time
 
 import numpy as np
@@ -45,7 +46,10 @@ def main() -> None:
     parser.add_argument("--radius-km", type=float, default=10.0)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--uniform", action="store_true", help="skip the synthetic world")
+    parser.add_argument("--quick", action="store_true", help="30,000 x 1,000 (smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.households, args.candidates = 30_000, 1_000
     rng = np.random.default_rng(0)
 
     t0 = time.perf_counter()
@@ -54,7 +58,6 @@ def main() -> None:
     if not args.uniform:
         try:
             from lnplan.geo.synth import make_world
-
             from lnplan.scenario import DataSection, WorldSection
 
             scale = args.households / 300_000
@@ -95,7 +98,12 @@ def main() -> None:
     )
     t_min = time.perf_counter() - t0
     print(f"within_minutes {args.minutes:g} min: {t_min:.2f} s, {cov.nnz:,} pairs")
-    print(f"peak RSS: {peak_rss_mb():.0f} MB (limit 2048 MB); load: {os.getloadavg()}")
+    peak = peak_rss_mb()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"peak RSS: {peak:.0f} MB (limit 2048 MB); load average: {load}")
+    if peak > 2048:
+        print("FAIL: peak memory above 2 GB")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
