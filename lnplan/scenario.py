@@ -341,11 +341,11 @@ class Scenario(_Section):
     description: str = ""
     extends: str | None = Field(default=None, description="base scenario, relative to this file")
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
-    output: OutputSection = OutputSection()
-    data: DataSection = DataSection()
-    world: WorldSection = WorldSection()
-    travel: TravelSection = TravelSection()
-    maps: MapsSection = MapsSection()
+    output: OutputSection = Field(default_factory=OutputSection)
+    data: DataSection = Field(default_factory=DataSection)
+    world: WorldSection = Field(default_factory=WorldSection)
+    travel: TravelSection = Field(default_factory=TravelSection)
+    maps: MapsSection = Field(default_factory=MapsSection)
     sites: SitesSection | None = None
     funding: FundingSection | None = None
     screening: ScreeningSection | None = None
@@ -563,8 +563,8 @@ def format_validation_error(exc: ValidationError, *, source: str) -> str:
             # Cross-field rules say "field: message"; show them at the field's key path.
             msg = msg[len("Value error, ") :]
             head, sep, rest = msg.partition(": ")
-            if sep and head in _accepted_keys(loc):
-                path = _loc_path([*loc, head])
+            if sep and (head in _accepted_keys(loc) or (not loc and "." in head)):
+                path = _loc_path([*loc, *head.split(".")])
                 lines.append(f"{path}: {rest}")
                 continue
         given = err.get("input")

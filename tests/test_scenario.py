@@ -220,3 +220,11 @@ def test_error_reports_every_problem() -> None:
 def test_direct_validation_fills_targets() -> None:
     sc = Scenario.model_validate({"name": "x", "funding": {"objective": "maxmin"}})
     assert sc.funding is not None and sc.funding.budget_yuan == 35_000_000
+
+
+def test_error_missing_targets_file_names_data_targets(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.toml", 'name = "x"\n[data]\ntargets = "none.toml"\n[sites]\n')
+    with pytest.raises(
+        ScenarioError, match=r"\n  data\.targets: targets file not found: .*none\.toml"
+    ):
+        load_scenario(path)
