@@ -24,6 +24,29 @@ only, no household rows (use :func:`lnplan.geo.aggregate.shareable_cells`).
 
 Registering: add the module path to :data:`PROGRAMMES` (already listed for the three planned
 programmes; a listed module that does not exist yet is skipped).
+
+A programme in outline (fitness sites)::
+
+    NAME, SECTION = "fitness_sites", "sites"
+
+    def run(scenario, world, out_dir):
+        sec = scenario.sites                       # p = 80 comes from data/programs
+        demand = aggregate_households(world.households, by=sec.demand, cell_km=sec.grid_cell_km,
+                                      h3_resolution=sec.h3_resolution, townships=world.townships)
+        cover = coverage_for_layers(demand.points, world.candidates,
+                                    model=RoadModel.from_scenario(scenario.travel),
+                                    mountain_counties=world.mountain_counties(),
+                                    travel_time_min=sec.travel_time_min,
+                                    matrix=scenario.data.travel_matrix)
+        result = solve_...(CoverageProblem(weights=demand.points["weight"].to_numpy(), ...))
+        cells = shareable_cells(world.households.assign(covered=...), by="grid",
+                                min_households=scenario.maps.min_cell_households,
+                                value_columns=["covered"])
+        return ProgrammeOutput(name=NAME, tables={"sites": ...}, layers={"coverage": cells},
+                               summary={"objective": result.objective})
+
+(``aggregate_households``/``shareable_cells`` from :mod:`lnplan.geo.aggregate`,
+``coverage_for_layers``/``RoadModel`` from :mod:`lnplan.geo.travel`.)
 """
 
 from __future__ import annotations
