@@ -1,0 +1,300 @@
+"""Tests of lnplan.optimize.routing: tiny exact instances, multi-day tours, drops, checker."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lnplan.errors import InfeasibleError, InputError
+from lnplan.optimize.routing import (
+    Calendar,
+    PlannedTrip,
+    RoutingProblem,
+    ScreeningSite,
+    SolveParams,
+    Stop,
+    Team,
+    build_screening_problem,
+    check_trips,
+    solve_routing,
+    split_children,
+)
+
+H = 3600
+
+
+def _euclid(xy: np.ndarray) -> np.ndarray:
+    return np.rint(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))).astype(np.int64)
+
+
+def _one_day(tt: np.ndarray, demand: list[int], capacity: int | None, n_teams: int):
+    n = tt.shape[0]
+    stops = tuple(Stop(node=k, demand=demand[k - 1]) for k in range(1, n))
+    cal = Calendar(
+        horizon_days=1, trip_max_days=1, day_start_s=0, day_end_s=10**6, lunch_s=0,
+        day_length_s=10**6 + 1,
+    )  # fmt: skip
+    teams = tuple(Team(base=0, capacity=capacity) for _ in range(n_teams))
+    return RoutingProblem(tt, tt.astype(float), stops, teams, cal)
+
+
+def _brute_force_cvrp(tt: np.ndarray, demand: list[int], capacity: int) -> int:
+    """Optimal CVRP cost: every customer order, split optimally into capacity-feasible routes."""
+    n = tt.shape[0] - 1
+    best = None
+    for perm in itertools.permutations(range(1, n + 1)):
+        inf = 10**12
+        cost = [0] + [inf] * n  # cost[i]: best for the first i customers of perm
+        for i in range(n):
+            load, inner = 0, 0
+            for j in range(i, n):
+                load += demand[perm[j] - 1]
+                if load > capacity:
+                    break
+                if j > i:
+                    inner += int(tt[perm[j - 1], perm[j]])
+                c = cost[i] + int(tt[0, perm[i]]) + inner + int(tt[perm[j], 0])
+                cost[j + 1] = min(cost[j + 1], c)
+        if best is None or cost[n] < best:
+            best = cost[n]
+    assert best is not None
+    return best
+
+
+@pytest.mark.parametrize("engine", ["pyvrp", "ortools"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_tiny_cvrp_matches_brute_force(engine: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    tt = _euclid(rng.uniform(0, 100, size=(7, 2)))
+    demand = [int(d) for d in rng.integers(1, 6, size=6)]
+    problem = _one_day(tt, demand, capacity=9, n_teams=4)
+    result = solve_routing(problem, SolveParams(time_limit_s=1, seed=0, engine=engine))
+    assert result.engine == engine
+    assert result.travel_time_s == _brute_force_cvrp(tt, demand, 9)
+    assert sorted(v.stop for t in result.trips for v in t.visits) == list(range(6))
+    assert all(t.demand <= 9 for t in result.trips)
+
+
+def test_tiny_tsp_known_tour() -> None:
+    # Four corners of a square and the base in a corner: the optimal tour is the perimeter.
+    xy = np.array([[0, 0], [0, 10], [10, 10], [10, 0], [5, 0]], dtype=float)
+    tt = _euclid(xy)
+    problem = _one_day(tt, [1, 1, 1, 1], capacity=None, n_teams=1)
+    result = solve_routing(problem, SolveParams(time_limit_s=1))
+    assert result.travel_time_s == 40
+    order = [v.node for v in result.trips[0].visits]
+    assert order in ([1, 2, 3, 4], [4, 3, 2, 1])
+
+
+def _two_day_problem() -> RoutingProblem:
+    # Base 0; A and B are 3 h from the base and 1 h from each other; each needs 4 h on site.
+    tt = np.array([[0, 3 * H, 3 * H], [3 * H, 0, H], [3 * H, H, 0]], dtype=np.int64)
+    stops = (
+        Stop(node=1, demand=40, service_s=4 * H, name="A", drop_penalty=10**9),
+        Stop(node=2, demand=40, service_s=4 * H, name="B", drop_penalty=10**9),
+    )
+    return RoutingProblem(
+        tt,
+        tt / 3600 * 60.0,
+        stops,
+        (Team(base=0, name="Shenyang"),),
+        Calendar(horizon_days=5, trip_max_days=5),
+        node_names=("base", "A", "B"),
+    )
+
+
+def test_two_day_trip_sleeps_in_the_field() -> None:
+    problem = _two_day_problem()
+    result = solve_routing(problem, SolveParams(time_limit_s=1, engine="ortools"))
+    assert result.engine == "ortools"
+    assert result.dropped == ()
+    (trip,) = result.trips
+    # 3 h + 4 h (+ 1 h lunch) fills day 0, so the team cannot be home that night: it sleeps at the
+    # first stop, does the other on day 1 and drives home (3 h) on day 1 or 2.
+    assert trip.travel_time_s == 7 * H
+    assert trip.days[0].overnight_name in {"A", "B"}
+    assert trip.days[0].overnight_node != 0
+    assert trip.days[-1].overnight_node == 0
+    assert len(trip.days) >= 2
+    assert sum(d.children for d in trip.days) == 80
+    for visit in trip.visits:  # every visit within working hours (lunch pauses, nights do not)
+        assert visit.start_s % 86400 >= 8 * H and visit.end_s % 86400 <= 17 * H
+        assert visit.start_s // 86400 == visit.end_s // 86400
+    stops = tuple(v.stop for v in trip.visits)
+    starts = tuple(v.start_s for v in trip.visits)
+    assert check_trips(problem, [PlannedTrip(0, 0, 4, stops, starts, trip.return_s)]) == []
+
+
+def test_one_day_trips_make_the_far_stops_infeasible() -> None:
+    problem = _two_day_problem()
+    one_day = replace(problem, calendar=replace(problem.calendar, trip_max_days=1))
+    with pytest.raises(InfeasibleError, match="cannot be reached within one working day"):
+        solve_routing(one_day, SolveParams(time_limit_s=1))
+
+
+def test_horizon_too_short_drops_the_fewest_children() -> None:
+    tt = np.full((4, 4), 600, dtype=np.int64)
+    np.fill_diagonal(tt, 0)
+    sites = [
+        ScreeningSite(node=1, children=30, name="A"),  # 0.5 h + 2.5 h
+        ScreeningSite(node=2, children=40, name="B"),  # 0.5 h + 3.33 h
+        ScreeningSite(node=3, children=20, name="C"),  # 0.5 h + 1.67 h
+    ]
+    problem = build_screening_problem(
+        tt, tt / 60.0, sites, [0], calendar=Calendar(horizon_days=1, trip_max_days=1),
+        setup_s=1800, per_child_s=300,
+    )  # fmt: skip
+    result = solve_routing(problem, SolveParams(time_limit_s=1))
+    assert [problem.stops[i].name for i in result.dropped] == ["C"]
+    assert result.demand_dropped == 20
+    assert result.demand_served == 70
+    penalty = problem.stops[result.dropped[0]].drop_penalty
+    assert penalty == 20 * (2 * 600 + 1)
+    assert result.objective == result.travel_time_s + penalty
+
+
+def test_large_site_is_split_into_visit_days() -> None:
+    assert split_children(250, 100) == [84, 83, 83]
+    assert split_children(0, 10) == []
+    tt = np.array([[0, H], [H, 0]], dtype=np.int64)
+    problem = build_screening_problem(
+        tt, tt / 60.0, [ScreeningSite(node=1, children=250, name="Big")], [0],
+        setup_s=1800, per_child_s=300,
+    )  # fmt: skip
+    # A day is 8 h of work; 1 h drive in and 30 min set-up leave 6.5 h = 78 children per visit.
+    assert [s.demand for s in problem.stops] == [63, 63, 62, 62]
+    assert all(s.site == "Big" for s in problem.stops)
+    result = solve_routing(problem, SolveParams(time_limit_s=2))
+    assert result.demand_served == 250
+    days = {v.start_s // 86400 for t in result.trips for v in t.visits}
+    assert len(days) == len(problem.stops)  # one visit-day per day
+
+
+def test_checker_flags_a_known_bad_plan() -> None:
+    problem = _two_day_problem()
+    day0 = 8 * H
+    bad = PlannedTrip(
+        team=0,
+        first_day=0,
+        last_day=4,
+        stops=(0, 1),
+        # A starts 2 h after leaving (3 h drive), B at 22:00 (night), back at base too early.
+        start_s=(day0 + 2 * H, 22 * H),
+        return_s=23 * H,
+    )
+    problems = check_trips(problem, [bad])
+    text = "\n".join(problems)
+    assert "drive in starts before the team is free" in text
+    assert "not working time" in text
+    good_a = day0 + 3 * H
+    good = PlannedTrip(0, 0, 4, (0, 1), (good_a, 86400 + 9 * H), 86400 + 17 * H)
+    assert check_trips(problem, [good]) == []
+    # Capacity, duplicates and missing mandatory stops.
+    capped = replace(problem, teams=(Team(base=0, capacity=50),))
+    assert any("exceeds capacity" in p for p in check_trips(capped, [good]))
+    dup = PlannedTrip(0, 0, 4, (0, 0), (good_a, 86400 + 9 * H), 86400 + 17 * H)
+    assert any("visited twice" in p for p in check_trips(problem, [dup]))
+    mandatory = replace(problem, stops=tuple(replace(s, drop_penalty=None) for s in problem.stops))
+    assert any("must be visited" in p for p in check_trips(mandatory, []))
+
+
+def test_same_seed_same_plan() -> None:
+    rng = np.random.default_rng(7)
+    xy = rng.uniform(0, 200, size=(15, 2))
+    tt = np.rint(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 60).astype(np.int64)
+    sites = [
+        ScreeningSite(node=k, children=int(c)) for k, c in enumerate(rng.integers(10, 60, 14), 1)
+    ]
+    problem = build_screening_problem(
+        tt, tt / 60.0, sites, [0, 0], calendar=Calendar(horizon_days=4, trip_max_days=2)
+    )
+    params = SolveParams(time_limit_s=30, seed=3, max_iterations=200, engine="ortools")
+    a, b = solve_routing(problem, params), solve_routing(problem, params)
+    assert a.trips == b.trips and a.dropped == b.dropped
+    one_day = _one_day(_euclid(xy), [1] * 14, capacity=5, n_teams=5)
+    params = SolveParams(time_limit_s=30, seed=3, max_iterations=300, engine="pyvrp")
+    a, b = solve_routing(one_day, params), solve_routing(one_day, params)
+    assert a.trips == b.trips
+
+
+def test_time_windows_and_blocked_days_are_kept() -> None:
+    problem = _two_day_problem()
+    window = ((2 * 86400 + 9 * H, 2 * 86400 + 10 * H),)  # B must start on day 2, 09:00-10:00
+    stops = (problem.stops[0], replace(problem.stops[1], time_windows_s=window))
+    stops = (replace(stops[0], blocked_days=(0,)), stops[1])  # A not on day 0
+    problem = replace(problem, stops=stops)
+    result = solve_routing(problem, SolveParams(time_limit_s=1))
+    starts = {v.name: v.start_s for t in result.trips for v in t.visits}
+    assert window[0][0] <= starts["B"] <= window[0][1]
+    assert starts["A"] // 86400 != 0
+
+
+def test_calendar_work_clock_round_trip() -> None:
+    cal = Calendar()
+    for wall in [8 * H, 11 * H + 59 * 60, 13 * H, 16 * H, 86400 + 8 * H + 1]:
+        assert cal.wall_start(cal.work_of(wall, up=True)) == wall
+    assert cal.wall_start(cal.work_of(12 * H + 1800, up=True)) == 13 * H  # lunch -> after lunch
+    assert cal.wall_end(cal.work_per_day_s) == 17 * H
+    assert cal.trip_slots() == [(0, 4), (5, 9), (10, 14), (15, 19)]
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_error_zero_teams() -> None:
+    problem = replace(_two_day_problem(), teams=())
+    with pytest.raises(InputError, match="zero teams"):
+        solve_routing(problem)
+    with pytest.raises(InputError, match="zero teams"):
+        build_screening_problem(np.zeros((2, 2), np.int64), np.zeros((2, 2)), [], [])
+
+
+def test_error_horizon_shorter_than_a_day() -> None:
+    problem = _two_day_problem()
+    short = replace(problem, calendar=replace(problem.calendar, horizon_days=0))
+    with pytest.raises(InputError, match="horizon is 0 working days; it must be at least 1 day"):
+        solve_routing(short)
+
+
+def test_error_time_window_outside_horizon() -> None:
+    problem = _two_day_problem()
+    late = ((30 * 86400, 31 * 86400),)
+    stops = (replace(problem.stops[0], time_windows_s=late), problem.stops[1])
+    with pytest.raises(InputError, match="outside the campaign horizon"):
+        solve_routing(replace(problem, stops=stops))
+
+
+def test_error_unreachable_stop() -> None:
+    tt = np.array([[0, 9 * H], [9 * H, 0]], dtype=np.int64)
+    problem = RoutingProblem(
+        tt, tt / 60.0, (Stop(node=1, service_s=H, name="Far"),), (Team(base=0),), Calendar()
+    )
+    with pytest.raises(InfeasibleError, match="Far cannot be reached within one working day"):
+        solve_routing(problem)
+    with pytest.raises(InfeasibleError, match="Far cannot be reached within one working day"):
+        build_screening_problem(tt, tt / 60.0, [ScreeningSite(1, 10, "Far")], [0])
+
+
+def test_error_engine_choice() -> None:
+    problem = _two_day_problem()
+    with pytest.raises(InputError, match="unknown engine 'gurobi'"):
+        solve_routing(problem, SolveParams(engine="gurobi"))
+    with pytest.raises(InputError, match="pyvrp engine cannot solve this problem"):
+        solve_routing(problem, SolveParams(engine="pyvrp"))
+
+
+def test_error_windows_leave_no_working_time() -> None:
+    problem = _two_day_problem()
+    night = ((20 * H, 21 * H),)
+    stops = (replace(problem.stops[0], time_windows_s=night), problem.stops[1])
+    with pytest.raises(InfeasibleError, match="leave no working time"):
+        solve_routing(replace(problem, stops=stops))
+
+
+def test_result_is_json_friendly() -> None:
+    result = solve_routing(_two_day_problem(), SolveParams(time_limit_s=1))
+    assert json.dumps({"objective": result.objective, "routes": result.n_routes})
