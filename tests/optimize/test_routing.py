@@ -298,3 +298,20 @@ def test_error_windows_leave_no_working_time() -> None:
 def test_result_is_json_friendly() -> None:
     result = solve_routing(_two_day_problem(), SolveParams(time_limit_s=1))
     assert json.dumps({"objective": result.objective, "routes": result.n_routes})
+
+
+def test_balance_spreads_the_work_between_teams() -> None:
+    # Four stops in a cluster 1 h from the base, 1 h of work each, 10 min apart.
+    tt = np.full((5, 5), 600, dtype=np.int64)
+    tt[0, 1:] = tt[1:, 0] = H
+    np.fill_diagonal(tt, 0)
+    stops = tuple(Stop(node=k, demand=1, service_s=H) for k in range(1, 5))
+    cal = Calendar(horizon_days=1, trip_max_days=1)
+    problem = RoutingProblem(tt, tt / 60.0, stops, (Team(base=0), Team(base=0)), cal)
+    plain = solve_routing(problem, SolveParams(time_limit_s=1))
+    assert plain.n_routes == 1 and plain.travel_time_s == 2 * H + 3 * 600
+    balanced = solve_routing(replace(problem, balance_weight=5.0), SolveParams(time_limit_s=1))
+    assert balanced.engine == "ortools"
+    assert sorted(len(t.visits) for t in balanced.trips) == [2, 2]
+    with pytest.raises(InputError, match="balance_weight"):
+        solve_routing(replace(problem, balance_weight=-1.0))

@@ -114,6 +114,8 @@ def validate_problem(problem: RoutingProblem) -> None:
     if not np.isfinite(dist).all() or (dist < 0).any():
         raise InputError("distance_km must be finite and >= 0")
     n = problem.n_nodes
+    if not problem.balance_weight >= 0:
+        raise InputError(f"balance_weight is {problem.balance_weight}; it must be >= 0")
     if len(problem.teams) == 0:
         raise InputError("there are zero teams; give at least one team with a base")
     cal = problem.calendar
