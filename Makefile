@@ -27,7 +27,7 @@ $(BENCH_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(BASE_STAMP)
-	$(BIN)/lnplan demo --out out/demo
+	$(BIN)/lnplan run scenarios/liaoning_2022.toml --out out/demo
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -n 2

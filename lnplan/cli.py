@@ -80,7 +80,10 @@ def _parse_mapping(items: list[str] | None, option: str) -> dict[str, str]:
 
 @app.command()
 def validate(
-    file: Annotated[str, typer.Argument(help="CSV, XLSX, GeoPackage, GeoJSON or Shapefile.")],
+    file: Annotated[
+        str,
+        typer.Argument(help="CSV, XLSX, GeoPackage, GeoJSON or Shapefile; or a scenario .toml"),
+    ],
     kind: Annotated[
         str, typer.Option("--kind", help="households | facilities | candidates")
     ] = "households",
@@ -95,9 +98,26 @@ def validate(
         str | None, typer.Option("--encoding", help="CSV text encoding (default: auto)")
     ] = None,
 ) -> None:
-    """List every problem in a point layer; exit 0 when clean, 2 when not."""
+    """List every problem in a point layer or a scenario file; exit 0 when clean, 2 when not.
+
+    A ``.toml`` file is read as a scenario (every key checked, with its base scenarios).
+    """
     from lnplan.geo.layers import validate_layer
 
+    if file.lower().endswith(".toml"):
+        from lnplan.scenario import load_scenario
+
+        try:
+            sc = load_scenario(file, [])
+        except LnplanError as exc:
+            raise fail(str(exc)) from None
+        enabled = ", ".join(sc.enabled_sections()) or "none"
+        console.print(
+            f"{file}: OK, scenario {sc.name!r} (programmes enabled: {enabled})",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     mapping = _parse_mapping(column, "--column")
     try:
         gdf, problems = validate_layer(
@@ -113,31 +133,6 @@ def validate(
     assert gdf is not None
     total = f", {int(gdf['count'].sum()):,} in all" if "count" in gdf else ""
     console.print(f"{file}: OK, {len(gdf):,} {kind} rows{total}", highlight=False, soft_wrap=True)
-
-
-# --- boundaries map demo ----------------------------------------------------------------------
-
-
-@app.command()
-def demo(
-    out: Annotated[str, typer.Option("--out", help="Output folder.")] = "out/demo",
-) -> None:
-    """Write the demo map of Liaoning's 14 cities and 100 counties to OUT/index.html."""
-    from pathlib import Path
-
-    from lnplan.geo import boundaries
-    from lnplan.maps.boundaries import boundary_map, save_map
-
-    try:
-        path = save_map(
-            boundary_map(boundaries.counties(), boundaries.cities()), Path(out) / "index.html"
-        )
-    except LnplanError as exc:
-        raise fail(str(exc)) from None
-    console.print(f"Map written: {path.resolve()}", highlight=False, soft_wrap=True)
-
-
-# --- geo boundaries ---------------------------------------------------------------------------
 
 
 @app.command("boundaries")
@@ -251,6 +246,9 @@ def run_cmd(
             markup=False,
         )
     console.print(f"outputs written to {result.out_dir}", highlight=False, soft_wrap=True)
+    index = result.out_dir / "index.html"
+    if index.is_file():
+        console.print(f"map: {index}", highlight=False, soft_wrap=True)
 
 
 # --- routing: bench routing -------------------------------------------------------------------

@@ -217,7 +217,7 @@ class TravelSection(_Section):
 class MapsSection(_Section):
     """Map options."""
 
-    tiles: Literal["cartodb-positron", "openstreetmap", "none", "custom"] = "cartodb-positron"
+    tiles: Literal["cartodb-positron", "openstreetmap", "none", "custom"] = "openstreetmap"
     tiles_url: str | None = Field(default=None, description="URL template for tiles = 'custom'")
     tiles_attribution: str | None = None
     offline_assets: bool = Field(default=True, description="embed Leaflet JS/CSS (no CDN)")

@@ -80,15 +80,30 @@ def test_validate_unknown_kind_and_datum(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown coordinate datum 'utm'" in result.stderr
 
 
-def test_demo_writes_the_boundary_map(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+def test_run_writes_the_index_map(tmp_path: Path) -> None:
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "quick.toml"
+    args = ["--set", "sites.enabled=false", "--set", "funding.enabled=false"]
+    args += ["--set", "screening.enabled=false"]
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "demo"), *args])
     assert result.exit_code == 0, result.output
     html = (tmp_path / "demo" / "index.html").read_text(encoding="utf-8")
-    for name in ("岫岩满族自治县", "沈阳市"):
+    for name in ("岫岩满族自治县", "沈阳市", "SYNTHETIC DEMO DATA"):
         assert name in html or json.dumps(name)[1:-1] in html
     assert "cdn.jsdelivr.net" not in html  # Leaflet is embedded, the map works offline
     assert "index.html" in result.stdout
     assert not [p for p in (tmp_path / "demo").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_validate_scenario_file(tmp_path: Path) -> None:
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "liaoning_2022.toml"
+    result = runner.invoke(app, ["validate", str(scenario)])
+    assert result.exit_code == 0, result.output
+    assert "scenario 'liaoning_2022'" in result.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "' + str(scenario) + '"\n[funding]\nbudget_yuan = -5\n')
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert "funding.budget_yuan" in result.stderr
 
 
 def test_main_turns_library_errors_into_exit_2(

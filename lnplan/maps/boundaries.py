@@ -10,11 +10,13 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import folium as cdn_folium
 import geopandas as gpd
 import offlinefolium as folium
 
-from lnplan.errors import CRSError
+from lnplan.errors import CRSError, InputError
 from lnplan.report.io import atomic_write
 
 #: A qualitative palette for the 14 cities (ColorBrewer Set3 + two more), readable on white.
@@ -31,6 +33,44 @@ def _check_wgs84(gdf: gpd.GeoDataFrame, what: str) -> None:
         raise CRSError(f"{what} is in {gdf.crs.to_string()}; maps need EPSG:4326")
 
 
+TILES: dict[str, str | None] = {
+    "cartodb-positron": "cartodbpositron",
+    "openstreetmap": "OpenStreetMap",
+    "none": None,
+}
+
+
+def new_map(
+    bounds: Sequence[float],
+    *,
+    tiles: str | None = "openstreetmap",
+    tiles_url: str | None = None,
+    attribution: str | None = None,
+    offline: bool = True,
+) -> folium.Map:
+    """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy in degrees).
+
+    ``tiles`` is ``cartodb-positron``, ``openstreetmap``, ``none`` or ``custom`` (then
+    ``tiles_url`` is a ``{z}/{x}/{y}`` template and ``attribution`` its credit). With ``offline``
+    (the default) Leaflet and its assets are embedded in the HTML, so the map works where public
+    CDNs are blocked; otherwise they load from CDNs and the file is much smaller.
+    """
+    if tiles == "custom":
+        if not tiles_url:
+            raise InputError("tiles 'custom' needs a tiles_url {z}/{x}/{y} template")
+        tile_arg: str | None = tiles_url
+    elif tiles is None or tiles in TILES:
+        tile_arg = TILES.get(tiles) if tiles is not None else None
+    else:
+        accepted = ", ".join([*TILES, "custom"])
+        raise InputError(f"unknown tiles {tiles!r}; accepted: {accepted}")
+    cls: Any = folium.Map if offline else cdn_folium.Map  # same API; assets embedded or not
+    fmap: folium.Map = cls(tiles=tile_arg, attr=attribution, control_scale=True, prefer_canvas=True)
+    minx, miny, maxx, maxy = bounds
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
+
 def title_box(title: str, lines: Sequence[str] = ()) -> folium.Element:
     """A fixed box in the top left corner of a map: a bold title and lines of HTML below it."""
     items = "".join(f"<div>{line}</div>" for line in lines)
@@ -45,9 +85,9 @@ def boundary_map(
     counties: gpd.GeoDataFrame,
     cities: gpd.GeoDataFrame,
     *,
-    tiles: str | None = "OpenStreetMap",
     title: str | None = None,
     lines: Sequence[str] = (),
+    **map_options: Any,
 ) -> folium.Map:
     """A Folium map with one layer of cities (filled by city) and one of county outlines.
 
@@ -55,16 +95,14 @@ def boundary_map(
     ----------
     counties, cities
         From :func:`lnplan.geo.boundaries.counties` and :func:`~lnplan.geo.boundaries.cities`.
-    tiles
-        Base tiles, or ``None`` for none (boundaries on a plain background).
+    map_options
+        Passed to :func:`new_map` (tiles, offline assets).
     title, lines
         An optional title box; ``lines`` are HTML (escape any text that is not markup).
     """
     _check_wgs84(counties, "counties")
     _check_wgs84(cities, "cities")
-    minx, miny, maxx, maxy = cities.total_bounds
-    fmap = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=True)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    fmap = new_map(cities.total_bounds, **map_options)
     colour = {name: CITY_COLOURS[i % len(CITY_COLOURS)] for i, name in enumerate(cities["name"])}
 
     city_layer = cities[["code", "name", "n_counties", "geometry"]].copy()

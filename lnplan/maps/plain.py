@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import branca.colormap as cm
 import geopandas as gpd
@@ -28,7 +29,7 @@ import offlinefolium as folium
 import pandas as pd
 
 from lnplan.errors import CRSError, LnplanError
-from lnplan.maps.boundaries import save_map, title_box
+from lnplan.maps.boundaries import new_map, save_map, title_box
 
 LAYER_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 #: Light to dark fill for choropleths (ColorBrewer YlOrRd).
@@ -145,14 +146,12 @@ def layers_map(
     *,
     title: str,
     notes: Sequence[str] = (),
-    tiles: str | None = "OpenStreetMap",
+    **map_options: Any,
 ) -> folium.Map:
     """A map of ``layers`` over the county outlines, with a title box and a layer switcher."""
     if counties.crs is None or not counties.crs.equals("EPSG:4326"):
         raise CRSError("county outlines for maps must be in EPSG:4326")
-    minx, miny, maxx, maxy = counties.total_bounds
-    fmap = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=True)
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    fmap = new_map(counties.total_bounds, **map_options)
     folium.GeoJson(
         counties[["name", "city", "geometry"]].to_json(ensure_ascii=False),
         name="区县 Counties",
@@ -175,6 +174,7 @@ def write_layers_map(
     *,
     title: str,
     notes: Sequence[str] = (),
+    **map_options: Any,
 ) -> Path:
     """Draw ``layers`` with :func:`layers_map` and write the HTML whole or not at all."""
-    return save_map(layers_map(layers, counties, title=title, notes=notes), path)
+    return save_map(layers_map(layers, counties, title=title, notes=notes, **map_options), path)
