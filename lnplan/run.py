@@ -43,7 +43,7 @@ from lnplan import __version__
 from lnplan.errors import InputError
 from lnplan.programs import ProgrammeOutput, missing_sections, run_enabled, write_output
 from lnplan.scenario import Scenario
-from lnplan.world import SYNTHETIC_LABEL, World, build_world
+from lnplan.world import World, build_world
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def write_world_folder(world: World, out_dir: Path | str, *, cell_km: float = 2.
         (private / "README.txt").write_text(
             "PERSONAL DATA - DO NOT SHARE. One point per household of a severely disabled "
             "person.\nShare only aggregates (world.gpkg, lnplan.geo.aggregate.shareable_cells), "
-            "never this folder.\n" + (f"{SYNTHETIC_LABEL}\n" if world.synthetic else ""),
+            "never this folder.\n" + (f"{world.label}\n" if world.label else ""),
             encoding="utf-8",
         )
     out = Path(out_dir).resolve()
@@ -190,7 +190,7 @@ def run_scenario(scenario: Scenario, out_dir: Path | str) -> RunResult:
             "scenario": scenario.name,
             "seed": scenario.seed,
             "synthetic": world.synthetic,
-            "label": SYNTHETIC_LABEL if world.synthetic else "",
+            "label": world.label,
             "programmes": [o.name for o in outputs],
             "summaries": {o.name: _jsonable(dict(o.summary)) for o in outputs},
             "enabled_without_programme": list(missing),

@@ -55,10 +55,8 @@ def write_run_maps(
     scenario: Scenario, world: World, outputs: Sequence[ProgrammeOutput], out_dir: Path
 ) -> list[Path]:
     """Write ``index.html`` and ``<programme>/map.html`` for each programme with layers."""
-    from lnplan.world import SYNTHETIC_LABEL
-
     options = map_options(scenario.maps)
-    label = [SYNTHETIC_LABEL] if world.synthetic else []
+    label = [world.label] if world.label else []
     counties = geo_boundaries.counties()
     written: list[Path] = []
     links: list[str] = []

@@ -19,6 +19,7 @@ SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "quick.toml"
 
 class FakeWorld:
     synthetic = True
+    label = "SYNTHETIC DEMO DATA — test"
 
 
 def test_index_links_programme_maps(tmp_path: Path) -> None:
