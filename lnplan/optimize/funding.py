@@ -1,0 +1,844 @@
+"""Allocate a fund (the employment security fund) among counties, exactly in whole units.
+
+Formulation
+-----------
+Data (money in yuan): counties ``i = 1..n`` with need weights ``w_i > 0``, a budget ``B``, a unit
+``U`` (``B`` a multiple of ``U``), floors ``f_i``, caps ``c_i``, optional committed amounts ``k_i``
+(money already promised to county ``i``; it is part of ``a_i`` and of ``B``, so it acts as a floor),
+optional effect curves ``g_i`` (expected jobs as a concave piecewise-linear function of yuan).
+
+Variables: ``u_i`` whole units, ``a_i = U * u_i`` yuan, with
+``ceil(max(f_i, k_i) / U) <= u_i <= floor(c_i / U)`` and ``sum_i u_i = N = B / U``.
+
+Objectives:
+
+* ``proportional``: minimise ``sum_i |a_i - B w_i / W|`` (yuan), ``W = sum_i w_i``.
+  Modelled with ``d_i >= S u_i - T_i``, ``d_i >= T_i - S u_i`` and the chord of the integer hull
+  ``d_i >= R_i + (S - 2 R_i)(u_i - F_i)`` where ``T_i = round(S N w_i / W) = S F_i + R_i`` is the
+  need-proportional target in ``1/S`` units. With the chord the linear relaxation is the convex
+  hull of the integer points, so the LP bound is already tight and CP-SAT proves optimality at
+  the root instead of branching over roundings.
+* ``maxmin``: maximise ``min_i a_i / w_i`` (yuan per unit of need). Stage 1 finds the optimum
+  ``t*`` exactly, in rational arithmetic, without any rounding: with ``E = N - sum_i lo_i`` spare
+  units, ``t*`` is the smaller of ``min_i hi_i / w_i`` and the ``(E+1)``-th smallest value among
+  the points ``k / w_i`` (``k >= lo_i``) at which some county would need one more unit; a float
+  estimate narrows the candidates and an exact count certifies the answer (a plain exact merge is
+  the fallback). Stage 2 makes the answer unique and sensible: among the allocations with
+  ``a_i >= U * ceil(t* w_i)`` (so the worst ratio is ``t*``) it takes the one closest to need
+  shares, i.e. the ``proportional`` model with raised floors.
+* ``jobs``: maximise ``sum_i g_i(a_i)`` (expected jobs). ``z_i <= chord`` for every pair of
+  consecutive integer nodes of ``g_i`` (the unit points at and around each breakpoint, and the
+  bounds); concavity makes the chords the integer hull of the curve. Jobs are whole micro-jobs
+  in the model, so the relaxation can sit a fraction of a micro-job per county above the best
+  whole answer; the search stops when the proved bound is within ``JOBS_TOLERANCE`` (0.001
+  expected jobs in total) of the answer, and reports the remaining gap.
+
+Engine: OR-Tools CP-SAT (one worker, fixed seed, so runs are reproducible). It is exact integer
+arithmetic, needs no solver licence and no MIP tolerances (a MIP backend would round at ``1e-6``
+feasibility and ``1e-4`` relative gap by default). Its cost is that coefficients must be integers:
+need-proportional targets are rounded to ``S = 10**6`` per unit (0.01 yuan at a 10,000-yuan unit)
+and jobs to micro-jobs; allocations that differ by less than that are treated as equal. Every
+objective reported is recomputed in floating point from the whole-unit allocation. Nothing is
+ever solved continuously and then rounded.
+
+Warm start: each solve is hinted with the marginal-analysis answer (spare units to the largest
+marginal gains; exact for these separable concave objectives up to floating-point ties), so
+CP-SAT mostly proves optimality; it improves the hint whenever the hint is not optimal.
+
+Marginal value of budget: integer programmes have no meaningful duals, so it is measured by
+re-solving at ``B + U`` and ``B - U`` (see :func:`explain_funding`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from ortools.sat.python import cp_model
+
+from lnplan.errors import InfeasibleError, InputError, LnplanError
+
+logger = logging.getLogger(__name__)
+
+Objective = Literal["proportional", "maxmin", "jobs"]
+OBJECTIVES: tuple[Objective, ...] = ("proportional", "maxmin", "jobs")
+SCALE = 10**6  # integer resolution per unit (proportional) and per job (jobs)
+ENGINE = "ortools-cp-sat"
+JOBS_TOLERANCE = 1e-3  # expected jobs, in total: the proof tolerance of the jobs objective
+
+
+@dataclass(frozen=True)
+class EffectCurve:
+    """Expected jobs as a concave piecewise-linear function of the yuan a county receives.
+
+    The curve starts at (0 yuan, 0 jobs), passes through each ``(breakpoints_yuan[k], jobs[k])``
+    and stays flat after the last breakpoint. Slopes must not increase (diminishing returns).
+    """
+
+    breakpoints_yuan: tuple[float, ...]
+    jobs: tuple[float, ...]
+
+    def jobs_at(self, yuan: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Expected jobs at the given amount(s) in yuan."""
+        x = np.concatenate([[0.0], np.asarray(self.breakpoints_yuan, dtype=np.float64)])
+        y = np.concatenate([[0.0], np.asarray(self.jobs, dtype=np.float64)])
+        return np.asarray(np.interp(np.asarray(yuan, dtype=np.float64), x, y), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class FundingProblem:
+    """A budget to split among counties.
+
+    Attributes
+    ----------
+    names
+        County names, unique.
+    need
+        Need weight per county (``> 0``), e.g. a weighted sum of indicators.
+    budget_yuan
+        The budget ``B``; a multiple of ``unit_yuan``.
+    unit_yuan
+        The unit every allocation is a multiple of.
+    floor_yuan, cap_yuan
+        Optional per-county lower and upper bounds in yuan (``None``: 0 and the budget).
+    committed_yuan
+        Optional amounts already promised; part of the allocation, so a lower bound.
+    effect_curves
+        One :class:`EffectCurve` per county; needed by the ``jobs`` objective.
+    """
+
+    names: tuple[str, ...]
+    need: npt.NDArray[np.float64]
+    budget_yuan: int
+    unit_yuan: int = 10_000
+    floor_yuan: npt.NDArray[np.float64] | None = None
+    cap_yuan: npt.NDArray[np.float64] | None = None
+    committed_yuan: npt.NDArray[np.float64] | None = None
+    effect_curves: tuple[EffectCurve, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """Solver options: wall-clock limit, CP-SAT workers and seed."""
+
+    time_limit_s: float = 10.0
+    num_workers: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FundingResult:
+    """Result of :func:`solve_funding`.
+
+    Attributes
+    ----------
+    status
+        ``optimal``, or ``time_limit`` (a feasible allocation, gap reported).
+    objective_name
+        ``proportional``, ``maxmin`` or ``jobs``.
+    objective
+        Total deviation in yuan (proportional), worst yuan per unit of need (maxmin) or
+        expected jobs (jobs), recomputed from the allocation.
+    bound
+        Best bound proved by the solver, in the same units.
+    gap
+        Relative gap between objective and bound (0 when optimal).
+    runtime_s
+        Wall time including model building.
+    allocations_yuan
+        Whole yuan per county, each a multiple of the unit, summing to the budget.
+    engine
+        The engine that produced it.
+    names
+        County names, as in the problem.
+    deviation_yuan
+        ``sum_i |a_i - B w_i / W|`` for any objective, for comparison.
+    """
+
+    status: str
+    objective_name: Objective
+    objective: float
+    bound: float
+    gap: float
+    runtime_s: float
+    allocations_yuan: npt.NDArray[np.int64]
+    engine: str
+    names: tuple[str, ...]
+    deviation_yuan: float
+
+    def as_dict(self) -> dict[str, int]:
+        """County name to yuan."""
+        return {n: int(a) for n, a in zip(self.names, self.allocations_yuan, strict=True)}
+
+
+# --- checks ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    names: tuple[str, ...]
+    w: npt.NDArray[np.float64]
+    n_units: int
+    unit: int
+    lo: npt.NDArray[np.int64]  # units
+    hi: npt.NDArray[np.int64]  # units
+    lo_from: tuple[str, ...]  # "floor", "committed" or ""
+
+
+def _yuan(x: float) -> str:
+    return f"{x:,.0f} yuan"
+
+
+def _per_county(
+    values: npt.NDArray[np.float64] | None, names: Sequence[str], what: str, default: float
+) -> npt.NDArray[np.float64]:
+    if values is None:
+        return np.full(len(names), default, dtype=np.float64)
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.shape != (len(names),):
+        raise InputError(f"{len(names)} counties but {arr.size} values of {what}")
+    for name, x in zip(names, arr, strict=True):
+        if not math.isfinite(x) or x < 0:
+            raise InputError(f"county {name!r}: {what} must be a number >= 0, got {x!r}")
+    return arr
+
+
+def _prepare(p: FundingProblem, objective: str) -> _Prepared:
+    if objective not in OBJECTIVES:
+        raise InputError(f"unknown objective {objective!r}; accepted: {', '.join(OBJECTIVES)}")
+    names = tuple(p.names)
+    n = len(names)
+    if n == 0:
+        raise InputError("no counties to allocate to")
+    if len(set(names)) != n:
+        dup = next(x for x in names if names.count(x) > 1)
+        raise InputError(f"county {dup!r} is listed twice")
+    unit = p.unit_yuan
+    if isinstance(unit, bool) or int(unit) != unit or unit <= 0:
+        raise InputError(f"the unit must be a whole number of yuan > 0, got {unit!r}")
+    unit = int(unit)
+    budget = p.budget_yuan
+    if isinstance(budget, bool) or int(budget) != budget or budget < 0:
+        raise InputError(f"the budget must be a whole number of yuan >= 0, got {budget!r}")
+    budget = int(budget)
+    if budget % unit:
+        r = budget % unit
+        raise InputError(
+            f"the budget {_yuan(budget)} is not a multiple of the unit {_yuan(unit)} "
+            f"(remainder {_yuan(r)}; nearest: {_yuan(budget - r)} or {_yuan(budget - r + unit)})"
+        )
+    w = np.asarray(p.need, dtype=np.float64)
+    if w.shape != (n,):
+        raise InputError(f"{n} counties but {w.size} need values")
+    for name, x in zip(names, w, strict=True):
+        if not math.isfinite(x) or x <= 0:
+            raise InputError(
+                f"county {name!r}: need must be a number > 0, got {x!r} "
+                "(leave a county with no need out of the table)"
+            )
+    floor = _per_county(p.floor_yuan, names, "floor_yuan", 0.0)
+    cap = _per_county(p.cap_yuan, names, "cap_yuan", float(budget))
+    committed = _per_county(p.committed_yuan, names, "committed_yuan", 0.0)
+    lo_y = np.maximum(floor, committed)
+    lo = np.ceil(lo_y / unit - 1e-9).astype(np.int64)
+    hi = np.floor(np.minimum(cap, budget) / unit + 1e-9).astype(np.int64)
+    lo_from = tuple(
+        "" if v <= 0 else ("committed" if c > f else "floor")
+        for v, f, c in zip(lo_y, floor, committed, strict=True)
+    )
+    for i, name in enumerate(names):
+        what = "committed amount" if lo_from[i] == "committed" else "floor"
+        if lo_y[i] > cap[i]:
+            raise InfeasibleError(
+                f"county {name!r}: {what} {_yuan(lo_y[i])} is above its cap {_yuan(cap[i])} "
+                f"by {_yuan(lo_y[i] - cap[i])}"
+            )
+        if lo[i] > hi[i]:
+            raise InfeasibleError(
+                f"county {name!r}: no multiple of the unit {_yuan(unit)} lies between its "
+                f"{what} {_yuan(lo_y[i])} and its cap {_yuan(cap[i])}"
+            )
+    n_units = budget // unit
+    s_lo, s_hi = int(lo.sum()), int(hi.sum())
+    if s_lo > n_units:
+        top = np.argsort(-lo, kind="stable")[:3]
+        largest = ", ".join(f"{names[i]} {_yuan(lo[i] * unit)}" for i in top)
+        raise InfeasibleError(
+            f"the floors (and committed amounts), rounded up to the unit, sum to "
+            f"{_yuan(s_lo * unit)}, above the budget {_yuan(budget)} by "
+            f"{_yuan((s_lo - n_units) * unit)} (largest: {largest})"
+        )
+    if s_hi < n_units:
+        top = np.argsort(hi, kind="stable")[:3]
+        smallest = ", ".join(f"{names[i]} {_yuan(hi[i] * unit)}" for i in top)
+        raise InfeasibleError(
+            f"the caps, rounded down to the unit, sum to {_yuan(s_hi * unit)}, below the budget "
+            f"{_yuan(budget)} by {_yuan((n_units - s_hi) * unit)} (smallest: {smallest})"
+        )
+    if objective == "jobs":
+        _check_curves(p, names)
+    return _Prepared(names, w, n_units, unit, lo, hi, lo_from)
+
+
+def _check_curves(p: FundingProblem, names: Sequence[str]) -> None:
+    curves = p.effect_curves
+    if curves is None:
+        raise InputError("the jobs objective needs an effect curve for every county")
+    if len(curves) != len(names):
+        raise InputError(f"{len(names)} counties but {len(curves)} effect curves")
+    for name, c in zip(names, curves, strict=True):
+        x = np.asarray(c.breakpoints_yuan, dtype=np.float64)
+        y = np.asarray(c.jobs, dtype=np.float64)
+        if x.size == 0 or x.shape != y.shape:
+            raise InputError(
+                f"county {name!r}: effect curve needs as many jobs values as breakpoints (>= 1)"
+            )
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            raise InputError(f"county {name!r}: effect curve has a missing or infinite value")
+        if x[0] <= 0 or np.any(np.diff(x) <= 0):
+            raise InputError(
+                f"county {name!r}: effect-curve breakpoints must be > 0 and increasing, got "
+                f"{x.tolist()}"
+            )
+        slopes = np.diff(np.concatenate([[0.0], y])) / np.diff(np.concatenate([[0.0], x]))
+        if np.any(slopes < 0):
+            raise InputError(f"county {name!r}: effect curve must not decrease (jobs {y.tolist()})")
+        bad = np.nonzero(np.diff(slopes) > 1e-12 * max(1.0, float(slopes.max())))[0]
+        if bad.size:
+            k = int(bad[0]) + 1
+            raise InputError(
+                f"county {name!r}: effect curve must have diminishing returns, but the jobs per "
+                f"yuan rise at breakpoint {k} ({slopes[k - 1]:.3g} -> {slopes[k]:.3g})"
+            )
+
+
+# --- objective values ----------------------------------------------------------------------
+
+
+def deviation_yuan(problem: FundingProblem, allocations_yuan: npt.ArrayLike) -> float:
+    """``sum_i |a_i - B w_i / W|`` in yuan."""
+    w = np.asarray(problem.need, dtype=np.float64)
+    a = np.asarray(allocations_yuan, dtype=np.float64)
+    return float(np.abs(a - problem.budget_yuan * w / w.sum()).sum())
+
+
+def objective_value(
+    problem: FundingProblem, allocations_yuan: npt.ArrayLike, objective: str
+) -> float:
+    """The value of ``objective`` for an allocation, in its natural units."""
+    a = np.asarray(allocations_yuan, dtype=np.float64)
+    if objective == "proportional":
+        return deviation_yuan(problem, a)
+    if objective == "maxmin":
+        return float(np.min(a / np.asarray(problem.need, dtype=np.float64)))
+    if objective == "jobs":
+        if problem.effect_curves is None:
+            raise InputError("the jobs objective needs effect curves")
+        return float(sum(c.jobs_at(x) for c, x in zip(problem.effect_curves, a, strict=True)))
+    raise InputError(f"unknown objective {objective!r}; accepted: {', '.join(OBJECTIVES)}")
+
+
+# --- solving ----------------------------------------------------------------------
+
+
+def solve_funding(
+    problem: FundingProblem,
+    objective: str = "proportional",
+    params: SolveParams | None = None,
+) -> FundingResult:
+    """Allocate the budget exactly in whole units.
+
+    Parameters
+    ----------
+    problem
+        Counties, need, budget, unit, bounds and optional effect curves.
+    objective
+        ``proportional``, ``maxmin`` or ``jobs``.
+    params
+        Time limit, workers, seed.
+    Returns
+    -------
+    FundingResult
+
+    Raises
+    ------
+    InputError
+        A budget that is not a multiple of the unit, a need that is not positive, bad curves.
+    InfeasibleError
+        Floors above the budget, caps below it, a floor above its cap; says which and how much.
+    """
+    start = time.perf_counter()
+    params = params or SolveParams()
+    prep = _prepare(problem, objective)
+    lo = prep.lo
+    engine = ENGINE
+    t_star: Fraction | None = None
+    if objective == "maxmin":
+        t_star = _maxmin_threshold(prep)
+        lo = np.maximum(lo, _ceil_ratio(t_star, prep.w))
+        engine = f"exact threshold + {ENGINE}"
+    hint = _greedy_hint(problem, prep, objective, lo)
+    model, u, obj_kind = _build(problem, prep, objective, lo, hint)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = params.num_workers
+    solver.parameters.random_seed = params.seed
+    solver.parameters.max_time_in_seconds = params.time_limit_s
+    # all constraints in the LP from the start: the hull formulation then bounds at the root
+    solver.parameters.add_lp_constraints_lazily = False
+    solver.parameters.symmetry_level = 0
+    if objective == "jobs":
+        solver.parameters.absolute_gap_limit = JOBS_TOLERANCE * SCALE
+    code = solver.Solve(model)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if code == cp_model.INFEASIBLE:  # the checks above should make this unreachable
+            raise InfeasibleError("the allocation constraints cannot all hold")
+        raise LnplanError(
+            f"no allocation found within the time limit of {params.time_limit_s} s "
+            f"(solver status {solver.StatusName(code)}); raise the limit"
+        )
+    units = np.array([solver.Value(x) for x in u], dtype=np.int64)
+    alloc = units * prep.unit
+    status = "optimal" if code == cp_model.OPTIMAL else "time_limit"
+    scaled_obj, scaled_bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
+    gap = _gap(scaled_obj, scaled_bound)
+    value = objective_value(problem, alloc, objective)
+    if objective == "maxmin":
+        assert t_star is not None
+        bound = float(t_star) * prep.unit  # stage 1 is exact: the worst ratio is proved optimal
+        gap = 0.0 if code == cp_model.OPTIMAL else gap
+    elif obj_kind == "proportional":
+        bound = scaled_bound * prep.unit / SCALE
+    else:
+        bound = scaled_bound / SCALE
+    result = FundingResult(
+        status=status,
+        objective_name=objective,  # type: ignore[arg-type]  # checked in _prepare
+        objective=value,
+        bound=bound,
+        gap=gap,
+        runtime_s=time.perf_counter() - start,
+        allocations_yuan=alloc,
+        engine=engine,
+        names=prep.names,
+        deviation_yuan=deviation_yuan(problem, alloc),
+    )
+    logger.info(
+        "funding %s: %s, objective %.6g, %.3f s", objective, status, value, result.runtime_s
+    )
+    return result
+
+
+def _gap(obj: float, bound: float) -> float:
+    return abs(obj - bound) / max(abs(obj), 1e-9)
+
+
+def _build(
+    problem: FundingProblem,
+    prep: _Prepared,
+    objective: str,
+    lo: npt.NDArray[np.int64],
+    hint: npt.NDArray[np.int64] | None,
+) -> tuple[cp_model.CpModel, list[cp_model.IntVar], str]:
+    m = cp_model.CpModel()
+    n_units = prep.n_units
+    u = [m.new_int_var(int(lo[i]), int(prep.hi[i]), f"u{i}") for i in range(len(prep.names))]
+    m.add(sum(u) == n_units)
+    if hint is not None:
+        for x, h in zip(u, hint, strict=True):
+            m.add_hint(x, int(h))
+    if objective == "jobs":
+        assert problem.effect_curves is not None
+        z = []
+        for i, curve in enumerate(problem.effect_curves):
+            h = None if hint is None else int(hint[i])
+            zi = _jobs_hypograph(m, u[i], curve, prep.unit, int(lo[i]), int(prep.hi[i]), i, h)
+            z.append(zi)
+        m.maximize(sum(z))
+        return m, u, "jobs"
+    # proportional deviation (also stage 2 of maxmin)
+    total_w = float(prep.w.sum())
+    d = []
+    for i, x in enumerate(u):
+        target = round(SCALE * n_units * prep.w[i] / total_w)
+        f, r = divmod(target, SCALE)
+        di = m.new_int_var(0, SCALE * n_units + target, f"d{i}")
+        m.add(di >= SCALE * x - target)
+        m.add(di >= target - SCALE * x)
+        m.add(di >= r + (SCALE - 2 * r) * (x - f))
+        if hint is not None:
+            m.add_hint(di, abs(SCALE * int(hint[i]) - target))
+        d.append(di)
+    m.minimize(sum(d))
+    return m, u, "proportional"
+
+
+def _jobs_hypograph(
+    m: cp_model.CpModel,
+    x: cp_model.IntVar,
+    curve: EffectCurve,
+    unit: int,
+    lo: int,
+    hi: int,
+    i: int,
+    hint: int | None,
+) -> cp_model.IntVar:
+    """``z <= g(U x)`` in micro-jobs, by the chords between consecutive integer nodes."""
+    nodes = {lo, hi}
+    for b in curve.breakpoints_yuan:
+        k = b / unit
+        for v in (math.floor(k), math.ceil(k)):
+            if lo <= v <= hi:
+                nodes.add(int(v))
+    pts = sorted(nodes)
+    vals = [round(SCALE * float(curve.jobs_at(p * unit))) for p in pts]
+    z = m.new_int_var(0, max(vals), f"z{i}")
+    if len(pts) == 1:
+        m.add(z <= vals[0])
+        return z
+    chords = list(zip(pts, vals, pts[1:], vals[1:], strict=False))
+    for p, fp, q, fq in chords:
+        # (q - p) z <= (q - p) fp + (fq - fp)(x - p)
+        m.add((q - p) * z <= (q - p) * fp + (fq - fp) * (x - p))
+    if hint is not None:
+        m.add_hint(
+            z, min(((q - p) * fp + (fq - fp) * (hint - p)) // (q - p) for p, fp, q, fq in chords)
+        )
+    return z
+
+
+def _greedy_hint(
+    problem: FundingProblem, prep: _Prepared, objective: str, lo: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Warm start: marginal analysis (give the spare units to the largest marginal gains).
+
+    For a separable concave objective under one sum constraint this is itself optimal up to
+    floating-point ties; CP-SAT then only has to prove it (or improve it).
+    """
+    n = len(prep.names)
+    hi = prep.hi
+    spare = prep.n_units - int(lo.sum())
+    if spare <= 0:
+        return lo.copy()
+    lengths = np.minimum(hi - lo, spare)
+    county = np.repeat(np.arange(n), lengths)
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    u = lo[county] + (np.arange(int(lengths.sum())) - offsets)  # step u -> u + 1
+    if objective == "jobs":
+        assert problem.effect_curves is not None
+        gain = np.empty(u.size)
+        for i, curve in enumerate(problem.effect_curves):
+            sel = county == i
+            x = u[sel].astype(np.float64) * prep.unit
+            gain[sel] = curve.jobs_at(x + prep.unit) - curve.jobs_at(x)
+    else:
+        t = prep.n_units * prep.w / prep.w.sum()
+        tc = t[county]
+        gain = np.abs(u - tc) - np.abs(u + 1 - tc)
+    chosen = np.argsort(-gain, kind="stable")[:spare]
+    return lo + np.bincount(county[chosen], minlength=n).astype(np.int64)
+
+
+# --- maxmin stage 1: exact threshold ------------------------------------------------------------
+
+
+def _ceil_ratio(t: Fraction, w: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    return np.array([math.ceil(t * Fraction(float(x))) for x in w], dtype=np.int64)
+
+
+def _maxmin_threshold(prep: _Prepared) -> Fraction:
+    """Exact ``t* = max min_i u_i / w_i`` (units per unit of need) over feasible allocations."""
+    fw = [Fraction(float(x)) for x in prep.w]
+    lo = [int(v) for v in prep.lo]
+    hi = [int(v) for v in prep.hi]
+    n = len(fw)
+    t_cap = min(Fraction(hi[i]) / fw[i] for i in range(n))
+    spare = prep.n_units - sum(lo)  # the (spare+1)-th smallest jump point bounds t*
+
+    def count_lt(t: Fraction) -> int:  # jump points k / w_i < t with k >= lo_i
+        return sum(max(0, math.ceil(t * fw[i]) - lo[i]) for i in range(n))
+
+    def count_le(t: Fraction) -> int:
+        return sum(max(0, math.floor(t * fw[i]) - lo[i] + 1) for i in range(n))
+
+    def is_answer(t: Fraction) -> bool:
+        return count_lt(t) <= spare < count_le(t)
+
+    # float estimate of the (spare+1)-th smallest jump point
+    w = prep.w
+    lo_a = prep.lo.astype(np.float64)
+
+    def fcount(t: float) -> float:
+        return float(np.maximum(0.0, np.ceil(t * w) - lo_a).sum())
+
+    a, b = 0.0, float((lo_a.max() + spare + 1) / w.min()) + 1.0
+    for _ in range(100):
+        mid = 0.5 * (a + b)
+        if fcount(mid) <= spare:
+            a = mid
+        else:
+            b = mid
+    cands: set[Fraction] = set()
+    for i in range(n):
+        base = math.floor(b * float(fw[i]))
+        for k in range(max(lo[i], base - 2), max(lo[i], base + 3)):
+            cands.add(Fraction(k) / fw[i])
+    found = None
+    ordered = sorted(cands)
+    left, right = 0, len(ordered) - 1
+    while left <= right:  # smallest candidate with count_le > spare
+        mid_i = (left + right) // 2
+        if count_le(ordered[mid_i]) > spare:
+            found = ordered[mid_i]
+            right = mid_i - 1
+        else:
+            left = mid_i + 1
+    if found is None or not is_answer(found):
+        logger.warning("maxmin: float estimate not certified; exact merge of jump points")
+        found = _kth_jump_point(fw, lo, spare + 1)
+    return min(found, t_cap)
+
+
+def _kth_jump_point(fw: Sequence[Fraction], lo: Sequence[int], k: int) -> Fraction:
+    heap = [(Fraction(lo[i]) / fw[i], i, lo[i]) for i in range(len(fw))]
+    heapq.heapify(heap)
+    for _ in range(k - 1):
+        _, i, j = heapq.heappop(heap)
+        heapq.heappush(heap, (Fraction(j + 1) / fw[i], i, j + 1))
+    return heap[0][0]
+
+
+# --- explanation and sensitivity ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FundingExplanation:
+    """Why each county gets what it gets.
+
+    Attributes
+    ----------
+    names
+        County names.
+    amount_yuan
+        Allocation per county.
+    share_of_budget, share_of_need
+        ``a_i / B`` and ``w_i / W``.
+    ideal_yuan
+        The need-proportional amount ``B w_i / W``.
+    floor_yuan, cap_yuan
+        The effective bounds (floor or committed amount rounded up to the unit, cap rounded down).
+    binding
+        ``floor``, ``committed`` or ``cap`` when the allocation sits at that bound; for the
+        proportional and maxmin objectives otherwise ``unit`` when it is within one unit of its
+        ideal (only the unit keeps it off), ``budget`` when it is a unit or more off because other
+        counties' bounds move money, ``none`` when it is exactly at the ideal. For ``jobs``:
+        the bound or ``none``.
+    next_unit_delta
+        Change of the objective if the budget grew by one unit and that unit went to this county,
+        everything else unchanged (NaN at the cap). Negative is better for ``proportional``.
+    gains_in_resolve_yuan
+        Change of each county's amount when the model is re-solved at ``B + U``.
+    marginal_up, marginal_down
+        Objective at ``B + U`` minus at ``B``, and at ``B`` minus at ``B - U``, by re-solving
+        (NaN when that budget is infeasible). Integer models have no duals; these are exact.
+    """
+
+    names: tuple[str, ...]
+    objective_name: Objective
+    amount_yuan: npt.NDArray[np.int64]
+    share_of_budget: npt.NDArray[np.float64]
+    share_of_need: npt.NDArray[np.float64]
+    ideal_yuan: npt.NDArray[np.float64]
+    floor_yuan: npt.NDArray[np.int64]
+    cap_yuan: npt.NDArray[np.int64]
+    binding: tuple[str, ...]
+    next_unit_delta: npt.NDArray[np.float64]
+    gains_in_resolve_yuan: npt.NDArray[np.int64]
+    marginal_up: float
+    marginal_down: float
+
+    def rows(self) -> list[dict[str, object]]:
+        """One dict per county, for tables."""
+        return [
+            {
+                "county": self.names[i],
+                "amount_yuan": int(self.amount_yuan[i]),
+                "share_of_budget": float(self.share_of_budget[i]),
+                "share_of_need": float(self.share_of_need[i]),
+                "ideal_yuan": float(self.ideal_yuan[i]),
+                "floor_yuan": int(self.floor_yuan[i]),
+                "cap_yuan": int(self.cap_yuan[i]),
+                "binding": self.binding[i],
+                "next_unit_delta": float(self.next_unit_delta[i]),
+                "gain_at_budget_plus_unit_yuan": int(self.gains_in_resolve_yuan[i]),
+            }
+            for i in range(len(self.names))
+        ]
+
+
+def explain_funding(
+    problem: FundingProblem,
+    result: FundingResult,
+    params: SolveParams | None = None,
+) -> FundingExplanation:
+    """Explain an allocation county by county (see :class:`FundingExplanation`).
+
+    Parameters
+    ----------
+    problem
+        The problem that was solved.
+    result
+        Its result.
+    params
+        Solver options for the two re-solves at ``B +- U``.
+
+    Returns
+    -------
+    FundingExplanation
+    """
+    objective = result.objective_name
+    prep = _prepare(problem, objective)
+    unit = prep.unit
+    a = result.allocations_yuan
+    w = prep.w
+    budget = problem.budget_yuan
+    ideal = budget * w / w.sum()
+    lo_y, hi_y = prep.lo * unit, prep.hi * unit
+    binding = []
+    for i in range(len(a)):
+        if a[i] == lo_y[i] and lo_y[i] > 0:
+            binding.append(prep.lo_from[i])
+        elif a[i] == hi_y[i] and hi_y[i] < budget:
+            binding.append("cap")
+        elif objective == "jobs" or a[i] == ideal[i]:
+            binding.append("none")
+        else:
+            binding.append("unit" if abs(a[i] - ideal[i]) < unit else "budget")
+    up = replace(problem, budget_yuan=budget + unit)
+    next_delta = np.full(len(a), np.nan)
+    for i in range(len(a)):
+        if a[i] + unit <= hi_y[i] or (problem.cap_yuan is None):
+            b = a.copy()
+            b[i] += unit
+            next_delta[i] = objective_value(up, b, objective) - result.objective
+    marginal_up, gains = math.nan, np.zeros(len(a), dtype=np.int64)
+    try:
+        r_up = solve_funding(up, objective, params)
+        marginal_up = r_up.objective - result.objective
+        gains = r_up.allocations_yuan - a
+    except InfeasibleError:
+        pass
+    marginal_down = math.nan
+    if budget - unit >= 0:
+        try:
+            down = replace(problem, budget_yuan=budget - unit)
+            marginal_down = result.objective - solve_funding(down, objective, params).objective
+        except InfeasibleError:
+            pass
+    return FundingExplanation(
+        names=prep.names,
+        objective_name=objective,
+        amount_yuan=a,
+        share_of_budget=a / budget if budget else np.zeros(len(a)),
+        share_of_need=w / w.sum(),
+        ideal_yuan=ideal,
+        floor_yuan=lo_y,
+        cap_yuan=hi_y,
+        binding=tuple(binding),
+        next_unit_delta=next_delta,
+        gains_in_resolve_yuan=gains,
+        marginal_up=marginal_up,
+        marginal_down=marginal_down,
+    )
+
+
+@dataclass(frozen=True)
+class SensitivityTable:
+    """Objective and allocation at each budget of a sweep.
+
+    ``status[k]`` is ``optimal``, ``time_limit`` or ``infeasible`` (then ``message[k]`` says why,
+    the objective is NaN and the allocation row is -1).
+    """
+
+    names: tuple[str, ...]
+    objective_name: Objective
+    budgets_yuan: npt.NDArray[np.int64]
+    status: tuple[str, ...]
+    objective: npt.NDArray[np.float64]
+    allocations_yuan: npt.NDArray[np.int64]
+    message: tuple[str, ...]
+    runtime_s: float
+
+    def rows(self) -> list[dict[str, object]]:
+        """One dict per budget: budget, status, objective, then one column per county."""
+        out: list[dict[str, object]] = []
+        for k, b in enumerate(self.budgets_yuan):
+            row: dict[str, object] = {
+                "budget_yuan": int(b),
+                "status": self.status[k],
+                "objective": float(self.objective[k]),
+            }
+            row.update(
+                {n: int(v) for n, v in zip(self.names, self.allocations_yuan[k], strict=True)}
+            )
+            out.append(row)
+        return out
+
+
+def budget_range(start_yuan: int, stop_yuan: int, step_yuan: int) -> npt.NDArray[np.int64]:
+    """Budgets from ``start_yuan`` to ``stop_yuan`` inclusive in steps of ``step_yuan``."""
+    if step_yuan <= 0 or stop_yuan < start_yuan:
+        raise InputError(
+            f"budget range needs start <= stop and a step > 0, got {start_yuan}, {stop_yuan}, "
+            f"{step_yuan}"
+        )
+    return np.arange(start_yuan, stop_yuan + 1, step_yuan, dtype=np.int64)
+
+
+def budget_sensitivity(
+    problem: FundingProblem,
+    budgets_yuan: npt.ArrayLike,
+    objective: str = "proportional",
+    params: SolveParams | None = None,
+) -> SensitivityTable:
+    """Solve the same problem at each budget (each solve is warm-started, see module docstring).
+
+    Budgets where the bounds cannot hold are recorded as ``infeasible`` with the reason, not
+    raised. Floors and caps stay absolute (yuan), as in the problem.
+    """
+    start = time.perf_counter()
+    budgets = np.asarray(budgets_yuan, dtype=np.int64)
+    n = len(problem.names)
+    status: list[str] = []
+    message: list[str] = []
+    objs = np.full(budgets.size, np.nan)
+    allocs = np.full((budgets.size, n), -1, dtype=np.int64)
+    for k, b in enumerate(budgets):
+        p = replace(problem, budget_yuan=int(b))
+        try:
+            r = solve_funding(p, objective, params)
+        except InfeasibleError as e:
+            status.append("infeasible")
+            message.append(str(e))
+            continue
+        status.append(r.status)
+        message.append("")
+        objs[k] = r.objective
+        allocs[k] = r.allocations_yuan
+    return SensitivityTable(
+        names=tuple(problem.names),
+        objective_name=objective,  # type: ignore[arg-type]
+        budgets_yuan=budgets,
+        status=tuple(status),
+        objective=objs,
+        allocations_yuan=allocs,
+        message=tuple(message),
+        runtime_s=time.perf_counter() - start,
+    )
