@@ -71,6 +71,11 @@ def new_map(
     return fmap
 
 
+def lib(fmap: Any) -> Any:
+    """The folium module that made ``fmap``: elements must come from the same one."""
+    return folium if isinstance(fmap, folium.Map) else cdn_folium
+
+
 def title_box(title: str, lines: Sequence[str] = ()) -> folium.Element:
     """A fixed box in the top left corner of a map: a bold title and lines of HTML below it."""
     items = "".join(f"<div>{line}</div>" for line in lines)
@@ -107,7 +112,7 @@ def boundary_map(
 
     city_layer = cities[["code", "name", "n_counties", "geometry"]].copy()
     city_layer["colour"] = city_layer["name"].map(colour)
-    folium.GeoJson(
+    lib(fmap).GeoJson(
         city_layer.to_json(ensure_ascii=False),
         name="城市 Cities (14)",
         style_function=lambda f: {
@@ -116,18 +121,18 @@ def boundary_map(
             "weight": 2.5,
             "fillOpacity": 0.55,
         },
-        tooltip=folium.GeoJsonTooltip(
+        tooltip=lib(fmap).GeoJsonTooltip(
             fields=["name", "code", "n_counties"], aliases=["城市", "代码", "区县数"]
         ),
     ).add_to(fmap)
 
     county_layer = counties[["code", "name", "city", "geometry"]].copy()
-    folium.GeoJson(
+    lib(fmap).GeoJson(
         county_layer.to_json(ensure_ascii=False),
         name="区县 Counties (100)",
         style_function=lambda f: {"fillOpacity": 0.0, "color": "#222222", "weight": 0.8},
         highlight_function=lambda f: {"weight": 2.5, "color": "#d62728"},
-        tooltip=folium.GeoJsonTooltip(
+        tooltip=lib(fmap).GeoJsonTooltip(
             fields=["name", "city", "code"], aliases=["区县", "所属城市", "代码"]
         ),
     ).add_to(fmap)
@@ -135,7 +140,7 @@ def boundary_map(
         fmap.get_root().html.add_child(  # type: ignore[attr-defined]
             title_box(title, lines)
         )
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    lib(fmap).LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
 

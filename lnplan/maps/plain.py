@@ -29,7 +29,7 @@ import offlinefolium as folium
 import pandas as pd
 
 from lnplan.errors import CRSError, LnplanError
-from lnplan.maps.boundaries import new_map, save_map, title_box
+from lnplan.maps.boundaries import lib, new_map, save_map, title_box
 
 LAYER_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 #: Light to dark fill for choropleths (ColorBrewer YlOrRd).
@@ -71,9 +71,9 @@ def _value_column(layer: gpd.GeoDataFrame) -> str | None:
     return str(numeric[0]) if numeric else None
 
 
-def _tooltip(layer: gpd.GeoDataFrame) -> folium.GeoJsonTooltip | None:
+def _tooltip(fmap: folium.Map, layer: gpd.GeoDataFrame) -> Any:
     fields = [str(c) for c in layer.columns if c != layer.geometry.name][:12]
-    return folium.GeoJsonTooltip(fields=fields) if fields else None
+    return lib(fmap).GeoJsonTooltip(fields=fields) if fields else None
 
 
 def add_layer(
@@ -106,7 +106,9 @@ def add_layer(
             fill = _c(v) if isinstance(v, int | float) and np.isfinite(v) else "#cccccc"
             return {"fillColor": fill, "color": "#333333", "weight": 0.8, "fillOpacity": 0.7}
 
-        folium.GeoJson(data, name=label, style_function=style, tooltip=_tooltip(gdf)).add_to(fmap)
+        lib(fmap).GeoJson(
+            data, name=label, style_function=style, tooltip=_tooltip(fmap, gdf)
+        ).add_to(fmap)
     elif kinds <= {"Point", "MultiPoint"}:
         radius = np.full(len(gdf), 5.0)
         if value is not None:
@@ -114,13 +116,13 @@ def add_layer(
             top = vals.max()
             if top > 0:
                 radius = 3.0 + 9.0 * np.sqrt(vals / top)
-        group = folium.FeatureGroup(name=label)
+        group = lib(fmap).FeatureGroup(name=label)
         tooltip_cols = [c for c in gdf.columns if c != gdf.geometry.name][:12]
         for (_, row), r in zip(gdf.iterrows(), radius, strict=True):
             text = "<br>".join(
                 f"<b>{html.escape(str(c))}</b>: {html.escape(str(row[c]))}" for c in tooltip_cols
             )
-            folium.CircleMarker(
+            lib(fmap).CircleMarker(
                 location=[row.geometry.y, row.geometry.x],
                 radius=float(r),
                 color=colour,
@@ -135,9 +137,9 @@ def add_layer(
         def line_style(feature: dict) -> dict:
             return {"color": colour, "weight": 3, "opacity": 0.85}
 
-        folium.GeoJson(data, name=label, style_function=line_style, tooltip=_tooltip(gdf)).add_to(
-            fmap
-        )
+        lib(fmap).GeoJson(
+            data, name=label, style_function=line_style, tooltip=_tooltip(fmap, gdf)
+        ).add_to(fmap)
 
 
 def layers_map(
@@ -152,18 +154,18 @@ def layers_map(
     if counties.crs is None or not counties.crs.equals("EPSG:4326"):
         raise CRSError("county outlines for maps must be in EPSG:4326")
     fmap = new_map(counties.total_bounds, **map_options)
-    folium.GeoJson(
+    lib(fmap).GeoJson(
         counties[["name", "city", "geometry"]].to_json(ensure_ascii=False),
         name="区县 Counties",
         style_function=lambda f: {"fillOpacity": 0.0, "color": "#555555", "weight": 0.6},
-        tooltip=folium.GeoJsonTooltip(fields=["name", "city"], aliases=["区县", "城市"]),
+        tooltip=lib(fmap).GeoJsonTooltip(fields=["name", "city"], aliases=["区县", "城市"]),
     ).add_to(fmap)
     for i, (name, layer) in enumerate(layers.items()):
         add_layer(fmap, layer, name, colour=LAYER_COLOURS[i % len(LAYER_COLOURS)])
     fmap.get_root().html.add_child(  # type: ignore[attr-defined]
         title_box(title, [html.escape(n) for n in notes])
     )
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    lib(fmap).LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
 
