@@ -221,7 +221,7 @@ def _validate(
         raise InputError(f"{n} regions but {w.size} weights")
     for name, x in zip(names, w, strict=True):
         if not math.isfinite(x) or x < 0:
-            raise InputError(f"region {name!r}: weight must be a number >= 0, got {x!r}")
+            raise InputError(f"region {name!r}: weight must be a number >= 0, got {float(x)!r}")
     if not w.sum() > 0:
         raise InputError("the weights sum to zero; at least one region needs a positive weight")
     total = p.total

@@ -207,7 +207,7 @@ def _per_county(
         raise InputError(f"{len(names)} counties but {arr.size} values of {what}")
     for name, x in zip(names, arr, strict=True):
         if not math.isfinite(x) or x < 0:
-            raise InputError(f"county {name!r}: {what} must be a number >= 0, got {x!r}")
+            raise InputError(f"county {name!r}: {what} must be a number >= 0, got {float(x)!r}")
     return arr
 
 
@@ -241,11 +241,11 @@ def _prepare(p: FundingProblem, objective: str) -> _Prepared:
     for name, x in zip(names, w, strict=True):
         if not math.isfinite(x) or x <= 0:
             raise InputError(
-                f"county {name!r}: need must be a number > 0, got {x!r} "
+                f"county {name!r}: need must be a number > 0, got {float(x)!r} "
                 "(leave a county with no need out of the table)"
             )
     floor = _per_county(p.floor_yuan, names, "floor_yuan", 0.0)
-    cap = _per_county(p.cap_yuan, names, "cap_yuan", float(budget))
+    cap = _per_county(p.cap_yuan, names, "cap_yuan", math.inf)
     committed = _per_county(p.committed_yuan, names, "committed_yuan", 0.0)
     lo_y = np.maximum(floor, committed)
     lo = np.ceil(lo_y / unit - 1e-9).astype(np.int64)
@@ -261,11 +261,6 @@ def _prepare(p: FundingProblem, objective: str) -> _Prepared:
                 f"county {name!r}: {what} {_yuan(lo_y[i])} is above its cap {_yuan(cap[i])} "
                 f"by {_yuan(lo_y[i] - cap[i])}"
             )
-        if lo[i] > hi[i]:
-            raise InfeasibleError(
-                f"county {name!r}: no multiple of the unit {_yuan(unit)} lies between its "
-                f"{what} {_yuan(lo_y[i])} and its cap {_yuan(cap[i])}"
-            )
     n_units = budget // unit
     s_lo, s_hi = int(lo.sum()), int(hi.sum())
     if s_lo > n_units:
@@ -276,6 +271,13 @@ def _prepare(p: FundingProblem, objective: str) -> _Prepared:
             f"{_yuan(s_lo * unit)}, above the budget {_yuan(budget)} by "
             f"{_yuan((s_lo - n_units) * unit)} (largest: {largest})"
         )
+    for i, name in enumerate(names):
+        if lo[i] > hi[i]:  # only a given cap can do this once the floors fit in the budget
+            what = "committed amount" if lo_from[i] == "committed" else "floor"
+            raise InfeasibleError(
+                f"county {name!r}: no multiple of the unit {_yuan(unit)} lies between its "
+                f"{what} {_yuan(lo_y[i])} and its cap {_yuan(cap[i])}"
+            )
     if s_hi < n_units:
         top = np.argsort(hi, kind="stable")[:3]
         smallest = ", ".join(f"{names[i]} {_yuan(hi[i] * unit)}" for i in top)
