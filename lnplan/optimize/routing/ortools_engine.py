@@ -10,12 +10,15 @@ nights vanish and day ``d`` is ``[d W, (d + 1) W]``)
 - Time dimension: transit ``service(i) + travel(i, j)``, unbounded waiting (slack). The cumul of a
   stop is its service start; its domain is the allowed starts (working days minus blocked days,
   service ending by the day's end, inside its windows).
-- Nights: a drive may not run over night. The exact rule (the drive into ``j`` starts in the day of
+- Nights: a drive may not run over night, so an arc whose drive plus the service after it is
+  longer than a working day is removed. The exact rule (the drive into ``j`` starts in the day of
   ``j``'s service) depends on the predecessor, which a node domain cannot say; the domain removes
   the first ``min_i travel(i, j)`` seconds of every day instead, so the drive from the nearest place
   fits. The order found is then re-timed under the exact rule
   (:mod:`lnplan.optimize.routing.schedule`) and stops that no longer fit are re-inserted greedily
-  or reported dropped.
+  or reported dropped. On multi-day problems the search runs in rounds: a stop that did not fit
+  gets the drive from its predecessor of that round as its lead in the next round, and the best
+  timed plan of all rounds is kept.
 - Capacity dimension (per trip) when a team has a capacity.
 - Optional balance: a workload dimension (service plus travel, from 0 at the start of each trip)
   with global span cost ``balance_weight``, which penalises the busiest trip.
@@ -28,6 +31,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -41,9 +45,17 @@ log = logging.getLogger(__name__)
 
 
 def solve_ortools(
-    problem: RoutingProblem, params: SolveParams, *, tuned: bool = True, log_search: bool = False
+    problem: RoutingProblem,
+    params: SolveParams,
+    *,
+    tuned: bool = True,
+    lead_s: Mapping[int, int] | None = None,
+    log_search: bool = False,
 ) -> tuple[list[StopOrder], str]:
     """Solve with OR-Tools routing.
+
+    ``lead_s`` raises the night lead of some stops (stop index -> seconds of the day that must
+    stay free before its start), as learnt from an earlier round whose order did not time out.
 
     Returns
     -------
@@ -68,21 +80,35 @@ def solve_ortools(
 
     travel_cb = routing.RegisterTransitMatrix(travel.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(travel_cb)
-    time_cb = routing.RegisterTransitMatrix((travel + service[:, None]).tolist())
     w = cal.work_per_day_s
-    horizon = cal.horizon_days * w
+    # Multi-day calendars: the time dimension counts whole minutes (durations rounded up, so a
+    # plan is never tighter than in seconds), which keeps the domains with daily holes small.
+    unit = 60 if cal.horizon_days > 1 and w % 60 == 0 else 1
+    travel_u = -(-travel // unit)
+    service_u = -(-service // unit)
+    time_cb = routing.RegisterTransitMatrix((travel_u + service_u[:, None]).tolist())
+    w_u = w // unit
+    horizon = cal.horizon_days * w_u
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     time = routing.GetDimensionOrDie("time")
 
     for k, stop in enumerate(problem.stops):
         idx = manager.NodeToIndex(n_base + k)
-        others = travel[:, n_base + k][loc != stop.node]
+        others = travel_u[:, n_base + k][loc != stop.node]
         lead = int(others.min()) if others.size else 0
+        lead = max(lead, -(-(lead_s or {}).get(k, 0) // unit))
+        exact = [(-(-a // unit), b // unit) for a, b in allowed_start_intervals(cal, stop)]
+        exact = [(a, b) for a, b in exact if a <= b]
         allowed = [
-            (max(a, (a // w) * w + lead), b)
-            for a, b in allowed_start_intervals(cal, stop)
-            if max(a, (a // w) * w + lead) <= b
-        ] or allowed_start_intervals(cal, stop)
+            (max(a, (a // w_u) * w_u + lead), b)
+            for a, b in exact
+            if max(a, (a // w_u) * w_u + lead) <= b
+        ] or exact
+        if not allowed:  # no whole minute left: leave the stop out of this engine's plan
+            routing.AddDisjunction([idx], int(stop.drop_penalty or 0))
+            idx_var = routing.ActiveVar(idx)
+            idx_var.SetValue(0)
+            continue
         var = time.CumulVar(idx)
         var.SetRange(allowed[0][0], allowed[-1][1])
         for (_, b), (c, _) in itertools.pairwise(allowed):
@@ -91,10 +117,25 @@ def solve_ortools(
         if stop.drop_penalty is not None:
             routing.AddDisjunction([idx], int(stop.drop_penalty))
 
+    # A drive and the service after it happen on one day: arcs too long for that are removed.
+    too_long = (travel + service[None, :] > w) & (service[None, :] > 0)
+    for a in range(n_nodes):
+        cut = [int(b) for b in np.nonzero(too_long[a])[0] if b >= n_base and b != a]
+        if not cut:
+            continue
+        indices = (
+            [routing.Start(v) for v in range(len(vehicles)) if starts[v] == a]
+            if a < n_base
+            else [manager.NodeToIndex(a)]
+        )
+        for idx in indices:
+            for b in cut:
+                routing.NextVar(idx).RemoveValue(manager.NodeToIndex(b))
+
     for v, (_, first, last) in enumerate(vehicles):
         start, end = routing.Start(v), routing.End(v)
-        time.CumulVar(start).SetRange(first * w, (last + 1) * w)
-        time.CumulVar(end).SetRange(first * w, (last + 1) * w)
+        time.CumulVar(start).SetRange(first * w_u, (last + 1) * w_u)
+        time.CumulVar(end).SetRange(first * w_u, (last + 1) * w_u)
         routing.AddVariableMinimizedByFinalizer(time.CumulVar(end))
         routing.AddVariableMaximizedByFinalizer(time.CumulVar(start))
 

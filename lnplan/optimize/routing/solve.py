@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from dataclasses import replace
 
 from lnplan.errors import InfeasibleError, InputError
 from lnplan.optimize.routing.check import SolutionCheckError, check_trips
@@ -78,16 +79,39 @@ def solve_routing(
     else:
         from lnplan.optimize.routing.ortools_engine import solve_ortools
 
-        sequences, status = solve_ortools(
-            problem, params, tuned=engine == "ortools", log_search=log_search
-        )
+        rounds = 3 if problem.calendar.horizon_days > 1 and engine == "ortools" else 1
+        budget = replace(params, time_limit_s=params.time_limit_s / rounds)
+        lead: dict[int, int] = {}
+        best: tuple[float, list[PlannedTrip]] | None = None
+        for r in range(rounds):
+            sequences, status = solve_ortools(
+                problem, budget, tuned=engine == "ortools", lead_s=lead, log_search=log_search
+            )
+            if status == "no_solution":
+                break
+            planned, left = _time_and_repair(problem, sequences)
+            score = _score(problem, planned)
+            log.info("round %d: %d stop(s) did not fit after timing; score %s", r, len(left), score)
+            if best is None or score < best[0]:
+                best = (score, planned)
+            if not left:
+                break
+            tt = problem.travel_time_s
+            for seq in sequences:
+                nodes = [problem.teams[seq.team].base] + [problem.stops[i].node for i in seq.stops]
+                for pos, i in enumerate(seq.stops):
+                    if i in left:
+                        lead[i] = max(lead.get(i, 0), int(tt[nodes[pos], nodes[pos + 1]]))
+        if best is not None:
+            planned, status = best[1], "feasible"
     if status == "no_solution":
         raise InfeasibleError(
             f"the {engine} engine found no plan within {params.time_limit_s} s that visits every "
             "stop that must be visited; give stops a drop penalty, add teams or lengthen the "
             "horizon"
         )
-    planned = _time_and_repair(problem, sequences)
+    if engine == "pyvrp":
+        planned, _ = _time_and_repair(problem, sequences)
     runtime = time.perf_counter() - t0
     problems = check_trips(problem, planned)
     if problems:
@@ -97,8 +121,28 @@ def solve_routing(
     return build_result(problem, planned, engine=engine, status=status, runtime_s=runtime)
 
 
-def _time_and_repair(problem: RoutingProblem, orders: list[StopOrder]) -> list[PlannedTrip]:
-    """Time every engine trip; re-insert stops that no longer fit where it is cheapest."""
+def _score(problem: RoutingProblem, planned: list[PlannedTrip]) -> float:
+    """Travel time plus the penalties of stops not visited (mandatory ones count as infinite)."""
+    tt = problem.travel_time_s
+    seen = {i for p in planned for i in p.stops}
+    total = 0.0
+    for p in planned:
+        base = problem.teams[p.team].base
+        nodes = [base] + [problem.stops[i].node for i in p.stops] + [base]
+        total += sum(int(tt[a, b]) for a, b in itertools.pairwise(nodes))
+    for i, s in enumerate(problem.stops):
+        if i not in seen:
+            total += float("inf") if s.drop_penalty is None else s.drop_penalty
+    return total
+
+
+def _time_and_repair(
+    problem: RoutingProblem, orders: list[StopOrder]
+) -> tuple[list[PlannedTrip], list[int]]:
+    """Time every engine trip; re-insert stops that no longer fit where it is cheapest.
+
+    Returns the timed trips and the stops that did not fit their engine trip (before repair).
+    """
     trips: dict[tuple[int, int, int], PlannedTrip] = {}
     left: list[int] = []
     for o in orders:
@@ -133,7 +177,7 @@ def _time_and_repair(problem: RoutingProblem, orders: list[StopOrder]) -> list[P
             else:
                 log.warning("stop %d (%s) could not be re-inserted and is dropped", i,
                             problem.stop_name(i))  # fmt: skip
-    return [t for t in trips.values() if t.stops]
+    return [t for t in trips.values() if t.stops], left
 
 
 def build_result(
