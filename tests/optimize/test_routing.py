@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lnplan.errors import InfeasibleError, InputError
 from lnplan.optimize.routing import (
@@ -315,3 +317,29 @@ def test_balance_spreads_the_work_between_teams() -> None:
     assert sorted(len(t.visits) for t in balanced.trips) == [2, 2]
     with pytest.raises(InputError, match="balance_weight"):
         solve_routing(replace(problem, balance_weight=-1.0))
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_sites=st.integers(1, 7),
+    n_teams=st.integers(1, 2),
+    horizon=st.integers(1, 4),
+)
+def test_every_child_is_screened_or_reported(
+    seed: int, n_sites: int, n_teams: int, horizon: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 150, size=(n_sites + 1, 2))
+    tt = np.rint(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 60).astype(np.int64)
+    children = rng.integers(1, 40, n_sites)
+    sites = [ScreeningSite(node=k, children=int(c)) for k, c in enumerate(children, 1)]
+    cal = Calendar(horizon_days=horizon, trip_max_days=min(2, horizon))
+    problem = build_screening_problem(tt, tt / 60.0, sites, [0] * n_teams, calendar=cal)
+    result = solve_routing(problem, SolveParams(time_limit_s=0.3, engine="ortools"))
+    visited = [v.stop for t in result.trips for v in t.visits]
+    assert sorted(visited + list(result.dropped)) == list(range(len(problem.stops)))
+    assert result.demand_served + result.demand_dropped == int(children.sum())
+    for trip in result.trips:
+        assert trip.days[-1].overnight_node == 0  # home at the end of every trip
+        assert sum(d.driving_s for d in trip.days) == trip.travel_time_s
