@@ -311,6 +311,139 @@ def bench_routing_cmd(
     )
 
 
+# --- funding: fund / apportion -----------------------------------------------------------------
+
+
+def _county_names() -> set[str]:
+    from lnplan.geo import boundaries
+
+    table = boundaries.counties()
+    return set(table["name"]) | set(table["short_name"])
+
+
+@app.command("fund")
+def fund_cmd(
+    file: Annotated[
+        str, typer.Argument(help="CSV or XLSX: county, need, optional floor_yuan, cap_yuan.")
+    ],
+    budget_yuan: Annotated[int, typer.Option("--budget-yuan", help="Budget in yuan.")],
+    unit_yuan: Annotated[
+        int, typer.Option("--unit-yuan", help="Every amount is a multiple of this.")
+    ] = 10_000,
+    objective: Annotated[
+        str, typer.Option("--objective", help="proportional | maxmin | jobs")
+    ] = "proportional",
+    any_names: Annotated[
+        bool,
+        typer.Option("--any-names", help="Do not check county names against Liaoning's counties."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Allocate a budget among counties exactly in whole units and print the allocation."""
+    import json
+
+    from rich.table import Table
+
+    from lnplan.optimize.funding import FundingProblem, explain_funding, solve_funding
+    from lnplan.programs.employment_fund import read_need_table
+
+    if objective == "jobs":
+        raise fail("--objective jobs needs effect curves, which a need table does not carry")
+    try:
+        table = read_need_table(file, valid_names=None if any_names else _county_names())
+        problem = FundingProblem(
+            names=table.names,
+            need=table.need,
+            budget_yuan=budget_yuan,
+            unit_yuan=unit_yuan,
+            floor_yuan=table.floor_yuan,
+            cap_yuan=table.cap_yuan,
+        )
+        result = solve_funding(problem, objective)
+        expl = None if as_json else explain_funding(problem, result)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        out = {
+            "status": result.status,
+            "objective": result.objective_name,
+            "objective_value": result.objective,
+            "bound": result.bound,
+            "gap": result.gap,
+            "budget_yuan": budget_yuan,
+            "unit_yuan": unit_yuan,
+            "allocations": result.as_dict(),
+        }
+        typer.echo(json.dumps(out, ensure_ascii=False))
+        return
+    assert expl is not None
+    view = Table(title=f"{budget_yuan:,} yuan by {objective} ({result.status})")
+    for col in ("county", "amount (yuan)", "share of budget", "share of need", "binds"):
+        view.add_column(col, justify="left" if col in ("county", "binds") else "right")
+    for row in expl.rows():
+        view.add_row(
+            str(row["county"]),
+            f"{row['amount_yuan']:,}",
+            f"{row['share_of_budget']:.2%}",
+            f"{row['share_of_need']:.2%}",
+            str(row["binding"]),
+        )
+    console.print(view)
+    unit_word = {"proportional": "yuan of deviation", "maxmin": "yuan per unit of need"}
+    console.print(
+        f"objective {result.objective:,.2f} {unit_word.get(objective, '')}; one more unit of "
+        f"budget changes it by {expl.marginal_up:+,.2f}, one less by {-expl.marginal_down:+,.2f} "
+        f"(re-solved); {result.runtime_s * 1000:.0f} ms, {result.engine}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("apportion")
+def apportion_cmd(
+    file: Annotated[str, typer.Argument(help="CSV or XLSX: name, weight, optional floor, cap.")],
+    total: Annotated[int, typer.Option("--total", help="Whole number to split.")],
+    method: Annotated[
+        str, typer.Option("--method", help="hamilton | webster | dhondt | huntington-hill")
+    ] = "hamilton",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Split a whole-number target across regions by weight; ties are reported, not hidden."""
+    import json
+
+    from rich.table import Table
+
+    from lnplan.optimize.apportion import ApportionProblem, apportion
+    from lnplan.programs.employment_fund import read_weight_table
+
+    try:
+        table = read_weight_table(file)
+        problem = ApportionProblem(table.names, table.weights, total, table.floors, table.caps)
+        result = apportion(problem, method)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    ties = [
+        {"candidates": list(t.candidates), "seats": t.seats, "given_to": list(t.given_to)}
+        for t in result.ties
+    ]
+    if as_json:
+        typer.echo(json.dumps({"allocations": result.as_dict(), "ties": ties}, ensure_ascii=False))
+        return
+    view = Table(title=f"{total:,} by {result.method}")
+    for col in ("name", "weight", "quota", "allocation"):
+        view.add_column(col, justify="left" if col == "name" else "right")
+    for i, name in enumerate(result.names):
+        view.add_row(
+            name,
+            f"{table.weights[i]:,.6g}",
+            f"{result.quotas[i]:,.3f}",
+            f"{int(result.allocations[i]):,}",
+        )
+    console.print(view)
+    for t in result.ties:
+        err_console.print(f"[bold yellow]tie:[/] {t}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -229,7 +229,7 @@ def _validate(
         raise InputError(f"the total must be a whole number >= 0, got {total!r}")
     total = int(total)
     floors = _bounds(p.floors, names, "floor", 0)
-    caps = _bounds(p.caps, names, "cap", total)
+    caps = [min(c, total) for c in _bounds(p.caps, names, "cap", total)]
     for name, f, c in zip(names, floors, caps, strict=True):
         if f > c:
             raise InfeasibleError(f"region {name!r}: floor {f} is above its cap {c} by {f - c}")

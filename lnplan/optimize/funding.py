@@ -206,7 +206,7 @@ def _per_county(
     if arr.shape != (len(names),):
         raise InputError(f"{len(names)} counties but {arr.size} values of {what}")
     for name, x in zip(names, arr, strict=True):
-        if not math.isfinite(x) or x < 0:
+        if math.isnan(x) or x < 0 or (x == math.inf and default != math.inf):
             raise InputError(f"county {name!r}: {what} must be a number >= 0, got {float(x)!r}")
     return arr
 
