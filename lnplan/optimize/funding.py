@@ -28,16 +28,17 @@ Objectives:
   shares, i.e. the ``proportional`` model with raised floors.
 * ``jobs``: maximise ``sum_i g_i(a_i)`` (expected jobs). ``z_i <= chord`` for every pair of
   consecutive integer nodes of ``g_i`` (the unit points at and around each breakpoint, and the
-  bounds); concavity makes the chords the integer hull of the curve. Jobs are whole micro-jobs
-  in the model, so the relaxation can sit a fraction of a micro-job per county above the best
-  whole answer; the search stops when the proved bound is within ``JOBS_TOLERANCE`` (0.001
-  expected jobs in total) of the answer, and reports the remaining gap.
+  bounds); concavity makes the chords the integer hull of the curve. Jobs are whole milli-jobs
+  in the model (finer scales made CP-SAT's floating-point LP struggle to close the last gap:
+  seconds instead of milliseconds), so the relaxation can sit a fraction of a milli-job per
+  county above the best whole answer; the search stops when the proved bound is within
+  ``JOBS_TOLERANCE`` (0.001 expected jobs) per county of the answer, and reports the gap.
 
 Engine: OR-Tools CP-SAT (one worker, fixed seed, so runs are reproducible). It is exact integer
 arithmetic, needs no solver licence and no MIP tolerances (a MIP backend would round at ``1e-6``
 feasibility and ``1e-4`` relative gap by default). Its cost is that coefficients must be integers:
 need-proportional targets are rounded to ``S = 10**6`` per unit (0.01 yuan at a 10,000-yuan unit)
-and jobs to micro-jobs; allocations that differ by less than that are treated as equal. Every
+and jobs to milli-jobs; allocations that differ by less than that are treated as equal. Every
 objective reported is recomputed in floating point from the whole-unit allocation. Nothing is
 ever solved continuously and then rounded.
 
@@ -70,9 +71,10 @@ logger = logging.getLogger(__name__)
 
 Objective = Literal["proportional", "maxmin", "jobs"]
 OBJECTIVES: tuple[Objective, ...] = ("proportional", "maxmin", "jobs")
-SCALE = 10**6  # integer resolution per unit (proportional) and per job (jobs)
+SCALE = 10**6  # integer resolution per unit (proportional objective)
+JOBS_SCALE = 10**3  # integer resolution per expected job (jobs objective): milli-jobs
 ENGINE = "ortools-cp-sat"
-JOBS_TOLERANCE = 1e-3  # expected jobs, in total: the proof tolerance of the jobs objective
+JOBS_TOLERANCE = 1e-3  # expected jobs per county: the proof tolerance of the jobs objective
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,7 @@ def solve_funding(
     solver.parameters.add_lp_constraints_lazily = False
     solver.parameters.symmetry_level = 0
     if objective == "jobs":
-        solver.parameters.absolute_gap_limit = JOBS_TOLERANCE * SCALE
+        solver.parameters.absolute_gap_limit = JOBS_TOLERANCE * JOBS_SCALE * len(prep.names)
     code = solver.Solve(model)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         if code == cp_model.INFEASIBLE:  # the checks above should make this unreachable
@@ -419,7 +421,7 @@ def solve_funding(
     elif obj_kind == "proportional":
         bound = scaled_bound * prep.unit / SCALE
     else:
-        bound = scaled_bound / SCALE
+        bound = scaled_bound / JOBS_SCALE
     result = FundingResult(
         status=status,
         objective_name=objective,  # type: ignore[arg-type]  # checked in _prepare
@@ -492,7 +494,7 @@ def _jobs_hypograph(
     i: int,
     hint: int | None,
 ) -> cp_model.IntVar:
-    """``z <= g(U x)`` in micro-jobs, by the chords between consecutive integer nodes."""
+    """``z <= g(U x)`` in milli-jobs, by the chords between consecutive integer nodes."""
     nodes = {lo, hi}
     for b in curve.breakpoints_yuan:
         k = b / unit
@@ -500,7 +502,7 @@ def _jobs_hypograph(
             if lo <= v <= hi:
                 nodes.add(int(v))
     pts = sorted(nodes)
-    vals = [round(SCALE * float(curve.jobs_at(p * unit))) for p in pts]
+    vals = [round(JOBS_SCALE * float(curve.jobs_at(p * unit))) for p in pts]
     z = m.new_int_var(0, max(vals), f"z{i}")
     if len(pts) == 1:
         m.add(z <= vals[0])

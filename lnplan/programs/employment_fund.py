@@ -1,4 +1,26 @@
-"""The employment security fund: readers for county need tables and region weight tables.
+"""The employment security fund programme, and readers for need and weight tables.
+
+The programme (:func:`run`, registered in :mod:`lnplan.programs`)
+------------------------------------------------------------------
+1. **Need** of each priority county (``priority`` in ``world.county_indicators``) is the weighted
+   sum of its indicators with ``scenario.funding.need_weights`` (e.g. 0.4 working-age disabled +
+   0.4 registered unemployed disabled + 0.2 low-income disabled households).
+2. **Allocation** of ``funding.budget_yuan`` in multiples of ``funding.unit_yuan``, with
+   ``funding.floor_yuan`` / ``cap_yuan`` per county, by ``funding.objective``
+   (:func:`lnplan.optimize.funding.solve_funding`), with the per-county explanation and a budget
+   sensitivity sweep of ``SWEEP_POINTS_EACH_SIDE`` steps of ``SWEEP_STEP_YUAN`` either side of the
+   budget (25M to 45M around 35M).
+3. For ``objective = "jobs"`` the effect curves are an **assumption** (stated in the summary):
+   county ``i`` can place at most its registered unemployed disabled; the first quarter of them
+   costs ``budget / jobs_target`` yuan per job and each further quarter 1.5 times the one before.
+4. **Apportionment** of the other whole-number targets of ``data/programs`` (jobs, trainees,
+   barrier-free renovations, home fitness households, "five ones" households, children) across the
+   14 cities by Hamilton's method, then within each city across its counties (so county numbers
+   add up to the city's), with the weights of :data:`APPORTION_TARGETS`. Ties are listed in a
+   table, never broken silently.
+
+Outputs (aggregates only): tables ``allocation``, ``sensitivity``, ``targets_by_city``,
+``targets_by_county``, ``ties``; layer ``fund_by_county`` (county polygons with the amounts).
 
 :func:`read_need_table` reads the table ``lnplan fund`` takes (columns ``county``, ``need``,
 optional ``floor_yuan``, ``cap_yuan``); :func:`read_weight_table` the one ``lnplan apportion``
@@ -15,14 +37,44 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from lnplan.errors import InputError, LayerValidationError, Problem
 
+if TYPE_CHECKING:
+    from lnplan.optimize.apportion import Tie
+    from lnplan.optimize.funding import EffectCurve
+    from lnplan.programs import ProgrammeOutput
+    from lnplan.scenario import Scenario
+    from lnplan.world import World
+
 logger = logging.getLogger(__name__)
+
+NAME = "employment_fund"
+SECTION = "funding"
+
+#: The sensitivity sweep: this many steps of this size either side of the scenario's budget.
+SWEEP_STEP_YUAN = 1_000_000
+SWEEP_POINTS_EACH_SIDE = 10
+
+#: Targets apportioned across cities and counties: target key -> (weight, what the weight is).
+#: Weights: ``indicator:<column>`` of ``world.county_indicators``, ``households`` (severely
+#: disabled households of the world, counted per county), ``children`` (children awaiting
+#: screening in ``world.townships``).
+APPORTION_TARGETS: dict[str, str] = {
+    "new_jobs_per_year": "indicator:registered_unemployed_disabled",
+    "trainees_per_year": "indicator:working_age_disabled",
+    "barrier_free_renovations": "households",
+    "home_rehab_fitness_households": "households",
+    "five_ones_households": "indicator:low_income_disabled_households",
+    "children_rehab_services": "children",
+}
+APPORTION_METHOD = "hamilton"
 
 #: Accepted header names per column (compared case-insensitively; spaces and underscores ignored).
 NEED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -318,4 +370,242 @@ def read_weight_table(
         weights=weight,
         floors=None if floor is None else np.nan_to_num(floor, nan=0.0).astype(np.int64),
         caps=None if cap is None else np.where(np.isnan(cap), big, cap).astype(np.int64),
+    )
+
+
+# --- the programme -------------------------------------------------------------------------------
+
+
+def county_need(indicators: pd.DataFrame, need_weights: dict[str, float]) -> pd.Series:
+    """``sum_k weight_k * indicator_k`` per row of ``indicators``."""
+    missing = [k for k in need_weights if k not in indicators.columns]
+    if missing:
+        raise InputError(
+            f"county indicators lack {', '.join(missing)} (needed by funding.need_weights)"
+        )
+    need = sum(float(w) * indicators[k].astype(float) for k, w in need_weights.items())
+    return pd.Series(need, index=indicators.index, dtype=float)
+
+
+def effect_curves(
+    pool: npt.ArrayLike, *, budget_yuan: int, jobs_target: int, quarters: int = 4
+) -> tuple[EffectCurve, ...]:
+    """The assumed effect curves of the ``jobs`` objective (see the module docstring)."""
+    from lnplan.optimize.funding import EffectCurve
+
+    if jobs_target <= 0:
+        raise InputError("funding.jobs_target must be > 0 for the jobs objective")
+    cost = budget_yuan / jobs_target
+    curves = []
+    for p in np.asarray(pool, dtype=float):
+        if p <= 0:
+            curves.append(EffectCurve((1.0,), (0.0,)))
+            continue
+        xs, ys, x, y = [], [], 0.0, 0.0
+        for q in range(quarters):
+            x += p / quarters * cost * 1.5**q
+            y += p / quarters
+            xs.append(x)
+            ys.append(y)
+        curves.append(EffectCurve(tuple(xs), tuple(ys)))
+    return tuple(curves)
+
+
+def _weights_by_county(world: World, kind: str) -> pd.Series:
+    ind = world.county_indicators.set_index("county_code")
+    if kind.startswith("indicator:"):
+        return ind[kind.split(":", 1)[1]].astype(float)
+    if kind == "households":
+        counts = world.households.groupby("county_code").size()
+    elif kind == "children":
+        counts = world.townships.groupby("county_code")["children_8_14"].sum()
+    else:  # pragma: no cover - APPORTION_TARGETS is fixed above
+        raise ValueError(kind)
+    return counts.reindex(ind.index).fillna(0).astype(float)
+
+
+def apportion_targets(
+    world: World, totals: dict[str, int], *, method: str = APPORTION_METHOD
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Apportion whole-number targets to cities, then within each city to its counties.
+
+    Returns
+    -------
+    (by_city, by_county, ties)
+        One column per target; ``ties`` lists every tie with its level and region group.
+    """
+    from lnplan.optimize.apportion import ApportionProblem, apportion
+
+    ind = world.county_indicators
+    cities = ind[["city_code", "city"]].drop_duplicates().sort_values("city_code")
+    by_city = cities.reset_index(drop=True).copy()
+    by_county = ind[["county_code", "county", "city_code", "city"]].reset_index(drop=True).copy()
+    ties: list[dict[str, object]] = []
+    for target, total in totals.items():
+        w_county = _weights_by_county(world, APPORTION_TARGETS[target])
+        grouped = w_county.groupby(ind.set_index("county_code")["city_code"]).sum()
+        w_city = grouped.reindex(by_city["city_code"]).to_numpy(dtype=float)
+        res = apportion(ApportionProblem(tuple(by_city["city"]), w_city, int(total)), method)
+        by_city[target] = res.allocations
+        ties += _tie_rows(target, "city", "辽宁省", res.ties)
+        county_alloc = pd.Series(0, index=by_county.index, dtype="int64")
+        for code, city_total in zip(by_city["city_code"], res.allocations, strict=True):
+            rows = by_county.index[by_county["city_code"] == code]
+            w = w_county.reindex(by_county.loc[rows, "county_code"]).to_numpy()
+            if int(city_total) == 0:
+                continue
+            if not w.sum() > 0:
+                w = np.ones(len(rows))
+            sub = apportion(
+                ApportionProblem(tuple(by_county.loc[rows, "county"]), w, int(city_total)), method
+            )
+            county_alloc.loc[rows] = sub.allocations
+            city_name = str(by_city.loc[by_city["city_code"] == code, "city"].iloc[0])
+            ties += _tie_rows(target, "county", city_name, sub.ties)
+        by_county[target] = county_alloc
+    columns = ["target", "level", "within", "candidates", "seats", "given_to"]
+    return by_city, by_county, pd.DataFrame(ties, columns=columns)
+
+
+def _tie_rows(target: str, level: str, within: str, ties: Sequence[Tie]) -> list[dict[str, object]]:
+    return [
+        {
+            "target": target,
+            "level": level,
+            "within": within,
+            "candidates": "、".join(t.candidates),
+            "seats": t.seats,
+            "given_to": "、".join(t.given_to),
+        }
+        for t in ties
+    ]
+
+
+def sweep_budgets(budget_yuan: int, unit_yuan: int) -> npt.NDArray[np.int64]:
+    """The budgets of the sensitivity table: ``SWEEP_POINTS_EACH_SIDE`` steps either side."""
+    step = max(unit_yuan, SWEEP_STEP_YUAN // unit_yuan * unit_yuan)
+    ks = np.arange(-SWEEP_POINTS_EACH_SIDE, SWEEP_POINTS_EACH_SIDE + 1)
+    budgets = budget_yuan + ks * step
+    return budgets[budgets >= 0].astype(np.int64)
+
+
+def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
+    """Allocate the fund to the priority counties and apportion the other targets.
+
+    Parameters
+    ----------
+    scenario
+        Validated scenario; reads ``scenario.funding`` and the targets file.
+    world
+        The planning world (county indicators, households, townships, county polygons).
+    out_dir
+        The programme's output folder (not used: the registry writes the tables).
+
+    Returns
+    -------
+    ProgrammeOutput
+    """
+    from lnplan.optimize.funding import (
+        FundingProblem,
+        SolveParams,
+        budget_sensitivity,
+        explain_funding,
+        solve_funding,
+    )
+    from lnplan.programs import ProgrammeOutput
+
+    sec = scenario.funding
+    if sec is None:
+        raise InputError("the scenario has no [funding] section")
+    ind = world.county_indicators
+    pri = ind[ind["priority"]].reset_index(drop=True)
+    if pri.empty:
+        raise InputError(
+            "no priority counties in the world's county indicators (data.priority_counties)"
+        )
+    need = county_need(pri, {str(k): float(v) for k, v in sec.need_weights.items()})
+    zero = pri.loc[need <= 0, "county"].tolist()
+    if zero:
+        raise InputError(
+            f"priority counties with zero need under funding.need_weights: {', '.join(zero)}"
+        )
+    n = len(pri)
+    curves = None
+    if sec.objective == "jobs":
+        curves = effect_curves(
+            pri["registered_unemployed_disabled"],
+            budget_yuan=sec.budget_yuan,
+            jobs_target=sec.jobs_target,
+        )
+    problem = FundingProblem(
+        names=tuple(pri["county"]),
+        need=need.to_numpy(),
+        budget_yuan=sec.budget_yuan,
+        unit_yuan=sec.unit_yuan,
+        floor_yuan=np.full(n, float(sec.floor_yuan)),
+        cap_yuan=None if sec.cap_yuan is None else np.full(n, float(sec.cap_yuan)),
+        effect_curves=curves,
+    )
+    params = SolveParams(time_limit_s=sec.time_limit_s, seed=scenario.seed)
+    result = solve_funding(problem, sec.objective, params)
+    expl = explain_funding(problem, result, params)
+    allocation = pd.DataFrame(expl.rows())
+    allocation.insert(1, "county_code", pri["county_code"].to_numpy())
+    allocation.insert(2, "city", pri["city"].to_numpy())
+    allocation.insert(4, "need", need.to_numpy())
+    if curves is not None:
+        allocation["expected_jobs"] = [
+            float(c.jobs_at(a)) for c, a in zip(curves, result.allocations_yuan, strict=True)
+        ]
+    sweep = budget_sensitivity(
+        problem, sweep_budgets(sec.budget_yuan, sec.unit_yuan), sec.objective, params
+    )
+    sensitivity = pd.DataFrame(sweep.rows())
+
+    targets = scenario.targets()
+    totals = {key: int(targets.value(key)) for key in APPORTION_TARGETS}
+    totals["new_jobs_per_year"] = int(sec.jobs_target)
+    by_city, by_county, ties = apportion_targets(world, totals)
+
+    polys = world.counties[["code", "geometry"]].rename(columns={"code": "county_code"})
+    layer = polys.merge(
+        allocation[["county_code", "county", "city", "amount_yuan", "share_of_need", "binding"]],
+        on="county_code",
+    )
+    layer = gpd.GeoDataFrame(layer, geometry="geometry", crs=world.counties.crs)
+    layer.attrs["value_column"] = "amount_yuan"
+    layer.attrs["label"] = "employment security fund (yuan)"
+    summary = {
+        "objective": sec.objective,
+        "status": result.status,
+        "objective_value": result.objective,
+        "budget_yuan": sec.budget_yuan,
+        "unit_yuan": sec.unit_yuan,
+        "priority_counties": n,
+        "marginal_up": expl.marginal_up,
+        "marginal_down": expl.marginal_down,
+        "runtime_s": result.runtime_s,
+        "sweep_runtime_s": sweep.runtime_s,
+        "apportion_method": APPORTION_METHOD,
+        "ties": len(ties),
+        "engine": result.engine,
+    }
+    if curves is not None:
+        summary["effect_curves"] = "assumed (see lnplan.programs.employment_fund)"
+    if world.label:
+        summary["label"] = world.label
+    logger.info(
+        "employment fund: %s, %d counties, objective %.6g", result.status, n, result.objective
+    )
+    return ProgrammeOutput(
+        name=NAME,
+        tables={
+            "allocation": allocation,
+            "sensitivity": sensitivity,
+            "targets_by_city": by_city,
+            "targets_by_county": by_county,
+            "ties": ties,
+        },
+        layers={"fund_by_county": layer},
+        summary=summary,
     )
