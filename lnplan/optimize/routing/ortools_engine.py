@@ -132,6 +132,12 @@ def solve_ortools(
             for b in cut:
                 routing.NextVar(idx).RemoveValue(manager.NodeToIndex(b))
 
+    # The drive home happens within one day too: no stop more than a day from the base ends a trip.
+    for k in range(len(problem.stops)):
+        far = [v for v in range(len(vehicles)) if travel[n_base + k, starts[v]] > w]
+        for v in far:
+            routing.NextVar(manager.NodeToIndex(n_base + k)).RemoveValue(routing.End(v))
+
     for v, (_, first, last) in enumerate(vehicles):
         start, end = routing.Start(v), routing.End(v)
         time.CumulVar(start).SetRange(first * w_u, (last + 1) * w_u)

@@ -175,8 +175,7 @@ def _time_and_repair(
             if best is not None:
                 trips[best[1]] = best[2]
             else:
-                log.warning("stop %d (%s) could not be re-inserted and is dropped", i,
-                            problem.stop_name(i))  # fmt: skip
+                log.info("stop %d (%s) could not be re-inserted: dropped", i, problem.stop_name(i))
     return [t for t in trips.values() if t.stops], left
 
 

@@ -195,9 +195,10 @@ def _check_feasibility(problem: RoutingProblem) -> None:
                 f"with {_hm(s.service_s)} on site that exceeds a working day ({_hm(block)} "
                 "without lunch)"
             )
-        back = min(int(tt[s.node, b]) for b in bases)
-        if back > day_s:
+        onward = min(int(tt[s.node, i]) for i in places)
+        if onward > day_s:
             raise InfeasibleError(
-                f"{label} is {_hm(back)} from the nearest base, more than one working day "
-                f"({_hm(day_s)}); a team could not drive back without driving at night"
+                f"{label}: every place a team could sleep next is more than one working day "
+                f"away ({_hm(onward)} > {_hm(day_s)}); a team could not leave without driving "
+                "at night"
             )
