@@ -324,7 +324,11 @@ def _county_names() -> set[str]:
 @app.command("fund")
 def fund_cmd(
     file: Annotated[
-        str, typer.Argument(help="CSV or XLSX: county, need, optional floor_yuan, cap_yuan.")
+        str,
+        typer.Argument(
+            help="CSV or XLSX: county, need; optional floor_yuan, cap_yuan, floor_share, "
+            "cap_share (0-1 of the budget), committed_yuan."
+        ),
     ],
     budget_yuan: Annotated[int, typer.Option("--budget-yuan", help="Budget in yuan.")],
     unit_yuan: Annotated[
@@ -344,21 +348,14 @@ def fund_cmd(
 
     from rich.table import Table
 
-    from lnplan.optimize.funding import FundingProblem, explain_funding, solve_funding
+    from lnplan.optimize.funding import explain_funding, solve_funding
     from lnplan.programs.employment_fund import read_need_table
 
     if objective == "jobs":
         raise fail("--objective jobs needs effect curves, which a need table does not carry")
     try:
         table = read_need_table(file, valid_names=None if any_names else _county_names())
-        problem = FundingProblem(
-            names=table.names,
-            need=table.need,
-            budget_yuan=budget_yuan,
-            unit_yuan=unit_yuan,
-            floor_yuan=table.floor_yuan,
-            cap_yuan=table.cap_yuan,
-        )
+        problem = table.problem(budget_yuan, unit_yuan)
         result = solve_funding(problem, objective)
         expl = None if as_json else explain_funding(problem, result)
     except LnplanError as exc:

@@ -144,3 +144,23 @@ def test_apportion_unknown_method(tmp_path: Path) -> None:
     result = runner.invoke(app, ["apportion", f, "--total", "3", "--method", "borda"])
     assert result.exit_code == 2
     assert "unknown apportionment method 'borda'" in result.stderr
+
+
+def test_fund_share_and_committed_columns(tmp_path: Path) -> None:
+    f = write(tmp_path, "county,need,cap_share,committed_yuan\nA,1,0.25,\nB,1,,600\nC,2,,\n")
+    result = runner.invoke(
+        app, ["fund", f, "--budget-yuan", "1000", "--unit-yuan", "100", "--any-names", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    alloc = json.loads(result.stdout)["allocations"]
+    assert alloc["A"] <= 250 and alloc["B"] >= 600
+    assert sum(alloc.values()) == 1000
+
+
+def test_fund_share_above_one_is_a_cell_error(tmp_path: Path) -> None:
+    f = write(tmp_path, "county,need,floor_share\nA,1,1.5\n")
+    result = runner.invoke(app, ["fund", f, "--budget-yuan", "1000", "--any-names"])
+    assert result.exit_code == 2
+    assert (
+        "row 2, column 'floor_share': floor_share is a share: 0 to 1 (value '1.5')" in result.stderr
+    )

@@ -113,6 +113,9 @@ class FundingProblem:
         Optional per-county lower and upper bounds in yuan (``None``: 0 and the budget).
     committed_yuan
         Optional amounts already promised; part of the allocation, so a lower bound.
+    floor_share, cap_share
+        Optional bounds as shares of the budget (``0..1``); combined with the yuan bounds
+        (the larger floor, the smaller cap) and rescaled when the budget changes.
     effect_curves
         One :class:`EffectCurve` per county; needed by the ``jobs`` objective.
     """
@@ -125,6 +128,8 @@ class FundingProblem:
     cap_yuan: npt.NDArray[np.float64] | None = None
     committed_yuan: npt.NDArray[np.float64] | None = None
     effect_curves: tuple[EffectCurve, ...] | None = None
+    floor_share: npt.NDArray[np.float64] | None = None
+    cap_share: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,17 @@ def _prepare(p: FundingProblem, objective: str) -> _Prepared:
     floor = _per_county(p.floor_yuan, names, "floor_yuan", 0.0)
     cap = _per_county(p.cap_yuan, names, "cap_yuan", math.inf)
     committed = _per_county(p.committed_yuan, names, "committed_yuan", 0.0)
+    floor_share = _per_county(p.floor_share, names, "floor_share", 0.0)
+    cap_share = _per_county(p.cap_share, names, "cap_share", 1.0)
+    for what, shares in (("floor_share", floor_share), ("cap_share", cap_share)):
+        if (shares > 1).any():
+            i = int(np.argmax(shares > 1))
+            raise InputError(
+                f"county {names[i]!r}: {what} is a share of the budget and must be <= 1, "
+                f"got {float(shares[i])!r}"
+            )
+    floor = np.maximum(floor, floor_share * budget)
+    cap = np.minimum(cap, np.where(p.cap_share is None, np.inf, cap_share * budget))
     lo_y = np.maximum(floor, committed)
     lo = np.ceil(lo_y / unit - 1e-9).astype(np.int64)
     hi = np.floor(np.minimum(cap, budget) / unit + 1e-9).astype(np.int64)

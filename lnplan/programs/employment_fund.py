@@ -48,7 +48,7 @@ from lnplan.errors import InputError, LayerValidationError, Problem
 
 if TYPE_CHECKING:
     from lnplan.optimize.apportion import Tie
-    from lnplan.optimize.funding import EffectCurve
+    from lnplan.optimize.funding import EffectCurve, FundingProblem
     from lnplan.programs import ProgrammeOutput
     from lnplan.scenario import Scenario
     from lnplan.world import World
@@ -82,6 +82,9 @@ NEED_COLUMNS: dict[str, tuple[str, ...]] = {
     "need": ("need", "需求", "需求权重", "权重", "weight"),
     "floor_yuan": ("floor_yuan", "floor", "下限", "保底", "最低额度"),
     "cap_yuan": ("cap_yuan", "cap", "上限", "最高额度"),
+    "floor_share": ("floor_share", "下限比例"),
+    "cap_share": ("cap_share", "上限比例"),
+    "committed_yuan": ("committed_yuan", "committed", "已安排", "已承诺"),
 }
 WEIGHT_COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("name", "region", "city", "county", "名称", "地区", "市", "区县"),
@@ -100,6 +103,25 @@ class NeedTable:
     need: npt.NDArray[np.float64]
     floor_yuan: npt.NDArray[np.float64] | None
     cap_yuan: npt.NDArray[np.float64] | None
+    floor_share: npt.NDArray[np.float64] | None = None
+    cap_share: npt.NDArray[np.float64] | None = None
+    committed_yuan: npt.NDArray[np.float64] | None = None
+
+    def problem(self, budget_yuan: int, unit_yuan: int) -> FundingProblem:
+        """The :class:`~lnplan.optimize.funding.FundingProblem` of this table and budget."""
+        from lnplan.optimize.funding import FundingProblem
+
+        return FundingProblem(
+            names=self.names,
+            need=self.need,
+            budget_yuan=budget_yuan,
+            unit_yuan=unit_yuan,
+            floor_yuan=self.floor_yuan,
+            cap_yuan=self.cap_yuan,
+            committed_yuan=self.committed_yuan,
+            floor_share=self.floor_share,
+            cap_share=self.cap_share,
+        )
 
 
 @dataclass(frozen=True)
@@ -258,7 +280,7 @@ def _bounds_order(
                     file,
                     k + 2,
                     cols[0],
-                    low[k],
+                    float(low[k]),
                     f"floor is above the cap ({high[k]:g} in column {cols[1]!r})",
                 )
             )
@@ -276,7 +298,8 @@ def read_need_table(
     ----------
     path
         CSV (UTF-8 or GBK/GB18030) or XLSX with columns ``county``, ``need`` and optionally
-        ``floor_yuan``, ``cap_yuan`` (blank cells: no bound).
+        ``floor_yuan``, ``cap_yuan``, ``floor_share``, ``cap_share`` (shares of the budget,
+        0 to 1) and ``committed_yuan`` (blank cells: no bound).
     valid_names
         If given, every county must be one of these names.
     encoding
@@ -304,6 +327,31 @@ def read_need_table(
     )
     cap = _numbers(frame, cols.get("cap_yuan"), file, problems, positive=False, what="cap_yuan")
     _bounds_order(floor, cap, (cols.get("floor_yuan"), cols.get("cap_yuan")), file, problems)
+    shares = {}
+    for col in ("floor_share", "cap_share"):
+        arr = _numbers(frame, cols.get(col), file, problems, positive=False, what=col)
+        if arr is not None:
+            for k in np.nonzero(arr > 1)[0]:
+                problems.append(
+                    Problem(
+                        file,
+                        int(k) + 2,
+                        cols[col],
+                        frame[cols[col]].iloc[int(k)],
+                        f"{col} is a share: 0 to 1",
+                    )
+                )
+        shares[col] = arr
+    _bounds_order(
+        shares["floor_share"],
+        shares["cap_share"],
+        (cols.get("floor_share"), cols.get("cap_share")),
+        file,
+        problems,
+    )
+    committed = _numbers(
+        frame, cols.get("committed_yuan"), file, problems, positive=False, what="committed_yuan"
+    )
     if problems:
         raise LayerValidationError(file, sorted(problems, key=lambda p: p.row or 0))
     assert need is not None
@@ -313,7 +361,16 @@ def read_need_table(
         need=need,
         floor_yuan=None if floor is None else np.nan_to_num(floor, nan=0.0),
         cap_yuan=None if cap is None else np.where(np.isnan(cap), np.inf, cap),
+        floor_share=_blank_to(shares["floor_share"], 0.0),
+        cap_share=_blank_to(shares["cap_share"], 1.0),
+        committed_yuan=_blank_to(committed, 0.0),
     )
+
+
+def _blank_to(
+    values: npt.NDArray[np.float64] | None, fill: float
+) -> npt.NDArray[np.float64] | None:
+    return None if values is None else np.where(np.isnan(values), fill, values)
 
 
 def read_weight_table(

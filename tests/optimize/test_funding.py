@@ -340,3 +340,19 @@ def test_sweep_of_21_budgets():
 def test_result_as_dict():
     r = solve_funding(replace(fp([1, 1], 20), names=("x", "y")))
     assert r.as_dict() == {"x": 10, "y": 10}
+
+
+def test_bounds_as_share_of_budget_follow_the_budget():
+    p = replace(fp([1, 1, 1], 90, unit=1), floor_share=np.array([0.5, 0, 0]))
+    a = solve_funding(p).allocations_yuan
+    assert a[0] == 45 and a.sum() == 90  # the others share the rest: several optima
+    t = budget_sensitivity(p, [60, 120])
+    assert t.allocations_yuan[:, 0].tolist() == [30, 60]
+    capped = replace(fp([1, 1], 100, unit=1), cap_share=np.array([0.2, 1.0]))
+    assert solve_funding(capped).allocations_yuan.tolist() == [20, 80]
+
+
+def test_share_above_one():
+    p = replace(fp([1, 1], 100), cap_share=np.array([1.5, 1.0]))
+    with pytest.raises(InputError, match=r"county 'c0': cap_share is a share of the budget"):
+        solve_funding(p)
