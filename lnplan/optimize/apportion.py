@@ -248,7 +248,8 @@ def _validate(
     if reach < total:
         raise InfeasibleError(
             f"regions with a positive weight can take at most {reach} in total (caps, plus the "
-            f"floors of zero-weight regions), below the total {total} by {total - reach}"
+            f"floors of zero-weight regions), below the total {total} by {total - reach}; "
+            "raise their caps or give a positive weight to the regions that should take the rest"
         )
     return w, floors, caps
 

@@ -122,6 +122,14 @@ def test_floor_above_cap():
         apportion(problem([1, 1], 10, floors=[0, 5], caps=[10, 2]))
 
 
+def test_positive_weights_capped_below_total():
+    with pytest.raises(
+        InfeasibleError,
+        match=r"positive weight can take at most 3 in total .* below the total 6 by 3",
+    ):
+        apportion(problem([25, 0], 6, floors=[1, 1], caps=[2, 4]))
+
+
 def test_negative_weight():
     with pytest.raises(InputError, match=r"region 'b': weight must be a number >= 0"):
         apportion(problem([1, -1], 10))
