@@ -609,7 +609,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     allocation = pd.DataFrame(expl.rows())
     allocation.insert(1, "county_code", pri["county_code"].to_numpy())
     allocation.insert(2, "city", pri["city"].to_numpy())
-    allocation.insert(4, "need", need.to_numpy())
+    allocation.insert(4, "need", need.round(6).to_numpy())
     if curves is not None:
         allocation["expected_jobs"] = [
             float(c.jobs_at(a)) for c, a in zip(curves, result.allocations_yuan, strict=True)
