@@ -40,7 +40,10 @@ def layers_of(path: Path) -> dict[str, gpd.GeoDataFrame]:
     return {name: gpd.read_file(path, layer=name) for name, _ in pyogrio.list_layers(path)}
 
 
-def test_run_without_programmes_writes_scenario_and_summary(tmp_path: Path) -> None:
+def test_run_without_programmes_writes_scenario_and_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(programs, "PROGRAMMES", ())  # as if no programme were installed
     out = tmp_path / "demo"
     result = runner.invoke(app, ["run", str(QUICK), "--out", str(out), "--set", "seed=3"])
     assert result.exit_code == 0, result.output
