@@ -500,6 +500,20 @@ def _build(
     return m, u, "proportional"
 
 
+def _upper_hull(xs: Sequence[int], ys: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The vertices of the upper concave hull of points sorted by strictly increasing x."""
+    hx: list[int] = []
+    hy: list[int] = []
+    for x, y in zip(xs, ys, strict=True):
+        # drop the last vertex while it lies on or below the segment from its predecessor to (x, y)
+        while len(hx) >= 2 and (hy[-1] - hy[-2]) * (x - hx[-2]) <= (y - hy[-2]) * (hx[-1] - hx[-2]):
+            hx.pop()
+            hy.pop()
+        hx.append(x)
+        hy.append(y)
+    return hx, hy
+
+
 def _jobs_hypograph(
     m: cp_model.CpModel,
     x: cp_model.IntVar,
@@ -519,6 +533,11 @@ def _jobs_hypograph(
                 nodes.add(int(v))
     pts = sorted(nodes)
     vals = [round(JOBS_SCALE * float(curve.jobs_at(p * unit))) for p in pts]
+    # Rounding to milli-jobs can make the node values slightly non-concave; the extended chords
+    # would then cut below the curve elsewhere (even below 0 at x = 0, making the model wrongly
+    # infeasible there). Keep only the upper concave hull of the rounded nodes: each hull value is
+    # within the rounding of the curve, and every chord of a concave hull lies above it.
+    pts, vals = _upper_hull(pts, vals)
     z = m.new_int_var(0, max(vals), f"z{i}")
     if len(pts) == 1:
         m.add(z <= vals[0])

@@ -356,3 +356,17 @@ def test_share_above_one():
     p = replace(fp([1, 1], 100), cap_share=np.array([1.5, 1.0]))
     with pytest.raises(InputError, match=r"county 'c0': cap_share is a share of the budget"):
         solve_funding(p)
+
+
+def test_jobs_rounding_keeps_zero_allocations_feasible():
+    # Found by hypothesis: rounding 1.078125 jobs/yuan to milli-jobs made the node values
+    # non-concave, so an extended chord forbade giving this county nothing, and the solver
+    # "proved" 50.78 jobs optimal when 55 is reachable.
+    curves = [
+        linear_curve([1.0, 1.0], [15, 200]),
+        linear_curve([2.0, 1.0], [25, 200]),
+        linear_curve([1.078125, 1.078125], [15, 200]),
+    ]
+    r = solve_funding(fp([1, 1, 1], 30, unit=10, curves=curves), "jobs")
+    assert r.allocations_yuan.tolist() == [0, 30, 0]
+    assert r.objective == pytest.approx(55.0)
