@@ -119,6 +119,7 @@ def solve_ortools(
 
     # A drive and the service after it happen on one day: arcs too long for that are removed.
     too_long = (travel + service[None, :] > w) & (service[None, :] > 0)
+    index_of = [manager.NodeToIndex(n) if n >= n_base else -1 for n in range(n_nodes)]
     for a in range(n_nodes):
         cut = [int(b) for b in np.nonzero(too_long[a])[0] if b >= n_base and b != a]
         if not cut:
@@ -128,9 +129,9 @@ def solve_ortools(
             if a < n_base
             else [manager.NodeToIndex(a)]
         )
+        values = [index_of[b] for b in cut]
         for idx in indices:
-            for b in cut:
-                routing.NextVar(idx).RemoveValue(manager.NodeToIndex(b))
+            routing.NextVar(idx).RemoveValues(values)
 
     # The drive home happens within one day too: no stop more than a day from the base ends a trip.
     for k in range(len(problem.stops)):

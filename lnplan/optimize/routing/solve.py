@@ -79,11 +79,20 @@ def solve_routing(
     else:
         from lnplan.optimize.routing.ortools_engine import solve_ortools
 
+        # Multi-day problems: up to three rounds (half the time, then a quarter each), each
+        # learning night leads from the last; a round that finds nothing gives the rest of the
+        # time to one last round. The time limit covers the timing and repair too.
         rounds = 3 if problem.calendar.horizon_days > 1 and engine == "ortools" else 1
-        budget = replace(params, time_limit_s=params.time_limit_s / rounds)
+        deadline = t0 + params.time_limit_s
         lead: dict[int, int] = {}
         best: tuple[float, list[PlannedTrip]] | None = None
+        last = False
         for r in range(rounds):
+            last = last or r == rounds - 1
+            remaining = deadline - time.perf_counter()
+            if r > 0 and remaining < 0.1:
+                break
+            budget = replace(params, time_limit_s=max(0.1, remaining * (1.0 if last else 0.5)))
             sequences, status = solve_ortools(
                 problem, budget, tuned=engine == "ortools", lead_s=lead, log_search=log_search
             )
@@ -94,7 +103,10 @@ def solve_routing(
             log.info("round %d: %d stop(s) did not fit after timing; score %s", r, len(left), score)
             if best is None or score < best[0]:
                 best = (score, planned)
-            if not left:
+            if not planned and problem.stops:
+                last = True  # nothing found in time: one last, longer round
+                continue
+            if not left or last:
                 break
             tt = problem.travel_time_s
             for seq in sequences:

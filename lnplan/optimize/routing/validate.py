@@ -8,6 +8,8 @@ the numbers.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from lnplan.errors import InfeasibleError, InputError
@@ -46,11 +48,13 @@ def validate_calendar(cal: Calendar) -> None:
         )
 
 
-def allowed_start_intervals(cal: Calendar, stop: Stop) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=1 << 16)
+def allowed_start_intervals(cal: Calendar, stop: Stop) -> tuple[tuple[int, int], ...]:
     """Closed intervals of allowed service starts for a stop, on the work clock, sorted, disjoint.
 
     A start must lie in a working day that is not blocked, leave room for the whole service before
-    the day ends, and lie in one of the stop's windows (if it has any).
+    the day ends, and lie in one of the stop's windows (if it has any). Cached (both arguments are
+    frozen).
     """
     w = cal.work_per_day_s
     blocked = set(stop.blocked_days)
@@ -60,7 +64,7 @@ def allowed_start_intervals(cal: Calendar, stop: Stop) -> list[tuple[int, int]]:
         if d not in blocked and stop.service_s <= w
     ]
     if not stop.time_windows_s:
-        return days
+        return tuple(days)
     windows = [(cal.work_of(a, up=True), cal.work_of(b, up=False)) for a, b in stop.time_windows_s]
     out: list[tuple[int, int]] = []
     for lo, hi in days:
@@ -75,7 +79,7 @@ def allowed_start_intervals(cal: Calendar, stop: Stop) -> list[tuple[int, int]]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
             merged.append((a, b))
-    return merged
+    return tuple(merged)
 
 
 def sleep_nodes(problem: RoutingProblem, stop: Stop) -> list[int]:
@@ -157,6 +161,9 @@ def _check_feasibility(problem: RoutingProblem) -> None:
     max_cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
     bases = sorted({t.base for t in problem.teams})
     day_s = cal.work_per_day_s
+    # Where a team may sleep before a stop (see sleep_nodes): bases and the other stops' places.
+    everywhere = np.array(sorted(set(bases) | {s.node for s in problem.stops}), dtype=np.int64)
+    is_base = np.isin(everywhere, bases)
     for k, s in enumerate(problem.stops):
         label = problem.stop_name(k)
         if max_cap is not None and s.demand > max_cap:
@@ -184,18 +191,18 @@ def _check_feasibility(problem: RoutingProblem) -> None:
                     f"{_hm(s.service_s)} on site, more than the {_hm(budget)} a day allows"
                 )
             continue
-        places = sleep_nodes(problem, s)
-        reach = min(int(tt[i, s.node]) for i in places)
+        places = everywhere[(everywhere != s.node) | is_base]
+        reach = int(tt[places, s.node].min())
         block = day_s
         if reach + s.service_s > block:
-            nearest = min(places, key=lambda i: int(tt[i, s.node]))
+            nearest = int(places[np.argmin(tt[places, s.node])])
             raise InfeasibleError(
                 f"{label} cannot be reached within one working day from any place a team can "
                 f"sleep: the nearest ({problem.node_name(nearest)}) is {_hm(reach)} away, and "
                 f"with {_hm(s.service_s)} on site that exceeds a working day ({_hm(block)} "
                 "without lunch)"
             )
-        onward = min(int(tt[s.node, i]) for i in places)
+        onward = int(tt[s.node, places].min())
         if onward > day_s:
             raise InfeasibleError(
                 f"{label}: every place a team could sleep next is more than one working day "
