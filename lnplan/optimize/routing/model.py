@@ -324,8 +324,10 @@ class Trip:
 class RoutingResult:
     """A checked solution.
 
-    ``objective`` is in the model's unit (seconds of travel plus penalties); ``travel_time_s`` and
-    ``distance_km`` are the totals over all trips. ``engine`` always names the engine that ran.
+    ``objective`` is in the model's unit: seconds of travel plus the penalties of dropped stops
+    (the balance term, if any, is not included). ``travel_time_s`` and ``distance_km`` are the
+    totals over all trips. ``engine`` always names the engine that ran; ``status`` is
+    ``"feasible"`` (heuristic engines prove no optimality).
     """
 
     engine: str

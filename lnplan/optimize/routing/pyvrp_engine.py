@@ -27,7 +27,7 @@ def pyvrp_can_solve(problem: RoutingProblem) -> str | None:
     """``None`` when PyVRP can express the problem, else the reason it cannot."""
     cal = problem.calendar
     if cal.horizon_days != 1:
-        return "it has more than one working day (nights need OR-Tools breaks)"
+        return "it has more than one working day (nights need the OR-Tools engine)"
     if problem.balance_weight > 0:
         return "it asks for workload balance"
     for s in problem.stops:
