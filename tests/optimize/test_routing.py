@@ -343,3 +343,42 @@ def test_every_child_is_screened_or_reported(
     for trip in result.trips:
         assert trip.days[-1].overnight_node == 0  # home at the end of every trip
         assert sum(d.driving_s for d in trip.days) == trip.travel_time_s
+
+
+def test_lunch_pauses_work_and_drives() -> None:
+    # 5 h of work from 08:00 runs to 14:00 (lunch 12:00-13:00 pauses it).
+    tt = np.array([[0, 0], [0, 0]], dtype=np.int64)
+    stops = (Stop(node=1, service_s=5 * H, name="A", drop_penalty=10**9),)
+    problem = RoutingProblem(
+        tt, tt / 60.0, stops, (Team(base=0),), Calendar(horizon_days=1, trip_max_days=1)
+    )
+    result = solve_routing(problem, SolveParams(time_limit_s=1))
+    (visit,) = result.trips[0].visits
+    assert visit.start_s == 8 * H and visit.end_s == 14 * H
+    # 2 h drive each way and 4 h of work: 08:00-10:00 drive, 10:00-15:00 work (with lunch),
+    # 15:00-17:00 drive home.
+    far = np.array([[0, 2 * H], [2 * H, 0]], dtype=np.int64)
+    short = replace(
+        problem,
+        travel_time_s=far,
+        distance_km=far / 60.0,
+        stops=(replace(stops[0], service_s=4 * H),),
+    )
+    trip = solve_routing(short, SolveParams(time_limit_s=1)).trips[0]
+    assert trip.depart_s == 8 * H and trip.visits[0].start_s == 10 * H
+    assert trip.visits[0].end_s == 15 * H and trip.return_s == 17 * H
+    assert trip.visits[0].departure_s == 15 * H
+    # 3 h out, 2 h of work with lunch inside (11:00-14:00), 3 h home: back at 17:00 the same day.
+    three = np.array([[0, 3 * H], [3 * H, 0]], dtype=np.int64)
+    early = replace(problem, travel_time_s=three, distance_km=three / 60.0,
+                    calendar=Calendar(horizon_days=2, trip_max_days=2),
+                    stops=(replace(stops[0], service_s=2 * H),))  # fmt: skip
+    trip = solve_routing(early, SolveParams(time_limit_s=1)).trips[0]
+    assert (trip.visits[0].start_s, trip.visits[0].end_s, trip.return_s) == (11 * H, 14 * H, 17 * H)
+    assert (
+        check_trips(
+            early,
+            [PlannedTrip(0, 0, 1, (0,), (trip.visits[0].start_s,), trip.return_s)],
+        )
+        == []
+    )

@@ -10,6 +10,7 @@ from dataclasses import replace
 from lnplan.errors import InfeasibleError, InputError
 from lnplan.optimize.routing.check import SolutionCheckError, check_trips
 from lnplan.optimize.routing.model import (
+    Calendar,
     PlannedTrip,
     RoutingProblem,
     RoutingResult,
@@ -191,6 +192,12 @@ def _time_and_repair(
     return [t for t in trips.values() if t.stops], left
 
 
+def _left_at(cal: Calendar, arrival_s: int, leg_s: int) -> int:
+    """Wall-clock departure of a drive of ``leg_s`` working seconds that arrives at ``arrival_s``
+    (a lunch break inside the drive pauses it)."""
+    return cal.wall_start(cal.work_of(arrival_s, up=True) - leg_s)
+
+
 def build_result(
     problem: RoutingProblem,
     planned: list[PlannedTrip],
@@ -214,7 +221,7 @@ def build_result(
         for k, i in enumerate(p.stops):
             s = problem.stops[i]
             start = p.start_s[k]
-            departure = arrivals[k + 1] - legs_s[k + 1]
+            departure = _left_at(cal, arrivals[k + 1], legs_s[k + 1])
             visits.append(
                 Visit(
                     stop=i,
@@ -222,13 +229,13 @@ def build_result(
                     node=s.node,
                     arrival_s=start,
                     start_s=start,
-                    end_s=start + s.service_s,
+                    end_s=cal.wall_end(cal.work_of(start, up=True) + s.service_s),
                     departure_s=departure,
                     demand=s.demand,
                 )
             )
             visited.add(i)
-        depart = p.start_s[0] - legs_s[0] if p.stops else p.return_s
+        depart = _left_at(cal, p.start_s[0], legs_s[0]) if p.stops else p.return_s
         first_day, last_day = cal.day_of(depart), cal.day_of(p.return_s)
         days = []
         for d in range(first_day, last_day + 1):
