@@ -343,9 +343,11 @@ def layers(
         geometry=miss.geometry.to_numpy(),
         crs="EPSG:4326",
     )
-    out = {"routes": routes, "unscreened": unscreened_layer}
+    # Drawn in this order: the many unscreened townships underneath, the routes on top.
+    out = {"unscreened": unscreened_layer}
     if not screened_layer.empty:
         out["screened"] = screened_layer
+    out["routes"] = routes
     return out
 
 
