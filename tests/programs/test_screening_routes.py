@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,25 @@ def test_unknown_base_is_reported_with_suggestions(quick) -> None:
     _, world = quick
     with pytest.raises(UnknownPlaceError, match="沈阳市"):
         screening_routes.find_base("沈阳", world)
+
+
+def test_calendar_and_preselection_follow_the_scenario(quick) -> None:
+    scenario, world = quick
+    sec = scenario.screening.model_copy(
+        update={"day_start": dt.time(13, 0), "day_end": dt.time(21, 0), "lunch_min": 30}
+    )
+    cal = screening_routes._calendar(sec)
+    assert (cal.day_start_s, cal.day_end_s, cal.lunch_s) == (13 * 3600, 21 * 3600, 1800)
+    assert cal.day_start_s < cal.lunch_start_s < cal.day_end_s - cal.lunch_s  # mid-day, not 12:00
+    towns = world.townships[world.townships["children_8_14"] > 0]
+    offered = screening_routes.preselect(towns, scenario.screening)
+    ceiling = (
+        sec.n_teams
+        * scenario.screening.horizon_days
+        * scenario.screening.working_min_per_day
+        / scenario.screening.min_per_child
+    )
+    assert offered["children_8_14"].sum() >= min(
+        screening_routes.PRESELECT_FACTOR * ceiling, towns["children_8_14"].sum()
+    )
+    assert offered["children_8_14"].min() >= towns.drop(offered.index)["children_8_14"].max()
