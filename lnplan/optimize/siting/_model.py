@@ -1,0 +1,422 @@
+"""Problem, option and result types shared by the siting models, and the checks before solving."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from lnplan.errors import InfeasibleError, InputError
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+Status = Literal["optimal", "feasible", "time_limit", "infeasible"]
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How long and how the solver may search.
+
+    Parameters
+    ----------
+    time_limit_s
+        Wall-clock budget for the whole solve, heuristics and MIP together.
+    seed
+        Seed for randomised steps and the MIP solver.
+    workers
+        Solver threads.
+    rel_gap
+        Relative gap at which a solution counts as optimal (``1e-9`` means proven optimal).
+    log
+        Print the MIP solver's log to stdout.
+    """
+
+    time_limit_s: float = 60.0
+    seed: int = 0
+    workers: int = 1
+    rel_gap: float = 1e-9
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """Options that combine with every siting model.
+
+    Candidate-indexed arrays have one entry per candidate site (the columns of the cover or cost
+    matrix).
+
+    Parameters
+    ----------
+    existing
+        Candidates that are open already and stay open; they count towards ``n_sites``.
+    excluded
+        Candidates that may not be chosen.
+    capacity
+        Demand (in the units of the weights, e.g. households) each candidate can serve. With
+        capacities the assignment is capacity-respecting and may split a demand point.
+    candidate_group
+        Group code of each candidate (e.g. its city), used by ``group_min`` and ``group_max``.
+    group_min, group_max
+        Fewest and most sites per group code (open existing sites count).
+    site_cost_yuan
+        Cost of opening each candidate; with ``budget_yuan`` the total may not exceed the budget
+        (existing sites count with their cost, so give them cost 0 if they are paid for).
+    budget_yuan
+        Budget for the chosen sites.
+    """
+
+    existing: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    excluded: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    capacity: FloatArray | None = None
+    candidate_group: IntArray | None = None
+    group_min: Mapping[int, int] = field(default_factory=dict)
+    group_max: Mapping[int, int] = field(default_factory=dict)
+    site_cost_yuan: FloatArray | None = None
+    budget_yuan: float | None = None
+
+    @property
+    def is_plain(self) -> bool:
+        """True without capacities, group bounds or a budget (existing/excluded are plain)."""
+        return (
+            self.capacity is None
+            and not self.group_min
+            and not self.group_max
+            and self.budget_yuan is None
+        )
+
+
+@dataclass(frozen=True)
+class Equity:
+    """A fairness requirement over groups of demand (e.g. cities).
+
+    Parameters
+    ----------
+    groups
+        Group code of each demand point.
+    mode
+        ``"max_min"``: maximise the lowest coverage rate among the groups (then, at that rate,
+        the total coverage). ``"floor"``: maximise total coverage with each group's rate at least
+        ``floor``.
+    floor
+        Lowest coverage rate (0-1) per group in ``"floor"`` mode: one number for all groups or a
+        mapping group code -> rate.
+    """
+
+    groups: IntArray
+    mode: Literal["max_min", "floor"] = "max_min"
+    floor: float | Mapping[int, float] = 0.0
+
+
+@dataclass(frozen=True)
+class GroupCoverage:
+    """Demand and covered demand of one group."""
+
+    demand: float
+    covered: float
+
+    @property
+    def rate(self) -> float:
+        """Covered share of the group's demand (1.0 for a group without demand)."""
+        return self.covered / self.demand if self.demand > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class SitingResult:
+    """The outcome of a siting model.
+
+    Attributes
+    ----------
+    status
+        ``"optimal"`` (proven within ``rel_gap``), ``"time_limit"`` (stopped by the time limit,
+        see ``gap``) or ``"feasible"`` (stopped otherwise with a solution).
+    objective, bound, gap
+        Objective of the solution, best proven bound, relative gap
+        ``|bound - objective| / |objective|``.
+    runtime_s
+        Wall-clock time of the whole solve.
+    engine
+        Solver and formulation used.
+    chosen
+        Indices of the open candidate sites (existing ones included), sorted.
+    assignment
+        Per demand point, the site that serves it (the largest share when split), -1 if none.
+    coverage
+        Per grouping name (e.g. ``"city"``), per group code: demand and covered demand.
+    covered_demand, total_demand
+        Demand served by an open site (within reach for covering models), and all demand.
+    assignment_share
+        With capacities: sparse demand x candidate matrix of the share of each demand point
+        served by each site.
+    unconstrained_objective, price_of_equity
+        With an equity requirement: the covered demand without it, and how much total coverage
+        the requirement costs (``unconstrained_objective - covered_demand``).
+    details
+        Model-specific numbers (e.g. reductions, iterations).
+    """
+
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    runtime_s: float
+    engine: str
+    chosen: IntArray
+    assignment: IntArray
+    coverage: Mapping[str, Mapping[object, GroupCoverage]]
+    covered_demand: float
+    total_demand: float
+    assignment_share: sparse.csr_array | None = None
+    unconstrained_objective: float | None = None
+    price_of_equity: float | None = None
+    details: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def coverage_rate(self) -> float:
+        """Covered share of all demand."""
+        return self.covered_demand / self.total_demand if self.total_demand > 0 else 1.0
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``|bound - objective| / max(|objective|, 1e-9)``; inf without a solution."""
+    if not math.isfinite(objective) or not math.isfinite(bound):
+        return math.inf
+    return abs(bound - objective) / max(abs(objective), 1e-9)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def as_index_array(values: object, n: int, what: str) -> IntArray:
+    """Validate an array of candidate indices in ``0..n-1``."""
+    arr = np.asarray(values, dtype=np.int64).ravel()
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        bad = arr[(arr < 0) | (arr >= n)][0]
+        raise InputError(f"{what}: index {bad} is outside 0..{n - 1} (there are {n} candidates)")
+    return np.unique(arr)
+
+
+def check_weights(weights: FloatArray) -> FloatArray:
+    """Validate demand weights: a 1-d array of finite non-negative numbers."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 1:
+        raise InputError(f"weights must be one number per demand point, got shape {w.shape}")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"weights[{i}] = {w[i]!r}: weights must be finite and >= 0")
+    return w
+
+
+@dataclass(frozen=True)
+class PreparedRules:
+    """Rules checked against one problem, with index arrays ready for a model."""
+
+    n_candidates: int
+    allowed: npt.NDArray[np.bool_]
+    existing: IntArray
+    capacity: FloatArray | None
+    group_of: IntArray | None
+    group_min: dict[int, int]
+    group_max: dict[int, int]
+    cost: FloatArray | None
+    budget: float | None
+
+    @property
+    def is_plain(self) -> bool:
+        """True without capacities, group bounds or a budget."""
+        return (
+            self.capacity is None
+            and not self.group_min
+            and not self.group_max
+            and self.budget is None
+        )
+
+
+def prepare_rules(
+    rules: SiteRules, n_candidates: int, n_sites: int | None, *, total_demand: float | None = None
+) -> PreparedRules:
+    """Validate ``rules`` for ``n_candidates`` candidates and check what can be checked cheaply.
+
+    Raises
+    ------
+    InputError
+        When an array has the wrong length or holds impossible values.
+    InfeasibleError
+        When the rules contradict each other or ``n_sites``; the message says which and by how much.
+    """
+    m = n_candidates
+    existing = as_index_array(rules.existing, m, "existing")
+    excluded = as_index_array(rules.excluded, m, "excluded")
+    both = np.intersect1d(existing, excluded)
+    if both.size:
+        raise InfeasibleError(
+            f"{both.size} existing site(s) are also excluded (first: candidate {both[0]})"
+        )
+    allowed = np.ones(m, dtype=np.bool_)
+    allowed[excluded] = False
+
+    def per_candidate(arr: object, what: str) -> FloatArray:
+        a = np.asarray(arr, dtype=np.float64)
+        if a.shape != (m,):
+            raise InputError(f"{what} must have one value per candidate ({m}), got shape {a.shape}")
+        bad = ~np.isfinite(a) | (a < 0)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{what}[{j}] = {a[j]!r}: must be finite and >= 0")
+        return a
+
+    capacity = None if rules.capacity is None else per_candidate(rules.capacity, "capacity")
+    cost = (
+        None if rules.site_cost_yuan is None else per_candidate(rules.site_cost_yuan, "site cost")
+    )
+    budget = rules.budget_yuan
+    if budget is not None and cost is None:
+        raise InputError("budget_yuan needs site_cost_yuan (the cost of each candidate)")
+    if budget is not None and (not math.isfinite(budget) or budget < 0):
+        raise InputError(f"budget_yuan = {budget!r}: must be a finite number >= 0")
+
+    group_of: IntArray | None = None
+    gmin = {int(k): int(v) for k, v in rules.group_min.items()}
+    gmax = {int(k): int(v) for k, v in rules.group_max.items()}
+    if (gmin or gmax) and rules.candidate_group is None:
+        raise InputError("group_min/group_max need candidate_group (the group of each candidate)")
+    if rules.candidate_group is not None:
+        group_of = np.asarray(rules.candidate_group, dtype=np.int64)
+        if group_of.shape != (m,):
+            raise InputError(
+                f"candidate_group must have one code per candidate ({m}), got {group_of.shape}"
+            )
+    for g, lo in gmin.items():
+        hi = gmax.get(g)
+        if lo < 0 or (hi is not None and hi < 0):
+            raise InputError(f"group {g}: bounds must be >= 0 (min {lo}, max {hi})")
+        if hi is not None and lo > hi:
+            raise InfeasibleError(f"group {g}: minimum {lo} sites is above its maximum {hi}")
+
+    n_exist = int(existing.size)
+    if n_sites is not None:
+        if n_sites < 0:
+            raise InputError(f"number of sites must be >= 0, got {n_sites}")
+        if n_exist > n_sites:
+            raise InfeasibleError(
+                f"{n_exist} existing sites must stay open but only {n_sites} sites are allowed "
+                f"({n_exist - n_sites} too many)"
+            )
+        n_allowed = int(allowed.sum())
+        if n_sites > n_allowed:
+            raise InfeasibleError(
+                f"{n_sites} sites requested but only {n_allowed} candidates are allowed "
+                f"({n_sites - n_allowed} short)"
+            )
+        if gmin and sum(gmin.values()) > n_sites:
+            total = sum(gmin.values())
+            raise InfeasibleError(
+                f"the per-group minimums sum to {total} sites, above the {n_sites} sites allowed "
+                f"(over by {total - n_sites})"
+            )
+        if gmax and group_of is not None:
+            groups_all = np.unique(group_of[allowed])
+            cap_total = sum(
+                gmax.get(int(g), int((group_of[allowed] == g).sum())) for g in groups_all
+            )
+            if cap_total < n_sites:
+                raise InfeasibleError(
+                    f"the per-group maximums allow at most {cap_total} sites, below the "
+                    f"{n_sites} required (short by {n_sites - cap_total})"
+                )
+    if group_of is not None:
+        for g, lo in gmin.items():
+            avail = int((allowed & (group_of == g)).sum())
+            if lo > avail:
+                raise InfeasibleError(
+                    f"group {g} needs at least {lo} sites but has only {avail} allowed candidates "
+                    f"(short by {lo - avail})"
+                )
+        for g, hi in gmax.items():
+            ex = int((group_of[existing] == g).sum())
+            if ex > hi:
+                raise InfeasibleError(
+                    f"group {g} has {ex} existing sites, above its maximum of {hi} "
+                    f"(over by {ex - hi})"
+                )
+    if budget is not None and cost is not None:
+        need = _cheapest_cost(cost, allowed, existing, group_of, gmin, n_sites)
+        if need > budget * (1 + 1e-12) + 1e-9:
+            raise InfeasibleError(
+                f"the cheapest choice of sites that meets the rules costs {need:,.2f} yuan, "
+                f"above the budget of {budget:,.2f} yuan (over by {need - budget:,.2f})"
+            )
+    if capacity is not None and total_demand is not None and n_sites is not None:
+        best = _largest_capacity(capacity, allowed, existing, n_sites)
+        if best < total_demand * (1 - 1e-12) - 1e-9:
+            raise InfeasibleError(
+                f"the {n_sites} sites can serve at most {best:,.2f} demand in total, below the "
+                f"total demand of {total_demand:,.2f} (short by {total_demand - best:,.2f})"
+            )
+    return PreparedRules(m, allowed, existing, capacity, group_of, gmin, gmax, cost, budget)
+
+
+def _cheapest_cost(
+    cost: FloatArray,
+    allowed: npt.NDArray[np.bool_],
+    existing: IntArray,
+    group_of: IntArray | None,
+    gmin: dict[int, int],
+    n_sites: int | None,
+) -> float:
+    """A lower bound on the cost of a choice keeping existing sites and group minimums."""
+    taken = np.zeros(len(cost), dtype=np.bool_)
+    taken[existing] = True
+    if group_of is not None:
+        for g, lo in gmin.items():
+            have = int((taken & (group_of == g)).sum())
+            if lo > have:
+                pool = np.flatnonzero(allowed & ~taken & (group_of == g))
+                pick = pool[np.argsort(cost[pool], kind="stable")[: lo - have]]
+                taken[pick] = True
+    if n_sites is not None and taken.sum() < n_sites:
+        pool = np.flatnonzero(allowed & ~taken)
+        pick = pool[np.argsort(cost[pool], kind="stable")[: n_sites - int(taken.sum())]]
+        taken[pick] = True
+    return float(cost[taken].sum())
+
+
+def _largest_capacity(
+    capacity: FloatArray, allowed: npt.NDArray[np.bool_], existing: IntArray, n_sites: int
+) -> float:
+    """Capacity of the existing sites plus the largest others, ``n_sites`` in all."""
+    taken = np.zeros(len(capacity), dtype=np.bool_)
+    taken[existing] = True
+    pool = np.flatnonzero(allowed & ~taken)
+    rest = max(n_sites - int(existing.size), 0)
+    top = np.sort(capacity[pool])[::-1][:rest]
+    return float(capacity[existing].sum() + top.sum())
+
+
+def coverage_by_group(
+    weights: FloatArray,
+    covered_share: FloatArray,
+    groups: Mapping[str, npt.ArrayLike] | None,
+) -> dict[str, dict[object, GroupCoverage]]:
+    """Aggregate demand and covered demand per group code, for each named grouping."""
+    out: dict[str, dict[object, GroupCoverage]] = {}
+    for name, labels in (groups or {}).items():
+        lab = np.asarray(labels)
+        if lab.shape != weights.shape:
+            raise InputError(
+                f"group labels {name!r} must have one code per demand point ({weights.size}), "
+                f"got shape {lab.shape}"
+            )
+        codes, inv = np.unique(lab, return_inverse=True)
+        dem = np.bincount(inv, weights=weights, minlength=codes.size)
+        cov = np.bincount(inv, weights=weights * covered_share, minlength=codes.size)
+        out[name] = {
+            c.item(): GroupCoverage(float(d), float(v))
+            for c, d, v in zip(codes, dem, cov, strict=True)
+        }
+    return out
