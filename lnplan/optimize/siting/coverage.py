@@ -618,14 +618,17 @@ def _assemble(
     share[in_model] = row_cov[red.member[in_model]]
     assignment = np.full(n, -1, np.int64)
     share_mat = None
+    # Nearest open covering site of every point (smallest stored value in ``covers``).
+    nearest = np.full(n, -1, np.int64)
+    sub = sparse.coo_array(c[:, chosen]) if chosen.size else None
+    if sub is not None and sub.nnz:
+        order = np.lexsort((sub.data.astype(np.float64), sub.row))
+        rows_sorted = sub.row[order]
+        first = np.unique(rows_sorted, return_index=True)[1]
+        nearest[rows_sorted[first]] = chosen[sub.col[order][first]]
     if flows is None:
-        sub = sparse.coo_array(c[:, chosen]) if chosen.size else None
-        if sub is not None and sub.nnz:
-            order = np.lexsort((sub.data.astype(np.float64), sub.row))
-            rows_sorted = sub.row[order]
-            first = np.unique(rows_sorted, return_index=True)[1]
-            assignment[rows_sorted[first]] = chosen[sub.col[order][first]]
-        assignment[share == 0] = -1
+        assignment = nearest
+        share = (nearest >= 0).astype(np.float64)
     else:
         fr = sparse.coo_array(flows)
         big = sparse.csr_array((fr.data, (fr.row, red.cols[fr.col])), shape=(flows.shape[0], m))
@@ -639,6 +642,9 @@ def _assemble(
             am = np.asarray(share_mat.argmax(axis=1)).ravel()
             has = np.asarray(share_mat.max(axis=1).toarray()).ravel() > 1e-9
             assignment[has] = am[has]
+        # Points without demand carry no flow: give them their nearest open covering site.
+        zero = (w == 0) & (assignment < 0)
+        assignment[zero] = nearest[zero]
     covered = float((w * share).sum())
     gap = relative_gap(objective, bound) if status != "optimal" else 0.0
     return SitingResult(

@@ -334,6 +334,8 @@ def _solve_radius(
         lo = np.where(kk == 0, 1.0, 0.0)
         mip.add_rows(a, lo, np.inf)
         add_rule_rows(mip, y0, cols, rules, n_sites, np.zeros(0, np.int64))
+        if n_sites is None:
+            mip.add_row(np.arange(y0, y0 + cols.size), 1.0, 1.0, np.inf)
         offset = float((wa * d0).sum())
         cutoff = None
         if best_sol is not None:
@@ -709,11 +711,14 @@ def solve_p_center(
         g = _center_greedy(d, w, rules, problem.n_sites)
         if g is not None:
             r = float(d[np.ix_(act, g)].min(axis=1).max())
-            hi = int(np.searchsorted(radii, r))
-            best = g
+            if np.isfinite(r):
+                hi = int(np.searchsorted(radii, r))
+                best = g
     status = "optimal"
     steps = 0
     proven_hi = best is not None
+    if radii.size == 0:
+        raise InfeasibleError("no allowed candidate reaches the points with demand")
     while lo < hi or not proven_hi:
         mid = (lo + hi) // 2 if lo < hi else hi
         steps += 1
