@@ -27,6 +27,7 @@ import geopandas as gpd
 import numpy as np
 import offlinefolium as folium
 import pandas as pd
+from branca.element import Element
 
 from lnplan.errors import CRSError, LnplanError
 from lnplan.maps.boundaries import lib, new_map, save_map, title_box
@@ -71,6 +72,23 @@ def _value_column(layer: gpd.GeoDataFrame) -> str | None:
     return str(numeric[0]) if numeric else None
 
 
+def legend_box(caption: str, cmap: cm.ColorMap, lo: float, hi: float) -> Element:
+    """A static HTML colour legend in the bottom right corner (no JavaScript, works offline)."""
+    steps = np.linspace(lo, hi, 5) if hi > lo else np.array([lo])
+    fmt = "{:,.0f}" if abs(hi) >= 100 else "{:,.4g}"
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:14px;'
+        f'background:{cmap(float(v))};border:1px solid #666;margin-right:6px"></span>'
+        f"{fmt.format(float(v))}</div>"
+        for v in steps
+    )
+    return Element(
+        '<div style="position:fixed;bottom:30px;right:10px;z-index:9999;background:white;'
+        'padding:6px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif">'
+        f"<b>{html.escape(caption)}</b>{rows}</div>"
+    )
+
+
 def _tooltip(fmap: folium.Map, layer: gpd.GeoDataFrame) -> Any:
     fields = [str(c) for c in layer.columns if c != layer.geometry.name][:12]
     return lib(fmap).GeoJsonTooltip(fields=fields) if fields else None
@@ -96,8 +114,10 @@ def add_layer(
             vals = gdf[value].to_numpy(dtype=float)
             lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
             cmap = cm.LinearColormap(FILL_RAMP, vmin=lo, vmax=hi if hi > lo else lo + 1)
-            cmap.caption = f"{label}: {value}"
-            cmap.add_to(fmap)
+            # branca's own legend loads d3 from a CDN and breaks the map offline: draw it in HTML.
+            fmap.get_root().html.add_child(  # type: ignore[attr-defined]
+                legend_box(f"{label}: {value}", cmap, lo, hi)
+            )
 
         def style(feature: dict, _v: str | None = value, _c: cm.ColorMap | None = cmap) -> dict:
             v = feature["properties"].get(_v) if _v is not None else None

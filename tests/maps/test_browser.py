@@ -76,3 +76,33 @@ def test_cdn_map_stays_blank_without_network(chromium: str, tmp_path: Path) -> N
     dom = rendered_dom(chromium, page, tmp_path / "profile")
     assert not LEAFLET_RAN.search(dom)
     assert "<canvas" not in dom
+
+
+def test_programme_map_with_every_layer_kind_renders(chromium: str, tmp_path: Path) -> None:
+    # A choropleth legend once pulled d3 from a CDN and stopped the whole map script offline.
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from lnplan.maps.plain import write_layers_map
+
+    counties = boundaries.counties()
+    fund = counties[["name", "geometry"]].head(5).copy()
+    fund["amount_yuan"] = [1e6, 2e6, 3e6, 4e6, 5e6]
+    sites = gpd.GeoDataFrame(
+        {"covered": [10, 20]}, geometry=gpd.points_from_xy([123.4, 121.6], [41.8, 38.9]), crs=4326
+    )
+    routes = gpd.GeoDataFrame(
+        {"team": ["A"]}, geometry=[LineString([(123.4, 41.8), (121.6, 38.9)])], crs=4326
+    )
+    page = write_layers_map(
+        tmp_path / "m.html",
+        {"fund": fund, "sites": sites, "routes": routes},
+        counties,
+        title="t",
+        tiles="none",
+    )
+    dom = rendered_dom(chromium, page, tmp_path / "profile")
+    assert LEAFLET_RAN.search(dom)
+    assert "leaflet-control-layers" in dom  # the script ran to its end
+    for label in ("fund", "sites", "routes"):
+        assert f"> {label}</span>" in dom or f">{label}</span>" in dom or f" {label}<" in dom
