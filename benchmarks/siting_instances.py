@@ -97,3 +97,27 @@ def cover_matrix(inst: CoverInstance, radius_km: float) -> sparse.csr_array:
         (np.ones(len(pairs), dtype=np.bool_), (pairs["i"], pairs["j"])),
         shape=(len(inst.demand_xy_km), len(inst.candidate_xy_km)),
     )
+
+
+def cover_matrix_chunked(
+    inst: CoverInstance, radius_km: float, chunk: int = 20_000
+) -> sparse.csr_array:
+    """Like :func:`cover_matrix`, built in chunks of demand points to bound peak memory."""
+    tree_c = cKDTree(inst.candidate_xy_km)
+    n = len(inst.demand_xy_km)
+    indptr = [np.zeros(1, np.int64)]
+    indices = []
+    offset = 0
+    for s in range(0, n, chunk):
+        pts = inst.demand_xy_km[s : s + chunk]
+        lists = tree_c.query_ball_point(pts, radius_km, return_sorted=True)
+        lens = np.fromiter((len(x) for x in lists), np.int64, len(lists))
+        flat = np.fromiter((j for x in lists for j in x), np.int32, int(lens.sum()))
+        indices.append(flat)
+        indptr.append(offset + np.cumsum(lens))
+        offset += int(lens.sum())
+    ind = np.concatenate(indices)
+    return sparse.csr_array(
+        (np.ones(ind.size, dtype=np.bool_), ind, np.concatenate(indptr)),
+        shape=(n, len(inst.candidate_xy_km)),
+    )

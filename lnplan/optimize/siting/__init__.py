@@ -8,10 +8,10 @@ reports coverage per named group of demand points (e.g. city, county) without kn
 Which backend and why (each module states its formulation):
 
 - :mod:`~lnplan.optimize.siting.coverage` — MCLP, partial set cover and equity: HiGHS MIP through
-  OR-Tools on a reduced, tight formulation (merged demand rows, dominated sites dropped, Lagrangian
-  fixing at province scale, greedy + swap warm start).
+  OR-Tools (MathOpt) on a reduced, tight formulation (merged demand rows, dominated sites
+  dropped, greedy + swap incumbent).
 - :mod:`~lnplan.optimize.siting.median` — p-median and facility location: HiGHS MIP on the radius
-  formulation (Elloumi 2010; García, Labbé, Marín 2011) with iterative level extension, warmed by
+  formulation (Elloumi 2010; García, Labbé, Marín 2011) with iterative level extension, cut off by
   greedy + fast interchange; with capacities the classic split-assignment formulation. p-center:
   a sequence of covering feasibility MIPs over the sorted distinct distances.
 

@@ -126,45 +126,73 @@ def greedy_order_ok(
     return True
 
 
-def csr_rows_equal_groups(
-    mat: sparse.csr_array, extra_key: IntArray | None = None
-) -> tuple[IntArray, IntArray]:
-    """Group identical rows (same column set, same ``extra_key``).
+def _ragged_positions(indptr: IntArray, rows: IntArray) -> IntArray:
+    """Positions in ``indices`` of all entries of ``rows`` (in row order)."""
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.cumsum(lens) - lens
+    return np.repeat(starts - offsets, lens) + np.arange(total)
 
-    Returns ``(first, inverse)``: the first row of each group and each row's group number.
+
+def csr_rows_equal_groups(
+    mat: sparse.csr_array, extra_key: IntArray | None = None, *, chunk: int = 50_000
+) -> tuple[IntArray, IntArray]:
+    """Group identical rows (same column set, same ``extra_key``); ``mat`` has sorted indices.
+
+    Rows are keyed by their length and two random-projection hashes, then every row is compared
+    entry by entry with the first row of its group (collisions, if any, are split off exactly).
+    Works in chunks of rows to keep memory low. Returns ``(first, inverse)``: the first row of each
+    group and each row's group number.
     """
     n = mat.shape[0]
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    pattern = sparse.csr_array((np.ones(mat.nnz), mat.indices, mat.indptr), shape=mat.shape)
+    indptr = np.asarray(mat.indptr, np.int64)
+    indices = mat.indices
+    length = np.diff(indptr)
     rng = np.random.default_rng(12345)
-    h = pattern @ rng.random((mat.shape[1], 2))
-    length = np.diff(mat.indptr).astype(np.float64)
-    cols = [length, h[:, 0], h[:, 1]]
+    r1 = rng.random(mat.shape[1])
+    r2 = rng.random(mat.shape[1])
+    h1 = np.zeros(n)
+    h2 = np.zeros(n)
+    for s in range(0, n, chunk):
+        rows = np.arange(s, min(s + chunk, n))
+        pos = _ragged_positions(indptr, rows)
+        owner = np.repeat(rows - s, length[rows])
+        h1[rows] = np.bincount(owner, weights=r1[indices[pos]], minlength=rows.size)
+        h2[rows] = np.bincount(owner, weights=r2[indices[pos]], minlength=rows.size)
+    cols = [length.astype(np.float64), h1, h2]
     if extra_key is not None:
         cols.append(np.asarray(extra_key, np.float64))
     keys = np.column_stack(cols)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.ravel()
-    # Verify: every row equals the first row of its group (hash collisions are split off).
+    inverse = inverse.ravel().astype(np.int64)
+    first = first.astype(np.int64)
     rep = first[inverse]
-    same_len = np.diff(mat.indptr) == np.diff(mat.indptr)[rep]
-    ok = same_len.all() and np.array_equal(
-        pattern.indices,
-        pattern[rep].indices,
-    )
-    if not ok:  # pragma: no cover - astronomically unlikely
-        seen: dict[tuple[bytes, int], int] = {}
-        inverse = np.empty(n, np.int64)
-        firsts: list[int] = []
-        for i in range(n):
-            key = (
-                mat.indices[mat.indptr[i] : mat.indptr[i + 1]].tobytes(),
-                int(extra_key[i]) if extra_key is not None else 0,
-            )
-            if key not in seen:
-                seen[key] = len(firsts)
-                firsts.append(i)
-            inverse[i] = seen[key]
-        return np.asarray(firsts, np.int64), inverse
-    return first.astype(np.int64), inverse.astype(np.int64)
+    ok = True
+    for s in range(0, n, chunk):
+        rows = np.arange(s, min(s + chunk, n))
+        a = indices[_ragged_positions(indptr, rows)]
+        b = indices[_ragged_positions(indptr, rep[rows])]
+        if not np.array_equal(a, b):
+            ok = False
+            break
+    if ok:
+        return first, inverse
+    # Hash collision (astronomically unlikely): exact grouping by row contents.
+    seen: dict[tuple[bytes, int], int] = {}
+    inverse = np.empty(n, np.int64)
+    firsts: list[int] = []
+    for i in range(n):
+        key = (
+            indices[indptr[i] : indptr[i + 1]].tobytes(),
+            int(extra_key[i]) if extra_key is not None else 0,
+        )
+        if key not in seen:
+            seen[key] = len(firsts)
+            firsts.append(i)
+        inverse[i] = seen[key]
+    return np.asarray(firsts, np.int64), inverse

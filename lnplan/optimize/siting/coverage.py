@@ -20,10 +20,9 @@ within the radius or travel time, ``y_j`` = 1 when site ``j`` is open):
 Reductions before the MIP, each exact: demand covered by an existing site is counted and removed;
 demand points with identical cover sets (and equity group) are merged into one row with the summed
 weight; candidates whose cover set is contained in another candidate's (same group, no dearer,
-no capacities) are dropped; for large plain instances a Lagrangian bound (relaxing the linking rows,
-subgradient on the multipliers) fixes sites whose forced opening or closing would drop the bound
-below the best known solution. A greedy solution improved by best-improvement swaps is the warm
-start.
+no capacities, no budget) are dropped. A greedy solution improved by best-improvement swaps is the
+incumbent the MIP must beat: OR-Tools 9.15's HiGHS backend crashes on solution hints, so when the
+MIP stops at the time limit without a better solution the swap solution is returned.
 
 Backend: HiGHS through OR-Tools' MathOpt, the model passed as a proto built from sparse
 matrices in one go. The linking rows make the LP relaxation tight (on the clustered benchmark
@@ -165,10 +164,9 @@ def _reduce(
     n_free: int | None,
     dominance: bool,
 ) -> _Reduced:
-    n, _m = c.shape
-    pattern = sparse.csr_array((np.ones(c.nnz), c.indices, c.indptr), shape=c.shape)
+    n, m = c.shape
     if outside_open.size:
-        pre = np.asarray(pattern[:, outside_open].sum(axis=1)).ravel() > 0
+        pre = np.asarray(c[:, outside_open].astype(np.float32).sum(axis=1)).ravel() > 0
     else:
         pre = np.zeros(n, dtype=np.bool_)
     col_ok = rules.allowed.copy()
@@ -177,12 +175,23 @@ def _reduce(
         col_ok &= ~removed_cols
     cols = np.flatnonzero(col_ok)
     rows = np.flatnonzero((w > 0) & ~pre)
-    sub = pattern[rows][:, cols]
+    sub = c if rows.size == n else c[rows]
+    if cols.size < m:
+        sub = sub[:, cols]
+    sub = sparse.csr_array(sub)
+    sub.sort_indices()
     has = np.diff(sub.indptr) > 0
-    rows, sub = rows[has], sub[has]
+    if not has.all():
+        rows, sub = rows[has], sparse.csr_array(sub[has])
     key = None if group_idx is None else group_idx[rows]
     first, inv = csr_rows_equal_groups(sub, key)
-    mat = sparse.csr_array(sub[first])
+    del sub
+    merged = c[rows[first]]
+    if cols.size < m:
+        merged = merged[:, cols]
+    mat = sparse.csr_array(merged, dtype=np.float64)
+    mat.data[:] = 1.0
+    mat.sort_indices()
     wm = _fsum(inv, w[rows], first.size)
     rg = np.zeros(first.size, np.int64) if group_idx is None else group_idx[rows[first]]
     member = np.full(n, -1, np.int64)
@@ -374,62 +383,6 @@ def _covered_weight(red: _Reduced, open_cols: IntArray) -> float:
     x = np.zeros(red.mat.shape[1])
     x[open_cols] = 1.0
     return float(red.w[np.asarray(red.mat @ x).ravel() > 0].sum())
-
-
-def _lagrangian_fix(
-    red: _Reduced, n_pick: int, incumbent: float, deadline: float
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], float]:
-    """Subgradient on the Lagrangian dual of the linking rows; fix sites by bound.
-
-    Returns masks over model columns (fixed closed, fixed open) and the best upper bound on the
-    covered weight of the reduced problem.
-    """
-    mat, w = red.mat, red.w
-    csc_t = sparse.csr_array(sparse.csc_array(mat).T)
-    k = mat.shape[1]
-    lam = w * 0.5
-    best_ub = math.inf
-    best_lam = lam.copy()
-    step_scale = 2.0
-    stall = 0
-    for _ in range(400):
-        if time.perf_counter() > deadline:
-            break
-        c = np.asarray(csc_t @ lam).ravel()
-        top = np.argpartition(-c, n_pick - 1)[:n_pick] if n_pick < k else np.arange(k)
-        ub = float(np.maximum(w - lam, 0).sum() + c[top].sum())
-        if ub < best_ub - 1e-9:
-            best_ub, best_lam, stall = ub, lam.copy(), 0
-        else:
-            stall += 1
-            if stall >= 15:
-                step_scale /= 2
-                stall = 0
-        if best_ub - incumbent <= 1e-7 * max(1.0, incumbent) or step_scale < 1e-4:
-            break
-        y = np.zeros(k)
-        y[top] = 1.0
-        g = (w > lam).astype(np.float64) * -1.0 + np.asarray(mat @ y).ravel()
-        # minimise ub: move against the subgradient
-        norm = float(g @ g)
-        if norm == 0:
-            break
-        step = step_scale * (ub - incumbent) / norm
-        lam = np.clip(lam - step * g, 0.0, w)
-    c = np.asarray(csc_t @ best_lam).ravel()
-    base = float(np.maximum(w - best_lam, 0).sum())
-    order = np.argsort(-c, kind="stable")
-    in_top = np.zeros(k, dtype=np.bool_)
-    in_top[order[:n_pick]] = True
-    top_sum = float(c[order[:n_pick]].sum())
-    c_p = c[order[n_pick - 1]] if n_pick >= 1 else 0.0
-    c_next = c[order[n_pick]] if n_pick < k else 0.0
-    ub_force_open = base + top_sum - c_p + c  # for columns outside the top p
-    ub_force_closed = base + top_sum - c + c_next  # for columns inside the top p
-    margin = 1e-6 * max(1.0, abs(incumbent))
-    fix0 = ~in_top & (ub_force_open < incumbent - margin)
-    fix1 = in_top & (ub_force_closed < incumbent - margin)
-    return fix0, fix1, base + top_sum
 
 
 # --- MIP --------------------------------------------------------------------------------------
@@ -836,6 +789,7 @@ def _max_coverage(
         "model_sites": float(red.cols.size),
         "dominated_sites": float(red.dropped_dominated),
     }
+    details["time_reduce_s"] = time.perf_counter() - start
     n_pick = n_sites - red.outside_open.size
     heur_deadline = start + min(params.time_limit_s * 0.3, 20.0)
     g = _greedy(red, rules, n_pick, n_sites)
@@ -844,6 +798,7 @@ def _max_coverage(
     if g is not None:
         hint = _swap_improve(red, rules, g, heur_deadline)
         details["heuristic_objective"] = const + _covered_weight(red, hint)
+    details["time_heuristic_s"] = time.perf_counter() - start
     if n_pick == 0 or red.mat.shape[0] == 0:
         chosen = np.concatenate([red.cols[hint] if hint is not None else [], red.outside_open])
         chosen = chosen.astype(np.int64)
@@ -864,39 +819,6 @@ def _max_coverage(
             groups=groups,
             details=details,
         )
-    plain = rules.is_plain and hint is not None
-    if plain and red.mat.nnz > 300_000 and hint is not None:
-        inc = _covered_weight(red, hint)
-        fix0, fix1, lag_ub = _lagrangian_fix(
-            red, n_pick, inc, start + min(params.time_limit_s * 0.5, 30.0)
-        )
-        details["lagrangian_bound"] = const + lag_ub
-        details["fixed_closed"] = float(fix0.sum())
-        details["fixed_open"] = float(fix1.sum())
-        if fix0.any() or fix1.any():
-            removed = np.zeros(c.shape[1], dtype=np.bool_)
-            removed[red.cols[fix0]] = True
-            hint_cand = red.cols[hint]
-            outside2 = np.union1d(red.outside_open, red.cols[fix1])
-            red = _reduce(
-                c,
-                w,
-                rules,
-                outside_open=outside2,
-                removed_cols=removed,
-                group_idx=None,
-                n_free=n_sites - outside2.size,
-                dominance=True,
-            )
-            details["merged_rows_after_fixing"] = float(red.mat.shape[0])
-            details["model_sites_after_fixing"] = float(red.cols.size)
-            pos = {int(cand): i for i, cand in enumerate(red.cols)}
-            hint_list = [pos[int(h)] for h in hint_cand if int(h) in pos]
-            hint = (
-                np.asarray(hint_list, np.int64)
-                if len(hint_list) == n_sites - outside2.size
-                else None
-            )
     out, open_cols, row_cov, flows = _solve_mip(
         red,
         w,
@@ -913,17 +835,22 @@ def _max_coverage(
             "no choice of sites satisfies the rules together (proved by the solver); check the "
             "group bounds against the budget"
         )
-    if out.x is None:
-        if hint is None:
-            raise InfeasibleError(
-                "the time limit ran out before any solution met the rules; raise time_limit_s"
-            )
-        open_cols, out = hint, replace(out, status="time_limit")
+    heur_value = const + _covered_weight(red, hint) if hint is not None else -math.inf
+    if out.x is None and hint is None:
+        raise InfeasibleError(
+            "the time limit ran out before any solution met the rules; raise time_limit_s"
+        )
+    if out.x is None or (out.status != "optimal" and out.objective < heur_value):
+        # The MIP stopped early with nothing better than the warm start: keep the warm start.
+        assert hint is not None
+        open_cols = hint
+        status = "time_limit" if out.status in ("time_limit", "no_solution") else "feasible"
+        out = replace(out, status=status)
         yv = np.zeros(red.mat.shape[1])
         yv[open_cols] = 1.0
         row_cov = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
         flows = None
-        objective = const + _covered_weight(red, hint)
+        objective = heur_value
     else:
         objective = out.objective
     chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
