@@ -422,7 +422,6 @@ def _solve_mip(
     n_sites: int | None,
     params: SolveParams,
     deadline: float,
-    hint_cols: IntArray | None,
     target_weight: float | None = None,
     groups: _GroupData | None = None,
     floors: FloatArray | None = None,
@@ -708,7 +707,6 @@ def solve_max_coverage(
             n_sites=problem.n_sites,
             params=params,
             deadline=start + params.time_limit_s * 0.7,
-            hint_cols=None,
             groups=gd,
         )
         if out1.status == "infeasible":
@@ -729,7 +727,6 @@ def solve_max_coverage(
         n_sites=problem.n_sites,
         params=params,
         deadline=deadline,
-        hint_cols=None,
         groups=gd,
         floors=floors,
     )
@@ -827,7 +824,6 @@ def _max_coverage(
         n_sites=n_sites,
         params=params,
         deadline=deadline,
-        hint_cols=hint,
         presolve=not rules.is_plain,
     )
     if out.status == "infeasible":
@@ -938,7 +934,6 @@ def solve_set_cover(
         n_sites=None,
         params=params,
         deadline=deadline,
-        hint_cols=hint,
         target_weight=target,
     )
     if out.status == "infeasible":
