@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -109,7 +109,7 @@ class Equity:
 
     groups: IntArray
     mode: Literal["max_min", "floor"] = "max_min"
-    floor: float | Mapping[int, float] = 0.0
+    floor: float | Mapping[Any, float] = 0.0
 
 
 @dataclass(frozen=True)
@@ -398,6 +398,12 @@ def _largest_capacity(
     return float(capacity[existing].sum() + top.sum())
 
 
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value (labels may be numbers or strings)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
 def coverage_by_group(
     weights: FloatArray,
     covered_share: FloatArray,
@@ -416,7 +422,7 @@ def coverage_by_group(
         dem = np.bincount(inv, weights=weights, minlength=codes.size)
         cov = np.bincount(inv, weights=weights * covered_share, minlength=codes.size)
         out[name] = {
-            c.item(): GroupCoverage(float(d), float(v))
+            _plain(c): GroupCoverage(float(d), float(v))
             for c, d, v in zip(codes, dem, cov, strict=True)
         }
     return out

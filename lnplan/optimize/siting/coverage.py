@@ -62,6 +62,7 @@ from lnplan.optimize.siting._model import (
     SiteRules,
     SitingResult,
     SolveParams,
+    _plain,
     check_weights,
     coverage_by_group,
     prepare_rules,
@@ -405,7 +406,7 @@ def _group_data(equity: Equity, w: FloatArray) -> _GroupData:
     codes, idx = np.unique(labels, return_inverse=True)
     total = _fsum(idx, w, codes.size)
     if isinstance(equity.floor, Mapping):
-        fl = np.array([float(equity.floor.get(c.item(), 0.0)) for c in codes])
+        fl = np.array([float(equity.floor.get(_plain(c), 0.0)) for c in codes])
     else:
         fl = np.full(codes.size, float(equity.floor))
     if ((fl < 0) | (fl > 1)).any():
@@ -675,7 +676,7 @@ def solve_max_coverage(
         if short.any():
             g = int(np.flatnonzero(short)[0])
             raise InfeasibleError(
-                f"group {gd.codes[g].item()!r} can reach at most {best[g] / gd.total[g]:.1%} "
+                f"group {_plain(gd.codes[g])!r} can reach at most {best[g] / gd.total[g]:.1%} "
                 f"coverage even with every allowed candidate open, below its floor of "
                 f"{gd.floor[g]:.1%} ({int(short.sum())} group(s) short)"
             )

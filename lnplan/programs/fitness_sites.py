@@ -1,0 +1,262 @@
+"""The fitness demonstration sites programme: choose ``sites.p`` sites for severely disabled people.
+
+Steps (registered in :mod:`lnplan.programs`, section ``sites`` of the scenario):
+
+1. **Demand**: households of severely disabled people aggregated into weighted demand points
+   (``sites.demand``: grid cells of ``grid_cell_km``, H3 cells or townships), weight = households.
+2. **Reach**: road travel time (``sites.coverage_by = "travel_time"``, limit
+   ``sites.travel_time_min``, road model of ``scenario.travel`` or the user's
+   ``data.travel_matrix``) or great-circle distance (``"distance"``, ``sites.radius_km``) from
+   every demand point to every candidate site.
+3. **Model** (``sites.objective``, :mod:`lnplan.optimize.siting`):
+   ``mclp`` (default) maximises households within reach of ``p`` sites; ``pmedian`` minimises
+   total household travel; ``pcenter`` the longest travel; ``setcover`` the fewest sites that reach
+   every reachable household. Every city gets at least ``sites.min_sites_per_city`` sites (capped
+   at its number of candidates).
+4. **Outputs** (aggregates only): tables ``sites`` (chosen sites with their catchment households),
+   ``coverage_by_city``, ``coverage_by_county``; layers ``sites`` (points) and ``coverage``
+   (shareable cells with households and covered households, small cells merged).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from lnplan.errors import InputError
+
+if TYPE_CHECKING:
+    from lnplan.optimize.siting import SitingResult
+    from lnplan.programs import ProgrammeOutput
+    from lnplan.scenario import Scenario
+    from lnplan.world import World
+
+logger = logging.getLogger(__name__)
+
+NAME = "fitness_sites"
+SECTION = "sites"
+
+
+def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
+    """Choose the sites; see the module docstring."""
+    from lnplan.geo.aggregate import aggregate_households, shareable_cells
+    from lnplan.geo.travel import RoadModel, coverage_for_layers, layer_lonlat
+    from lnplan.optimize.siting import (
+        CenterProblem,
+        CoverageProblem,
+        MedianProblem,
+        SetCoverProblem,
+        SiteRules,
+        SolveParams,
+        solve_max_coverage,
+        solve_p_center,
+        solve_p_median,
+        solve_set_cover,
+    )
+    from lnplan.programs import ProgrammeOutput
+
+    sec = scenario.sites
+    if sec is None:
+        raise InputError("the scenario has no [sites] section")
+    cands = world.candidates.reset_index(drop=True)
+    if cands.empty:
+        raise InputError("no candidate sites in the world: nothing to choose from")
+    demand = aggregate_households(
+        world.households,
+        by=sec.demand,
+        cell_km=sec.grid_cell_km,
+        h3_resolution=sec.h3_resolution,
+        townships=world.townships,
+    )
+    pts = demand.points.reset_index(drop=True)
+    weights = pts["weight"].to_numpy(dtype=np.float64)
+    model = RoadModel.from_scenario(scenario.travel)
+    mountain = world.mountain_counties()
+    by_time = sec.coverage_by == "travel_time"
+    cover = coverage_for_layers(
+        pts,
+        cands,
+        model=model,
+        mountain_counties=mountain,
+        travel_time_min=sec.travel_time_min if by_time else None,
+        radius_km=None if by_time else sec.radius_km,
+        matrix=scenario.data.travel_matrix if by_time else None,
+    )
+    # Every city gets its minimum (no more than it has candidates).
+    city = cands["city_code"].astype(str).to_numpy()
+    codes, group = np.unique(city, return_inverse=True)
+    counts = np.bincount(group, minlength=codes.size)
+    group_min = {g: int(min(sec.min_sites_per_city, counts[g])) for g in range(codes.size)}
+    rules = SiteRules(candidate_group=group.astype(np.int64), group_min=group_min)
+    county_of = pts["county_code"].astype(str).to_numpy() if "county_code" in pts else None
+    city_of_county = dict(
+        zip(
+            world.county_indicators["county_code"].astype(str),
+            world.county_indicators["city_code"].astype(str),
+            strict=False,
+        )
+    )
+    groups = {}
+    if county_of is not None:
+        groups["county"] = county_of
+        groups["city"] = np.array([city_of_county.get(c, c[:4] + "00") for c in county_of])
+    params = SolveParams(time_limit_s=sec.time_limit_s, seed=scenario.seed)
+
+    if sec.objective == "mclp":
+        result = solve_max_coverage(
+            CoverageProblem(weights, cover, sec.p, rules), params, groups=groups
+        )
+    elif sec.objective == "setcover":
+        reach = np.asarray(cover.getnnz(axis=1)) > 0
+        share = float(weights[reach].sum() / max(weights.sum(), 1e-12))
+        result = solve_set_cover(
+            SetCoverProblem(weights, cover, share, SiteRules()), params, groups=groups
+        )
+    else:
+        from lnplan.geo.travel import travel_time_matrix_min
+
+        a = layer_lonlat(pts, "demand points")
+        b = layer_lonlat(cands, "candidates")
+        a_m = (
+            pts["county_code"].astype(str).isin(mountain).to_numpy()
+            if county_of is not None
+            else None
+        )
+        b_m = cands["county_code"].astype(str).isin(mountain).to_numpy()
+        cost = travel_time_matrix_min(a, b, model=model, a_mountain=a_m, b_mountain=b_m)
+        if sec.objective == "pmedian":
+            result = solve_p_median(
+                MedianProblem(weights, cost, sec.p, rules=rules), params, groups=groups
+            )
+        else:
+            result = solve_p_center(
+                CenterProblem(weights, cost, sec.p, rules), params, groups=groups
+            )
+    return _output(
+        ProgrammeOutput,
+        scenario,
+        world,
+        demand,
+        pts,
+        cands,
+        cover,
+        result,
+        by_time,
+        shareable_cells,
+    )
+
+
+def _output(
+    output_cls: type,
+    scenario: Scenario,
+    world: World,
+    demand: object,
+    pts: gpd.GeoDataFrame,
+    cands: gpd.GeoDataFrame,
+    cover: sparse.csr_array,
+    result: SitingResult,
+    by_time: bool,
+    shareable_cells: object,
+) -> ProgrammeOutput:
+    sec = scenario.sites
+    assert sec is not None
+    weights = pts["weight"].to_numpy(dtype=np.float64)
+    households = pts["households"].to_numpy(dtype=np.int64)
+    assigned = result.assignment
+    # Covered = within reach of its assigned site (p-median/p-center assign every point).
+    mat = sparse.csr_array(cover)
+    covered = np.zeros(len(pts), dtype=bool)
+    has = np.flatnonzero(assigned >= 0)
+    if has.size:
+        covered[has] = np.asarray(mat[has, assigned[has]]).ravel() != 0
+    chosen = result.chosen
+    catch_hh = np.bincount(assigned[has], weights=households[has], minlength=len(cands))
+    sites = cands.iloc[chosen][["candidate_id", "kind", "name", "county_code", "city_code"]].copy()
+    sites["catchment_households"] = catch_hh[chosen].astype(np.int64)
+    sites_layer = gpd.GeoDataFrame(
+        sites.assign(geometry=cands.geometry.iloc[chosen].to_numpy()), crs=cands.crs
+    )
+    sites_table = pd.DataFrame(sites)
+    county_city = dict(
+        zip(
+            world.county_indicators["county_code"].astype(str),
+            world.county_indicators["city_code"].astype(str),
+            strict=False,
+        )
+    )
+    frame = pd.DataFrame(
+        {
+            "county_code": pts["county_code"].astype(str).to_numpy(),
+            "households": households,
+            "covered_households": np.where(covered, households, 0),
+        }
+    )
+    frame["city_code"] = [county_city.get(c, c[:4] + "00") for c in frame["county_code"]]
+
+    def table(level: str) -> pd.DataFrame:
+        col = f"{level}_code"
+        agg = frame.groupby(col, as_index=False)[["households", "covered_households"]].sum()
+        agg["coverage_rate"] = (agg["covered_households"] / agg["households"].clip(lower=1)).round(
+            4
+        )
+        n_sites = cands.iloc[chosen][col].astype(str).value_counts()
+        agg["sites"] = agg[col].map(n_sites).fillna(0).astype(int)
+        return agg
+
+    hh_covered = np.zeros(len(world.households), dtype=np.int64)
+    idx = demand.household_index  # type: ignore[attr-defined]
+    ok = idx >= 0
+    hh_covered[ok] = covered[idx[ok]].astype(np.int64)
+    cells = shareable_cells(  # type: ignore[operator]
+        world.households.assign(covered=hh_covered),
+        by=sec.demand,
+        cell_km=sec.grid_cell_km,
+        h3_resolution=sec.h3_resolution,
+        min_households=scenario.maps.min_cell_households,
+        value_columns=["covered"],
+        townships=world.townships,
+    )
+    reach = (
+        f"{sec.travel_time_min:g} min by road" if by_time else f"{sec.radius_km:g} km straight line"
+    )
+    summary = {
+        "objective": sec.objective,
+        "sites": int(chosen.size),
+        "status": result.status,
+        "objective_value": result.objective,
+        "bound": result.bound,
+        "gap": result.gap,
+        "runtime_s": round(result.runtime_s, 3),
+        "engine": result.engine,
+        "reach": reach,
+        "households": int(households.sum()),
+        "covered_households": int(households[covered].sum()),
+        "coverage_rate": round(float(weights[covered].sum() / max(weights.sum(), 1e-12)), 4),
+        "min_sites_per_city": sec.min_sites_per_city,
+        "label": world.label,
+    }
+    logger.info(
+        "fitness sites: %d sites, %s, %d of %d households within %s",
+        chosen.size,
+        result.status,
+        summary["covered_households"],
+        summary["households"],
+        reach,
+    )
+    out: ProgrammeOutput = output_cls(
+        name=NAME,
+        tables={
+            "sites": sites_table,
+            "coverage_by_city": table("city"),
+            "coverage_by_county": table("county"),
+        },
+        layers={"sites": sites_layer, "coverage": cells},
+        summary=summary,
+    )
+    return out
