@@ -572,13 +572,7 @@ def _assemble(
     assignment = np.full(n, -1, np.int64)
     share_mat = None
     # Nearest open covering site of every point (smallest stored value in ``covers``).
-    nearest = np.full(n, -1, np.int64)
-    sub = sparse.coo_array(c[:, chosen]) if chosen.size else None
-    if sub is not None and sub.nnz:
-        order = np.lexsort((sub.data.astype(np.float64), sub.row))
-        rows_sorted = sub.row[order]
-        first = np.unique(rows_sorted, return_index=True)[1]
-        nearest[rows_sorted[first]] = chosen[sub.col[order][first]]
+    nearest = _nearest_open(c, chosen)
     if flows is None:
         assignment = nearest
         share = (nearest >= 0).astype(np.float64)
@@ -617,6 +611,31 @@ def _assemble(
         price_of_equity=None if unconstrained is None else unconstrained - covered,
         details=details,
     )
+
+
+def _nearest_open(c: sparse.csr_array, chosen: IntArray, chunk: int = 20_000) -> IntArray:
+    """Per row of ``c``, the open site with the smallest stored value (-1 if none); low memory."""
+    n, m = c.shape
+    nearest = np.full(n, -1, np.int64)
+    if chosen.size == 0:
+        return nearest
+    is_open = np.zeros(m, dtype=np.bool_)
+    is_open[chosen] = True
+    indptr = c.indptr
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        lo, hi = int(indptr[s]), int(indptr[e])
+        cols = c.indices[lo:hi]
+        keep = is_open[cols]
+        if not keep.any():
+            continue
+        rows = np.repeat(np.arange(s, e), np.diff(indptr[s : e + 1]))[keep]
+        vals = np.asarray(c.data[lo:hi][keep], dtype=np.float64)
+        cols = cols[keep]
+        order = np.lexsort((cols, vals, rows))
+        first = np.unique(rows[order], return_index=True)[1]
+        nearest[rows[order][first]] = cols[order][first]
+    return nearest
 
 
 def _status(outcome: MipOutcome) -> str:
