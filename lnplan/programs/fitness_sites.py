@@ -113,10 +113,10 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
             CoverageProblem(weights, cover, sec.p, rules), params, groups=groups
         )
     elif sec.objective == "setcover":
-        reach = np.asarray(cover.getnnz(axis=1)) > 0
+        reach = np.diff(sparse.csr_array(cover).indptr) > 0
         share = float(weights[reach].sum() / max(weights.sum(), 1e-12))
         result = solve_set_cover(
-            SetCoverProblem(weights, cover, share, SiteRules()), params, groups=groups
+            SetCoverProblem(weights, cover, share, rules), params, groups=groups
         )
     else:
         from lnplan.geo.travel import travel_time_matrix_min
