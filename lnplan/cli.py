@@ -233,7 +233,13 @@ def run_cmd(
 
     try:
         sc = load_scenario(scenario, set_ or [])
-        result = run_scenario(sc, out if out is not None else sc.output.folder)
+        with err_console.status("starting", spinner="dots") as status:
+
+            def on_step(text: str) -> None:
+                status.update(f"{sc.name}: {text} ...")
+                logging.getLogger("lnplan.cli").info("%s: %s", sc.name, text)
+
+            result = run_scenario(sc, out if out is not None else sc.output.folder, on_step=on_step)
     except LnplanError as exc:
         raise fail(str(exc)) from None
     _summary_table(result.summary, f"{sc.name}: world, seed {sc.seed}")

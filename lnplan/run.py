@@ -31,7 +31,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +156,18 @@ def write_world_folder(world: World, out_dir: Path | str, *, cell_km: float = 2.
     ]
 
 
-def run_scenario(scenario: Scenario, out_dir: Path | str) -> RunResult:
-    """Build the world, run the enabled programmes and write everything to ``out_dir``."""
+def run_scenario(
+    scenario: Scenario,
+    out_dir: Path | str,
+    *,
+    on_step: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Build the world, run the enabled programmes and write everything to ``out_dir``.
+
+    ``on_step(text)`` is told what starts next (building the world, each programme, maps).
+    """
+    step = on_step or (lambda text: None)
+    step("building the world")
     from lnplan.geo.synth import write_gpkg
 
     world = build_world(scenario)
@@ -177,12 +187,13 @@ def run_scenario(scenario: Scenario, out_dir: Path | str) -> RunResult:
         layers = shareable_world_layers(world, min_households=minimum, cell_km=cell_km)
         write_gpkg(layers, tmp / "world" / "world.gpkg")
         files += [tmp / "scenario.json", tmp / "world_summary.csv", tmp / "world" / "world.gpkg"]
-        outputs = run_enabled(scenario, world, tmp)
+        outputs = run_enabled(scenario, world, tmp, on_start=lambda name: step(f"programme {name}"))
         for output in outputs:
             files += write_output(output, tmp / output.name, formats=list(scenario.output.formats))
         maps = importlib.import_module("lnplan.maps")
         hook = getattr(maps, "write_run_maps", None)
         if hook is not None:
+            step("maps")
             files += [Path(p) for p in hook(scenario, world, outputs, tmp)]
         file_names += sorted(str(p.relative_to(tmp)) for p in files)
         manifest = {

@@ -54,7 +54,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -120,10 +120,21 @@ def missing_sections(scenario: Scenario) -> list[str]:
     return [s for s in scenario.enabled_sections() if s not in have]
 
 
-def run_enabled(scenario: Scenario, world: World, out_dir: Path) -> list[ProgrammeOutput]:
-    """Run every enabled programme in order; each gets ``out_dir / NAME`` (created)."""
+def run_enabled(
+    scenario: Scenario,
+    world: World,
+    out_dir: Path,
+    *,
+    on_start: Callable[[str], None] | None = None,
+) -> list[ProgrammeOutput]:
+    """Run every enabled programme in order; each gets ``out_dir / NAME`` (created).
+
+    ``on_start(NAME)`` is called before each programme (the CLI shows progress with it).
+    """
     outputs = []
     for module in enabled(scenario):
+        if on_start is not None:
+            on_start(module.NAME)
         folder = Path(out_dir) / module.NAME
         folder.mkdir(parents=True, exist_ok=True)
         logger.info("running programme %s", module.NAME)
