@@ -69,6 +69,7 @@ def test_bound_and_fixings_against_brute_force(inst: tuple, seed: int) -> None:
     assert out.best_value <= opt + 1e-9
     assert out.best_value >= values[tuple(start.tolist())] - 1e-9
     assert out.best_cols.size == p
+    assert ((out.multipliers >= 0) & (out.multipliers <= w)).all()
     assert covered_value(sparse.csc_array(mat), w, out.best_cols) == pytest.approx(out.best_value)
     # Every solution strictly better than the returned one respects the fixings.
     for s, v in values.items():

@@ -45,6 +45,7 @@ class LagrangeOutcome:
     fixed_open: npt.NDArray[np.bool_]
     fixed_closed: npt.NDArray[np.bool_]
     iterations: int
+    multipliers: FloatArray  # the lambda of the best bound
 
 
 def covered_value(csc: sparse.csc_array, w: FloatArray, cols: IntArray) -> float:
@@ -120,6 +121,7 @@ def lagrangian_mclp(
     lam = np.minimum(w, 4.0 * w / deg)
     col_weight = np.asarray(matT @ w).ravel()
     # Trivial bounds: all demand; the p heaviest columns.
+    best_lam = np.zeros(r)
     best_bound = min(float(w.sum()), float(np.sort(col_weight)[-p:].sum()) if p > 0 else 0.0)
     theta = 1.0
     stall = 0
@@ -154,6 +156,7 @@ def lagrangian_mclp(
             log.debug("it %d: L %.6g best %.6g lb %.6g", it, value, best_bound, lb)
         if value_b < best_bound:
             best_bound = value_b
+            best_lam = lam
             stall = 0
         else:
             stall += 1
@@ -205,4 +208,5 @@ def lagrangian_mclp(
         fixed_open=fixed_open,
         fixed_closed=fixed_closed,
         iterations=it,
+        multipliers=best_lam,
     )
