@@ -303,6 +303,12 @@ class ScreeningSection(_Section):
     age_min_years: int = Field(ge=0, le=18, description="default: targets")
     age_max_years: int = Field(ge=0, le=18, description="default: targets")
     time_limit_s: float = Field(default=60.0, gt=0)
+    max_iterations: int | None = Field(
+        default=None,
+        ge=1,
+        description="stop the tour search after this many improving solutions instead of at "
+        "time_limit_s: the same scenario and seed then give the same tours on any machine",
+    )
 
     @property
     def working_min_per_day(self) -> int:

@@ -364,7 +364,10 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         "screening: %d townships offered (%d visits), %d teams from %s",
         len(offered), len(problem.stops), sec.n_teams, base.name,
     )  # fmt: skip
-    result = solve_routing(problem, SolveParams(time_limit_s=sec.time_limit_s, seed=scenario.seed))
+    params = SolveParams(
+        time_limit_s=sec.time_limit_s, seed=scenario.seed, max_iterations=sec.max_iterations
+    )
+    result = solve_routing(problem, params)
     towns = world.townships[world.townships["children_8_14"] > 0]
     tabs = tables(problem, result, offered, towns)
     summary = {
