@@ -41,6 +41,7 @@ import pandas as pd
 
 from lnplan import __version__
 from lnplan.errors import InputError
+from lnplan.geo.aggregate import suppress_small_counts
 from lnplan.programs import ProgrammeOutput, missing_sections, run_enabled, write_output
 from lnplan.scenario import Scenario
 from lnplan.world import World, build_world
@@ -100,14 +101,6 @@ class RunResult:
     files: tuple[Path, ...]
 
 
-def _blank_small(frame: pd.DataFrame, columns: list[str], minimum: int) -> pd.DataFrame:
-    out = frame.copy()
-    for col in columns:
-        values = out[col]
-        out[col] = values.astype("Int64").mask((values > 0) & (values < minimum))
-    return out
-
-
 def shareable_world_layers(world: World, *, min_households: int, cell_km: float) -> dict:
     """World layers fit for sharing: no household rows, no count under ``min_households``."""
     from lnplan.geo.aggregate import shareable_cells
@@ -115,7 +108,7 @@ def shareable_world_layers(world: World, *, min_households: int, cell_km: float)
 
     layers = shareable_layers(world)
     towns = layers["townships"].drop(columns=["households"])
-    layers["townships"] = _blank_small(towns, ["children_8_14"], min_households)
+    layers["townships"] = suppress_small_counts(towns, ["children_8_14"], minimum=min_households)
     cells = shareable_cells(
         world.households,
         by="grid",
@@ -174,7 +167,9 @@ def run_scenario(
     minimum = scenario.maps.min_cell_households
     summary = world.summary()
     count_cols = [c for c in summary.columns if c not in ("city_code", "city")]
-    shown_summary = _blank_small(summary, ["households", "persons", "children_8_14"], minimum)
+    shown_summary = suppress_small_counts(
+        summary, ["households", "persons", "children_8_14"], minimum=minimum
+    )
     missing = tuple(missing_sections(scenario))
     for section in missing:
         logger.info("scenario enables %s but no programme for it is installed yet", section)

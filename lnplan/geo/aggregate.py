@@ -373,3 +373,20 @@ def shareable_cells(
     if len(gdf) and gdf["households"].min() < min_households:  # pragma: no cover - invariant
         raise AssertionError("a shown cell holds fewer households than the minimum")
     return gdf
+
+
+def suppress_small_counts(
+    frame: pd.DataFrame, columns: list[str], *, minimum: int = MIN_HOUSEHOLDS
+) -> pd.DataFrame:
+    """A copy of ``frame`` with counts from 1 to ``minimum - 1`` blanked (shown as missing).
+
+    For tables and layers of places (townships, counties) whose counts of people could point to
+    a household when small; zero stays zero. ``minimum`` is never below :data:`MIN_HOUSEHOLDS`.
+    """
+    if minimum < MIN_HOUSEHOLDS:
+        raise InputError(f"minimum must be at least {MIN_HOUSEHOLDS} (privacy), got {minimum}")
+    out = frame.copy()
+    for col in columns:
+        values = out[col]
+        out[col] = values.astype("Int64").mask((values > 0) & (values < minimum))
+    return out

@@ -39,6 +39,7 @@ import pandas as pd
 from shapely.geometry import LineString
 
 from lnplan.errors import InputError, UnknownPlaceError
+from lnplan.geo.aggregate import MIN_HOUSEHOLDS, suppress_small_counts
 
 if TYPE_CHECKING:
     from lnplan.optimize.routing import RoutingProblem, RoutingResult
@@ -286,8 +287,14 @@ def layers(
     lonlat: npt.NDArray[np.float64],
     towns: gpd.GeoDataFrame,
     tabs: dict[str, pd.DataFrame],
+    *,
+    min_count: int = MIN_HOUSEHOLDS,
 ) -> dict[str, gpd.GeoDataFrame]:
-    """Trip lines and screened / unscreened township points (aggregates only)."""
+    """Trip lines and screened / unscreened township points (aggregates only).
+
+    Township counts of children from 1 to ``min_count - 1`` are blanked in these shareable
+    layers (the tables for the teams keep them).
+    """
     lines = []
     trip_no: dict[int, int] = {}
     for trip in result.trips:
@@ -343,10 +350,13 @@ def layers(
         geometry=miss.geometry.to_numpy(),
         crs="EPSG:4326",
     )
+    unscreened_layer = suppress_small_counts(unscreened_layer, ["children_left"], minimum=min_count)
     # Drawn in this order: the many unscreened townships underneath, the routes on top.
     out = {"unscreened": unscreened_layer}
     if not screened_layer.empty:
-        out["screened"] = screened_layer
+        out["screened"] = suppress_small_counts(
+            screened_layer, ["children_screened"], minimum=min_count
+        )
     out["routes"] = routes
     return out
 
@@ -394,6 +404,6 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     return ProgrammeOutput(
         name=NAME,
         tables=tabs,
-        layers=layers(result, lonlat, towns, tabs),
+        layers=layers(result, lonlat, towns, tabs, min_count=scenario.maps.min_cell_households),
         summary=summary,
     )

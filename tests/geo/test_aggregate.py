@@ -131,3 +131,16 @@ def test_input_errors() -> None:
         aggregate_households(hh.drop(columns="township_code"), by="township")
     with pytest.raises(InputError, match="h3_resolution must be 0-15"):
         aggregate_households(hh, by="h3", h3_resolution=16)
+
+
+def test_suppress_small_counts_blanks_one_to_four() -> None:
+    import pandas as pd
+
+    from lnplan.geo.aggregate import suppress_small_counts
+
+    frame = pd.DataFrame({"children": [0, 1, 4, 5, 12]})
+    out = suppress_small_counts(frame, ["children"])
+    assert out["children"].isna().tolist() == [False, True, True, False, False]
+    assert frame["children"].tolist() == [0, 1, 4, 5, 12]  # the input is not modified
+    with pytest.raises(InputError, match="minimum must be at least 5"):
+        suppress_small_counts(frame, ["children"], minimum=3)

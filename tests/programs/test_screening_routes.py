@@ -68,6 +68,10 @@ def test_layers_are_aggregates(output: ProgrammeOutput) -> None:
         assert "household_id" not in layer.columns
         assert layer.crs is not None and layer.crs.to_epsg() == 4326
     assert np.isfinite(output.layers["routes"]["km"]).all()
+    for name, col in (("unscreened", "children_left"), ("screened", "children_screened")):
+        if name in output.layers:
+            shown = output.layers[name][col].dropna()
+            assert ((shown == 0) | (shown >= 5)).all(), f"{name}: counts 1-4 must be blanked"
 
 
 def test_unknown_base_is_reported_with_suggestions(quick) -> None:
