@@ -11,7 +11,7 @@ A layer may say how it wants to be drawn through ``layer.attrs``:
     the numeric column that fills polygons or sizes points (default: the first numeric column);
 ``colour``
     a fixed colour for points and lines (default: one per layer);
-``label``
+``map_label``
     the legend name of the layer (default: the layer's key).
 """
 
@@ -103,12 +103,13 @@ def add_layer(
     gdf.attrs = attrs
     if gdf.empty:
         return
-    label = str(attrs.get("label", name))
+    label = str(attrs.get("map_label", name))
     colour = str(attrs.get("colour", colour or LAYER_COLOURS[0]))
     kinds = set(gdf.geom_type.dropna())
     value = _value_column(gdf)
     data = gdf.to_json(ensure_ascii=False)
     if kinds <= {"Polygon", "MultiPolygon"}:
+        edge = 0.8 if len(gdf) <= 300 else 0.0  # many small cells: outlines would hide the fill
         cmap: cm.ColorMap | None = None
         if value is not None:
             vals = gdf[value].to_numpy(dtype=float)
@@ -122,9 +123,9 @@ def add_layer(
         def style(feature: dict, _v: str | None = value, _c: cm.ColorMap | None = cmap) -> dict:
             v = feature["properties"].get(_v) if _v is not None else None
             if _c is None:
-                return {"fillColor": colour, "color": "#333333", "weight": 0.8, "fillOpacity": 0.4}
+                return {"fillColor": colour, "color": "#333333", "weight": edge, "fillOpacity": 0.4}
             fill = _c(v) if isinstance(v, int | float) and np.isfinite(v) else "#cccccc"
-            return {"fillColor": fill, "color": "#333333", "weight": 0.8, "fillOpacity": 0.7}
+            return {"fillColor": fill, "color": "#333333", "weight": edge, "fillOpacity": 0.7}
 
         lib(fmap).GeoJson(
             data, name=label, style_function=style, tooltip=_tooltip(fmap, gdf)

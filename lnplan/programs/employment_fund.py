@@ -631,7 +631,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     )
     layer = gpd.GeoDataFrame(layer, geometry="geometry", crs=world.counties.crs)
     layer.attrs["value_column"] = "amount_yuan"
-    layer.attrs["label"] = "employment security fund (yuan)"
+    layer.attrs["map_label"] = "employment security fund (yuan)"
     summary = {
         "objective": sec.objective,
         "status": result.status,
