@@ -163,6 +163,8 @@ def lagrangian_mclp(
             if stall >= 20:
                 theta *= 0.5
                 stall = 0
+                if theta < 1e-5:
+                    break  # the steps no longer move the bound
         # Heuristic: the p best-scoring sites.
         key = np.sort(chosen).tobytes()
         if it % 5 == 1 and key not in seen:

@@ -917,6 +917,8 @@ def _max_coverage(
 # measured not to finish the root LP of a 70,000-row, 6-million-nonzero model in 60 s (and the
 # model alone took over 1 GB), while 20,000 x 2,000 (about 0.5 million) is proved in seconds.
 _MIP_DIRECT_NNZ = 2_000_000
+# The MIP runs on the model left after Lagrangian fixing when it has at most this many nonzeros.
+_MIP_AFTER_FIXING_NNZ = 2_000_000
 
 
 def _max_coverage_lagrangian(
@@ -960,24 +962,36 @@ def _max_coverage_lagrangian(
     status = "optimal" if bound - objective <= params.rel_gap * max(1.0, abs(bound)) else ""
     chosen_red, row_red = red, None
     engine = "Lagrangian relaxation (subgradient) with greedy + swaps, reduced MCLP"
-    if not status and (lag.fixed_open.any() or lag.fixed_closed.any()):
+    fixed_any = bool(lag.fixed_open.any() or lag.fixed_closed.any())
+    if not status and (fixed_any or red.mat.nnz <= _MIP_AFTER_FIXING_NNZ):
         # Shrink the model by the fixings and let the MIP close the gap if it is small enough.
-        removed = np.ones(c.shape[1], dtype=np.bool_)
-        removed[red.cols[~lag.fixed_closed]] = False
-        outside = np.concatenate([red.outside_open, red.cols[lag.fixed_open]]).astype(np.int64)
-        red2 = _reduce(
-            c,
-            w,
-            rules,
-            outside_open=outside,
-            removed_cols=removed,
-            group_idx=None,
-            n_free=n_sites - outside.size,
-            dominance=True,
-        )
+        red2 = red
+        if fixed_any:
+            removed = np.ones(c.shape[1], dtype=np.bool_)
+            removed[red.cols[~lag.fixed_closed]] = False
+            outside = np.concatenate([red.outside_open, red.cols[lag.fixed_open]])
+            red2 = _reduce(
+                c,
+                w,
+                rules,
+                outside_open=outside.astype(np.int64),
+                removed_cols=removed,
+                group_idx=None,
+                n_free=n_sites - outside.size,
+                dominance=True,
+            )
+        n_left = n_sites - red2.outside_open.size
         details["fixed_model_rows"] = float(red2.mat.shape[0])
         details["fixed_model_nnz"] = float(red2.mat.nnz)
-        if red2.mat.nnz <= _MIP_DIRECT_NNZ and n_sites - outside.size > 0:
+        if n_left == 0 or red2.mat.shape[0] == 0:
+            # Every site fixed (or nothing left to cover): the fixed solution is the only rival.
+            value = float(w[red2.pre_covered].sum())
+            if value > objective:
+                objective, chosen_red, row_red = value, red2, np.zeros(red2.mat.shape[0])
+                fill = _greedy(red2, rules, n_left, n_sites)  # fills any free sites
+                best_cols = fill if fill is not None else np.zeros(0, np.int64)
+            status = "optimal"
+        elif red2.mat.nnz <= _MIP_AFTER_FIXING_NNZ:
             out, open2, row_cov2, _ = _solve_mip(
                 red2,
                 w,
