@@ -17,6 +17,7 @@ All functions take and return longitude/latitude in decimal degrees (arrays or s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -76,29 +77,38 @@ def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, 
     return lon_a + dlon, lat_a + dlat
 
 
+def _invert(
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    lon: FloatArray,
+    lat: FloatArray,
+    start: tuple[FloatArray, FloatArray],
+    tol_deg: float,
+    max_iter: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Solve ``forward(x) = (lon, lat)`` by fixed-point iteration from ``start``.
+
+    Each step moves ``x`` by the forward residual; the offsets vary slowly, so a handful of steps
+    bring every point within ``tol_deg`` (1e-10 degrees is about 0.01 mm).
+    """
+    x_lon, x_lat = start
+    for _ in range(max_iter):
+        f_lon, f_lat = forward(x_lon, x_lat)
+        d_lon = lon - f_lon
+        d_lat = lat - f_lat
+        x_lon = x_lon + d_lon
+        x_lat = x_lat + d_lat
+        worst = max(np.nanmax(np.abs(d_lon), initial=0.0), np.nanmax(np.abs(d_lat), initial=0.0))
+        if not worst > tol_deg:
+            break
+    return x_lon, x_lat
+
+
 def gcj02_to_wgs84(
     lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30
 ) -> tuple[FloatArray, FloatArray]:
-    """GCJ-02 → WGS-84 by fixed-point iteration on the forward formula.
-
-    Starts from the GCJ-02 position and corrects by the forward residual until every point moves
-    less than ``tol_deg`` (1e-10 degrees is about 0.01 mm); converges in a handful of steps since
-    the offset varies slowly.
-    """
+    """GCJ-02 → WGS-84: the forward formula inverted by iteration, starting at the GCJ-02 point."""
     g_lon, g_lat = _as_arrays(lon, lat)
-    w_lon = g_lon.copy()
-    w_lat = g_lat.copy()
-    for _ in range(max_iter):
-        f_lon, f_lat = wgs84_to_gcj02(w_lon, w_lat)
-        d_lon = g_lon - f_lon
-        d_lat = g_lat - f_lat
-        w_lon = w_lon + d_lon
-        w_lat = w_lat + d_lat
-        if not (np.nanmax(np.abs(d_lon), initial=0.0) > tol_deg) and not (
-            np.nanmax(np.abs(d_lat), initial=0.0) > tol_deg
-        ):
-            break
-    return w_lon, w_lat
+    return _invert(wgs84_to_gcj02, g_lon, g_lat, (g_lon, g_lat), tol_deg, max_iter)
 
 
 def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -124,18 +134,8 @@ def bd09_to_gcj02(
 ) -> tuple[FloatArray, FloatArray]:
     """BD-09 → GCJ-02: the closed-form inverse, refined by iteration to below ``tol_deg``."""
     b_lon, b_lat = _as_arrays(lon, lat)
-    g_lon, g_lat = bd09_to_gcj02_approx(b_lon, b_lat)
-    for _ in range(max_iter):
-        f_lon, f_lat = gcj02_to_bd09(g_lon, g_lat)
-        d_lon = b_lon - f_lon
-        d_lat = b_lat - f_lat
-        g_lon = g_lon + d_lon
-        g_lat = g_lat + d_lat
-        if not (np.nanmax(np.abs(d_lon), initial=0.0) > tol_deg) and not (
-            np.nanmax(np.abs(d_lat), initial=0.0) > tol_deg
-        ):
-            break
-    return g_lon, g_lat
+    start = bd09_to_gcj02_approx(b_lon, b_lat)
+    return _invert(gcj02_to_bd09, b_lon, b_lat, start, tol_deg, max_iter)
 
 
 def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
