@@ -21,7 +21,7 @@ file has them, ``county`` (full official name), ``city``, ``count``, ``name``, `
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -180,14 +180,24 @@ def find_columns(
                 f"column mapping {canonical}={actual!r}: no such column; "
                 f"the file has: {', '.join(map(str, columns))}"
             )
-    for canonical in REQUIRED[kind] + OPTIONAL[kind]:
-        if canonical in found:
-            continue
-        for synonym in SYNONYMS[canonical]:
-            if _norm(synonym) in by_norm:
-                found[canonical] = by_norm[_norm(synonym)]
-                break
+    wanted = {c: SYNONYMS[c] for c in REQUIRED[kind] + OPTIONAL[kind] if c not in found}
+    found.update(match_headers(columns, wanted))
     return found, messages
+
+
+def match_headers(columns: Sequence[object], spec: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """For each canonical field in ``spec``, the first of its accepted names among ``columns``.
+
+    Names are compared ignoring case, spaces and underscores; fields with no match are left out.
+    """
+    by_norm = {_norm(c): str(c) for c in columns}
+    found: dict[str, str] = {}
+    for canonical, names in spec.items():
+        for name in names:
+            if _norm(name) in by_norm:
+                found[canonical] = by_norm[_norm(name)]
+                break
+    return found
 
 
 def _numeric(values: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:

@@ -135,39 +135,32 @@ class WeightTable:
     caps: npt.NDArray[np.int64] | None
 
 
-def _norm(name: object) -> str:
-    return str(name).strip().lower().replace(" ", "").replace("_", "")
-
-
-def _read_frame(path: str | Path, encoding: str | None) -> pd.DataFrame:
-    from lnplan.geo.layers import read_raw
+def _read_table(
+    path: str | Path,
+    encoding: str | None,
+    spec: dict[str, tuple[str, ...]],
+    required: Sequence[str],
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A CSV/XLSX table with data rows and its columns matched to ``spec`` (required present)."""
+    from lnplan.geo.layers import match_headers, read_raw
 
     p = Path(path)
     if p.suffix.lower() not in {".csv", ".txt", ".xlsx", ".xlsm"}:
         raise InputError(f"{p}: unsupported file type {p.suffix!r}; accepted: .csv, .xlsx")
-    return read_raw(p, encoding=encoding).frame
-
-
-def _find_columns(
-    frame: pd.DataFrame, spec: dict[str, tuple[str, ...]], required: Sequence[str], file: str
-) -> dict[str, str]:
-    found: dict[str, str] = {}
-    headers = {_norm(c): str(c) for c in frame.columns}
-    for canon, names in spec.items():
-        for name in names:
-            if _norm(name) in headers:
-                found[canon] = headers[_norm(name)]
-                break
+    frame = read_raw(p, encoding=encoding).frame
+    found = match_headers(list(frame.columns), spec)
     missing = [c for c in required if c not in found]
     if missing:
         have = ", ".join(str(c) for c in frame.columns) or "none"
         raise InputError(
-            f"{file}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{p}: missing column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing)} (columns found: {have}; accepted names: "
             + "; ".join(f"{c}: {', '.join(spec[c])}" for c in missing)
             + ")"
         )
-    return found
+    if frame.empty:
+        raise InputError(f"{p}: no data rows below the header")
+    return frame, found
 
 
 def _is_blank(value: object) -> bool:
@@ -315,10 +308,7 @@ def read_need_table(
         A missing column; :class:`~lnplan.errors.LayerValidationError` listing every bad cell.
     """
     file = str(path)
-    frame = _read_frame(path, encoding)
-    cols = _find_columns(frame, NEED_COLUMNS, ("county", "need"), file)
-    if frame.empty:
-        raise InputError(f"{file}: no data rows below the header")
+    frame, cols = _read_table(path, encoding, NEED_COLUMNS, ("county", "need"))
     problems: list[Problem] = []
     names = _names(frame, cols["county"], file, problems, valid_names, "county")
     need = _numbers(frame, cols["need"], file, problems, positive=True, what="need")
@@ -401,10 +391,7 @@ def read_weight_table(
         A missing column; :class:`~lnplan.errors.LayerValidationError` listing every bad cell.
     """
     file = str(path)
-    frame = _read_frame(path, encoding)
-    cols = _find_columns(frame, WEIGHT_COLUMNS, ("name", "weight"), file)
-    if frame.empty:
-        raise InputError(f"{file}: no data rows below the header")
+    frame, cols = _read_table(path, encoding, WEIGHT_COLUMNS, ("name", "weight"))
     problems: list[Problem] = []
     names = _names(frame, cols["name"], file, problems, valid_names, "region")
     weight = _numbers(frame, cols["weight"], file, problems, positive=False, what="weight")
