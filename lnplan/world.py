@@ -183,9 +183,8 @@ def _to_world_schema(layer: gpd.GeoDataFrame, kind: str, world: World) -> gpd.Ge
         crs=layer.crs,
     )
     towns = world.townships
-    town_xy = np.column_stack(
-        [towns.to_crs(METRIC_CRS).geometry.x, towns.to_crs(METRIC_CRS).geometry.y]
-    )
+    towns_m = towns.to_crs(METRIC_CRS)
+    town_xy = np.column_stack([towns_m.geometry.x, towns_m.geometry.y])
     pts = out.to_crs(METRIC_CRS)
     pt_xy = np.column_stack([pts.geometry.x, pts.geometry.y])
     township = np.empty(len(out), dtype=object)
