@@ -1,0 +1,129 @@
+"""Split-assignment model for capacitated siting, and the covering check of p-center.
+
+``x_ij in [0, 1]`` is the share of point ``i`` served by site ``j``; ``sum_j x_ij = 1``;
+``sum_i w_i x_ij <= cap_j y_j``; ``x_ij <= y_j``; minimise ``sum w_i d_ij x_ij + sum f_j y_j``.
+With ``n_sites=None`` the number of sites is free (capacitated facility location, as in the
+OR-Library ``cap`` instances). With ``feasibility_radius`` the model only asks whether every
+point can be served within that radius (p-center's step).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from scipy import sparse
+
+from lnplan.optimize.siting._common import add_rule_rows, site_bounds
+from lnplan.optimize.siting._mip import MipBuilder
+from lnplan.optimize.siting._model import FloatArray, IntArray, PreparedRules, SolveParams
+
+_VUB_LIMIT = 20_000
+
+
+def solve_flows(
+    d: FloatArray,
+    w: FloatArray,
+    f: FloatArray,
+    rules: PreparedRules,
+    n_sites: int | None,
+    params: SolveParams,
+    deadline: float,
+    *,
+    feasibility_radius: float | None = None,
+) -> tuple[str, IntArray, float, float, sparse.csr_array | None]:
+    """Classic split-assignment model with capacities; or a covering check within a radius."""
+    act = np.flatnonzero(w > 0)
+    cols = np.flatnonzero(rules.allowed)
+    sub = d[np.ix_(act, cols)]
+    reach = np.isfinite(sub)
+    if feasibility_radius is not None:
+        reach &= sub <= feasibility_radius
+    ii, jj = np.nonzero(reach)
+    e = ii.size
+    k = cols.size
+    wa = w[act]
+    capacity = rules.capacity
+
+    def build(vub: IntArray | None, integer: bool) -> tuple[MipBuilder, int, int]:
+        mip = MipBuilder.new()
+        lb_y, ub_y = site_bounds(cols, rules)
+        y_obj = f[cols] if feasibility_radius is None else 0.0
+        y0 = mip.add_vars(k, lb=lb_y, ub=ub_y, obj=y_obj, integer=integer)
+        if capacity is None and feasibility_radius is not None:
+            # Plain covering rows: every point within the radius of an open site.
+            cover = sparse.csr_array((np.ones(e), (ii, y0 + jj)), shape=(act.size, mip.n_vars))
+            mip.add_rows(cover, 1.0, np.inf)
+            x0 = -1
+        else:
+            x_obj = wa[ii] * sub[ii, jj] if feasibility_radius is None else 0.0
+            x0 = mip.add_vars(e, obj=x_obj)
+            ar = np.arange(e)
+            one = sparse.csr_array((np.ones(e), (ii, x0 + ar)), shape=(act.size, x0 + e))
+            mip.add_rows(one, 1.0, 1.0)
+            if capacity is not None:
+                cap = capacity[cols]
+                load = sparse.csr_array(
+                    (
+                        np.concatenate([wa[ii], -cap]),
+                        (
+                            np.concatenate([jj, np.arange(k)]),
+                            np.concatenate([x0 + ar, y0 + np.arange(k)]),
+                        ),
+                    ),
+                    shape=(k, x0 + e),
+                )
+                mip.add_rows(load, -np.inf, 0.0)
+            sel = ar if vub is None else vub
+            if sel.size:
+                t = sel.size
+                vrows = sparse.csr_array(
+                    (
+                        np.concatenate([np.ones(t), -np.ones(t)]),
+                        (
+                            np.concatenate([np.arange(t)] * 2),
+                            np.concatenate([x0 + sel, y0 + jj[sel]]),
+                        ),
+                    ),
+                    shape=(t, x0 + e),
+                )
+                mip.add_rows(vrows, -np.inf, 0.0)
+        add_rule_rows(mip, y0, cols, rules, n_sites, np.zeros(0, np.int64))
+        return mip, y0, x0
+
+    vub: IntArray | None = None
+    if capacity is not None and e > _VUB_LIMIT:
+        # Separate the strong linking rows x_ij <= y_j on the LP relaxation, then keep those.
+        # Start with each point's cheapest few sites, where split flows concentrate.
+        near = np.argsort(np.where(reach, sub, np.inf), axis=1)[:, :10]
+        pair = np.full(sub.shape, -1, np.int64)
+        pair[ii, jj] = np.arange(e)
+        vub = np.unique(pair[np.arange(act.size)[:, None], near])
+        vub = vub[vub >= 0]
+        lp_deadline = time.perf_counter() + 0.4 * (deadline - time.perf_counter())
+        for _ in range(30):
+            if time.perf_counter() > lp_deadline:
+                break
+            lp, ly0, lx0 = build(vub, integer=False)
+            lout = lp.solve(params, maximize=False, time_limit_s=lp_deadline - time.perf_counter())
+            if lout.x is None or lout.status != "optimal":
+                break
+            viol = np.flatnonzero(lout.x[lx0 : lx0 + e] > lout.x[ly0 + jj] + 1e-6)
+            if viol.size == 0:
+                break
+            vub = np.union1d(vub, viol)
+    mip, y0, x0 = build(vub, integer=True)
+    out = mip.solve(params, maximize=False, time_limit_s=deadline - time.perf_counter())
+    if out.status == "infeasible":
+        return "infeasible", np.zeros(0, np.int64), math.nan, math.nan, None
+    if out.x is None:
+        return "no_solution", np.zeros(0, np.int64), math.nan, out.bound, None
+    x = out.x
+    chosen = cols[np.flatnonzero(x[y0 : y0 + k] > 0.5)]
+    flows = None
+    if x0 >= 0:
+        v = x[x0 : x0 + e]
+        keep = v > 1e-9
+        flows = sparse.csr_array((v[keep], (act[ii[keep]], cols[jj[keep]])), shape=d.shape)
+    return out.status, chosen, out.objective, out.bound, flows
