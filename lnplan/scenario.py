@@ -247,10 +247,33 @@ class SitesSection(_Section):
     travel_time_min: float = Field(default=30.0, gt=0, le=600)
     radius_km: float = Field(default=10.0, gt=0, le=500)
     min_sites_per_city: int = Field(default=3, ge=0)
+    max_sites_per_city: int | None = Field(
+        default=None, ge=0, description="most new sites per city; default: no limit"
+    )
+    existing_kinds: list[str] = Field(
+        default_factory=list,
+        description="kinds of data.facilities that already serve as sites: they stay open and "
+        "cover households, and count neither towards p nor towards the city quotas",
+    )
+    exclude_candidates: list[str] = Field(
+        default_factory=list, description="candidate_id values that may not be chosen"
+    )
     demand: Literal["township", "grid", "h3"] = "grid"
     grid_cell_km: float = Field(default=2.0, gt=0, le=100)
     h3_resolution: int = Field(default=7, ge=0, le=15)
     time_limit_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _quotas(self) -> SitesSection:
+        if (
+            self.max_sites_per_city is not None
+            and self.max_sites_per_city < self.min_sites_per_city
+        ):
+            raise ValueError(
+                f"max_sites_per_city: {self.max_sites_per_city} is below min_sites_per_city "
+                f"{self.min_sites_per_city}"
+            )
+        return self
 
 
 class FundingSection(_Section):

@@ -64,9 +64,11 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     sec = scenario.sites
     if sec is None:
         raise InputError("the scenario has no [sites] section")
-    cands = world.candidates.reset_index(drop=True)
-    if cands.empty:
+    if world.candidates.empty:
         raise InputError("no candidate sites in the world: nothing to choose from")
+    cands, existing = _site_columns(world, sec.existing_kinds)
+    n_new = len(cands) - existing.size
+    excluded = _excluded(cands.iloc[:n_new], sec.exclude_candidates)
     demand = aggregate_households(
         world.households,
         by=sec.demand,
@@ -88,12 +90,28 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         radius_km=None if by_time else sec.radius_km,
         matrix=scenario.data.travel_matrix if by_time else None,
     )
-    # Every city gets its minimum (no more than it has candidates).
-    city = cands["city_code"].astype(str).to_numpy()
+    # Every city gets its minimum of new sites (no more than it has candidates left); existing
+    # sites form a group of their own, outside the quotas.
+    city = cands["city_code"].astype(str).to_numpy()[:n_new]
     codes, group = np.unique(city, return_inverse=True)
-    counts = np.bincount(group, minlength=codes.size)
+    allowed = np.ones(n_new, dtype=bool)
+    allowed[excluded] = False
+    counts = np.bincount(group[allowed], minlength=codes.size)
     group_min = {g: int(min(sec.min_sites_per_city, counts[g])) for g in range(codes.size)}
-    rules = SiteRules(candidate_group=group.astype(np.int64), group_min=group_min)
+    group_max = (
+        {}
+        if sec.max_sites_per_city is None
+        else {g: sec.max_sites_per_city for g in range(codes.size)}
+    )
+    all_groups = np.concatenate([group, np.full(existing.size, codes.size)]).astype(np.int64)
+    rules = SiteRules(
+        existing=existing,
+        excluded=excluded,
+        candidate_group=all_groups,
+        group_min=group_min,
+        group_max=group_max,
+    )
+    n_open = sec.p + existing.size
     county_of = pts["county_code"].astype(str).to_numpy() if "county_code" in pts else None
     city_of_county = dict(
         zip(
@@ -110,7 +128,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
 
     if sec.objective == "mclp":
         result = solve_max_coverage(
-            CoverageProblem(weights, cover, sec.p, rules), params, groups=groups
+            CoverageProblem(weights, cover, n_open, rules), params, groups=groups
         )
     elif sec.objective == "setcover":
         reach = np.diff(sparse.csr_array(cover).indptr) > 0
@@ -132,11 +150,11 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         cost = travel_time_matrix_min(a, b, model=model, a_mountain=a_m, b_mountain=b_m)
         if sec.objective == "pmedian":
             result = solve_p_median(
-                MedianProblem(weights, cost, sec.p, rules=rules), params, groups=groups
+                MedianProblem(weights, cost, n_open, rules=rules), params, groups=groups
             )
         else:
             result = solve_p_center(
-                CenterProblem(weights, cost, sec.p, rules), params, groups=groups
+                CenterProblem(weights, cost, n_open, rules), params, groups=groups
             )
     return _output(
         ProgrammeOutput,
@@ -145,11 +163,64 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         demand,
         pts,
         cands,
+        existing,
         cover,
         result,
         by_time,
         shareable_cells,
     )
+
+
+_SITE_COLUMNS = ["candidate_id", "kind", "name", "county_code", "city_code"]
+
+
+def _site_columns(world: World, existing_kinds: list[str]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The model's columns: the candidates, then the facilities of ``existing_kinds``.
+
+    Returns the combined layer (``candidate_id`` holds the facility_id of existing sites) and the
+    positions of the existing sites in it.
+    """
+    cands = world.candidates.reset_index(drop=True)
+    if not existing_kinds:
+        return cands, np.zeros(0, np.int64)
+    fac = world.facilities
+    kinds = sorted(fac["kind"].astype(str).unique()) if "kind" in fac else []
+    unknown = [k for k in existing_kinds if k not in kinds]
+    if unknown:
+        raise InputError(
+            f"sites.existing_kinds: no facility of kind {', '.join(map(repr, unknown))}; "
+            f"the facilities layer has the kinds {', '.join(map(repr, kinds)) or '(none)'}"
+        )
+    chosen = fac[fac["kind"].astype(str).isin(existing_kinds)].rename(
+        columns={"facility_id": "candidate_id"}
+    )
+    chosen = chosen.to_crs(cands.crs)
+    cols = [c for c in _SITE_COLUMNS if c in cands.columns and c in chosen.columns]
+    both = pd.concat([cands[[*cols, "geometry"]], chosen[[*cols, "geometry"]]], ignore_index=True)
+    clash = set(cands["candidate_id"].astype(str)) & set(chosen["candidate_id"].astype(str))
+    if clash:
+        raise InputError(
+            f"facility_id {sorted(clash)[0]!r} is also a candidate_id; ids must tell candidate "
+            "sites and existing facilities apart"
+        )
+    layer = gpd.GeoDataFrame(both, geometry="geometry", crs=cands.crs)
+    return layer, np.arange(len(cands), len(layer), dtype=np.int64)
+
+
+def _excluded(cands: pd.DataFrame, ids: list[str]) -> np.ndarray:
+    """Positions of the candidates named in ``sites.exclude_candidates``; unknown ids are errors."""
+    if not ids:
+        return np.zeros(0, np.int64)
+    known = cands["candidate_id"].astype(str)
+    pos = pd.Series(np.arange(len(known)), index=known.to_numpy())
+    unknown = [i for i in ids if i not in pos.index]
+    if unknown:
+        raise InputError(
+            f"sites.exclude_candidates: unknown candidate_id {', '.join(map(repr, unknown[:5]))}"
+            f"{' and more' if len(unknown) > 5 else ''}; ids look like "
+            f"{', '.join(map(repr, known.head(3)))}"
+        )
+    return np.unique(pos.loc[ids].to_numpy()).astype(np.int64)
 
 
 def _output(
@@ -159,6 +230,7 @@ def _output(
     demand: object,
     pts: gpd.GeoDataFrame,
     cands: gpd.GeoDataFrame,
+    existing: np.ndarray,
     cover: sparse.csr_array,
     result: SitingResult,
     by_time: bool,
@@ -176,11 +248,18 @@ def _output(
     if has.size:
         covered[has] = np.asarray(mat[has, assigned[has]]).ravel() != 0
     chosen = result.chosen
+    is_existing = np.isin(chosen, existing)
+    new_sites = chosen[~is_existing]
     catch_hh = np.bincount(assigned[has], weights=households[has], minlength=len(cands))
-    sites = cands.iloc[chosen][["candidate_id", "kind", "name", "county_code", "city_code"]].copy()
+    sites = cands.iloc[chosen][_SITE_COLUMNS].copy()
+    sites.insert(1, "status", np.where(is_existing, "existing", "new"))
     sites["catchment_households"] = catch_hh[chosen].astype(np.int64)
+    sites = sites.sort_values("status", kind="stable", key=lambda s: s != "new")
+    by_existing = np.zeros(len(pts), dtype=bool)
+    if existing.size:
+        by_existing = np.asarray(mat[:, existing].sum(axis=1)).ravel() > 0
     sites_layer = gpd.GeoDataFrame(
-        sites.assign(geometry=cands.geometry.iloc[chosen].to_numpy()), crs=cands.crs
+        sites.assign(geometry=cands.geometry.loc[sites.index].to_numpy()), crs=cands.crs
     )
     sites_table = pd.DataFrame(sites)
     county_city = dict(
@@ -205,8 +284,11 @@ def _output(
         agg["coverage_rate"] = (agg["covered_households"] / agg["households"].clip(lower=1)).round(
             4
         )
-        n_sites = cands.iloc[chosen][col].astype(str).value_counts()
+        n_sites = cands.iloc[new_sites][col].astype(str).value_counts()
         agg["sites"] = agg[col].map(n_sites).fillna(0).astype(int)
+        if existing.size:
+            n_old = cands.iloc[chosen[is_existing]][col].astype(str).value_counts()
+            agg["existing_sites"] = agg[col].map(n_old).fillna(0).astype(int)
         return agg
 
     hh_covered = np.zeros(len(world.households), dtype=np.int64)
@@ -227,7 +309,9 @@ def _output(
     )
     summary = {
         "objective": sec.objective,
-        "sites": int(chosen.size),
+        "sites": int(new_sites.size),
+        "existing_sites": int(is_existing.sum()),
+        "covered_by_existing_households": int(households[by_existing].sum()),
         "status": result.status,
         "objective_value": result.objective,
         "bound": result.bound,
@@ -239,11 +323,12 @@ def _output(
         "covered_households": int(households[covered].sum()),
         "coverage_rate": round(float(weights[covered].sum() / max(weights.sum(), 1e-12)), 4),
         "min_sites_per_city": sec.min_sites_per_city,
+        "max_sites_per_city": sec.max_sites_per_city,
         "label": world.label,
     }
     logger.info(
-        "fitness sites: %d sites, %s, %d of %d households within %s",
-        chosen.size,
+        "fitness sites: %d new sites, %s, %d of %d households within %s",
+        new_sites.size,
         result.status,
         summary["covered_households"],
         summary["households"],

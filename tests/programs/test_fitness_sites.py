@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lnplan.errors import InputError
 from lnplan.programs import ProgrammeOutput, fitness_sites
 from lnplan.scenario import load_scenario
 from lnplan.world import build_world
@@ -59,3 +60,61 @@ def test_layers_are_shareable(output: ProgrammeOutput, quick) -> None:
     assert (cells["households"] >= scenario.maps.min_cell_households).all()
     assert np.all(cells["covered"] <= cells["households"])
     assert len(output.layers["sites"]) == scenario.sites.p
+
+
+@pytest.fixture(scope="module")
+def with_existing(quick, tmp_path_factory):
+    scenario, world = quick
+    excluded = world.candidates["candidate_id"].astype(str).head(40).tolist()
+    sec = scenario.sites.model_copy(
+        update={
+            "existing_kinds": ["county_rehab_centre"],
+            "exclude_candidates": excluded,
+            "max_sites_per_city": 8,
+        }
+    )
+    scen = scenario.model_copy(update={"sites": sec})
+    out = fitness_sites.run(scen, world, tmp_path_factory.mktemp("sites_existing"))
+    return scen, world, excluded, out
+
+
+def test_existing_facilities_stay_open_outside_p_and_quotas(with_existing) -> None:
+    scenario, world, excluded, out = with_existing
+    sites = out.tables["sites"]
+    n_rehab = int((world.facilities["kind"] == "county_rehab_centre").sum())
+    old = sites[sites["status"] == "existing"]
+    new = sites[sites["status"] == "new"]
+    assert len(old) == n_rehab == out.summary["existing_sites"]
+    assert set(old["candidate_id"]) == set(
+        world.facilities.loc[world.facilities["kind"] == "county_rehab_centre", "facility_id"]
+    )
+    assert len(new) == scenario.sites.p == out.summary["sites"]
+    assert not set(new["candidate_id"]) & set(excluded)
+    per_city = new["city_code"].astype(str).value_counts()
+    assert per_city.max() <= 8
+    for city in world.candidates["city_code"].astype(str).unique():
+        assert per_city.get(city, 0) >= scenario.sites.min_sites_per_city
+    by_city = out.tables["coverage_by_city"]
+    assert by_city["sites"].sum() == len(new)
+    assert by_city["existing_sites"].sum() == n_rehab
+    s = out.summary
+    assert 0 < s["covered_by_existing_households"] <= s["covered_households"]
+
+
+def test_unknown_existing_kind_and_candidate_are_clear_errors(quick, tmp_path) -> None:
+    scenario, world = quick
+    bad = scenario.model_copy(
+        update={"sites": scenario.sites.model_copy(update={"existing_kinds": ["gym"]})}
+    )
+    with pytest.raises(InputError, match=r"no facility of kind 'gym'.*'county_rehab_centre'"):
+        fitness_sites.run(bad, world, tmp_path)
+    bad = scenario.model_copy(
+        update={"sites": scenario.sites.model_copy(update={"exclude_candidates": ["X1"]})}
+    )
+    with pytest.raises(InputError, match=r"unknown candidate_id 'X1'; ids look like 'C"):
+        fitness_sites.run(bad, world, tmp_path)
+
+
+def test_max_below_min_per_city_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_sites_per_city: 2 is below min_sites_per_city 3"):
+        load_scenario(REPO / "scenarios" / "quick.toml", ["sites.max_sites_per_city=2"])
