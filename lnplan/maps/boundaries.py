@@ -14,7 +14,9 @@ from typing import Any
 
 import folium as cdn_folium
 import geopandas as gpd
+import numpy as np
 import offlinefolium as folium
+import shapely
 
 from lnplan.errors import CRSError, InputError
 from lnplan.report.io import atomic_write
@@ -32,6 +34,21 @@ def _check_wgs84(gdf: gpd.GeoDataFrame, what: str) -> None:
     if not gdf.crs.equals("EPSG:4326"):
         raise CRSError(f"{what} is in {gdf.crs.to_string()}; maps need EPSG:4326")
 
+
+#: Decimal places of longitude/latitude in a map's GeoJSON: 5 places are about 1 m on the ground,
+#: far below what a county-scale map shows, and keep shared HTML files small.
+COORD_DECIMALS = 5
+
+
+def geojson_text(gdf: gpd.GeoDataFrame, decimals: int = COORD_DECIMALS) -> str:
+    """``gdf`` (EPSG:4326) as GeoJSON text with coordinates rounded to ``decimals`` places."""
+    geoms = shapely.transform(gdf.geometry.to_numpy(), lambda xy: np.round(xy, decimals))
+    rounded = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    return rounded.to_json(ensure_ascii=False, drop_id=True)
+
+
+#: The only script and style sheet the maps need.
+LEAFLET_ASSETS = frozenset({"leaflet", "leaflet_css"})
 
 TILES: dict[str, str | None] = {
     "cartodb-positron": "cartodbpositron",
@@ -66,6 +83,10 @@ def new_map(
         raise InputError(f"unknown tiles {tiles!r}; accepted: {accepted}")
     cls: Any = folium.Map if offline else cdn_folium.Map  # same API; assets embedded or not
     fmap: folium.Map = cls(tiles=tile_arg, attr=attribution, control_scale=True, prefer_canvas=True)
+    # These maps draw with Leaflet alone (GeoJSON, circle markers, tooltips, layer control); the
+    # icon fonts, Bootstrap and jQuery folium adds by default would be 1.4 MB of each shared file.
+    fmap.default_js = [(k, v) for k, v in fmap.default_js if k in LEAFLET_ASSETS]
+    fmap.default_css = [(k, v) for k, v in fmap.default_css if k in LEAFLET_ASSETS]
     minx, miny, maxx, maxy = bounds
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
@@ -113,7 +134,7 @@ def boundary_map(
     city_layer = cities[["code", "name", "n_counties", "geometry"]].copy()
     city_layer["colour"] = city_layer["name"].map(colour)
     lib(fmap).GeoJson(
-        city_layer.to_json(ensure_ascii=False),
+        geojson_text(city_layer),
         name="城市 Cities (14)",
         style_function=lambda f: {
             "fillColor": f["properties"]["colour"],
@@ -128,7 +149,7 @@ def boundary_map(
 
     county_layer = counties[["code", "name", "city", "geometry"]].copy()
     lib(fmap).GeoJson(
-        county_layer.to_json(ensure_ascii=False),
+        geojson_text(county_layer),
         name="区县 Counties (100)",
         style_function=lambda f: {"fillOpacity": 0.0, "color": "#222222", "weight": 0.8},
         highlight_function=lambda f: {"weight": 2.5, "color": "#d62728"},

@@ -30,7 +30,7 @@ import pandas as pd
 from branca.element import Element
 
 from lnplan.errors import CRSError, LnplanError
-from lnplan.maps.boundaries import lib, new_map, save_map, title_box
+from lnplan.maps.boundaries import geojson_text, lib, new_map, save_map, title_box
 
 LAYER_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
 #: Light to dark fill for choropleths (ColorBrewer YlOrRd).
@@ -107,7 +107,7 @@ def add_layer(
     colour = str(attrs.get("colour", colour or LAYER_COLOURS[0]))
     kinds = set(gdf.geom_type.dropna())
     value = _value_column(gdf)
-    data = gdf.to_json(ensure_ascii=False)
+    data = geojson_text(gdf)
     if kinds <= {"Polygon", "MultiPolygon"}:
         edge = 0.8 if len(gdf) <= 300 else 0.0  # many small cells: outlines would hide the fill
         cmap: cm.ColorMap | None = None
@@ -176,7 +176,7 @@ def layers_map(
         raise CRSError("county outlines for maps must be in EPSG:4326")
     fmap = new_map(counties.total_bounds, **map_options)
     lib(fmap).GeoJson(
-        counties[["name", "city", "geometry"]].to_json(ensure_ascii=False),
+        geojson_text(counties[["name", "city", "geometry"]]),
         name="区县 Counties",
         style_function=lambda f: {"fillOpacity": 0.0, "color": "#555555", "weight": 0.6},
         tooltip=lib(fmap).GeoJsonTooltip(fields=["name", "city"], aliases=["区县", "城市"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,7 +11,7 @@ from shapely.geometry import LineString
 
 from lnplan.errors import CRSError, LnplanError
 from lnplan.geo import boundaries
-from lnplan.maps.boundaries import boundary_map
+from lnplan.maps.boundaries import boundary_map, geojson_text
 from lnplan.maps.plain import layers_map, write_layers_map
 
 
@@ -66,3 +67,26 @@ def test_unknown_value_column() -> None:
 def test_boundary_map_needs_wgs84() -> None:
     with pytest.raises(CRSError, match="maps need EPSG:4326"):
         boundary_map(boundaries.counties().to_crs(boundaries.METRIC_CRS), boundaries.cities())
+
+
+def test_geojson_rounds_coordinates_and_keeps_properties() -> None:
+    layer = gpd.GeoDataFrame(
+        {"name": ["甲"], "value": [1.5]},
+        geometry=gpd.points_from_xy([123.4567891234], [41.8000049999]),
+        crs="EPSG:4326",
+    )
+    data = json.loads(geojson_text(layer))
+    feature = data["features"][0]
+    assert feature["geometry"]["coordinates"] == [123.45679, 41.8]
+    assert feature["properties"] == {"name": "甲", "value": 1.5}
+    assert layer.geometry.iloc[0].x == 123.4567891234  # the input is not modified
+
+
+def test_maps_embed_leaflet_only(tmp_path: Path) -> None:
+    counties = boundaries.counties()
+    path = write_layers_map(tmp_path / "m.html", {"sites": sites()}, counties, title="t")
+    text = path.read_text(encoding="utf-8")
+    assert "Leaflet 1.9" in text  # embedded, so the map works offline
+    for unused in ("Font Awesome", "Bootstrap", "jQuery"):
+        assert unused not in text
+    assert path.stat().st_size < 2_000_000
