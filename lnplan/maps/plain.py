@@ -72,8 +72,15 @@ def _value_column(layer: gpd.GeoDataFrame) -> str | None:
     return str(numeric[0]) if numeric else None
 
 
-def legend_box(caption: str, cmap: cm.ColorMap, lo: float, hi: float) -> Element:
-    """A static HTML colour legend in the bottom right corner (no JavaScript, works offline)."""
+#: Height in pixels a legend box takes, so the next one stacks above it.
+LEGEND_STEP_PX = 140
+
+
+def legend_box(caption: str, cmap: cm.ColorMap, lo: float, hi: float, *, slot: int = 0) -> Element:
+    """A static HTML colour legend in the bottom right corner (no JavaScript, works offline).
+
+    ``slot`` stacks several legends: slot 0 at the bottom, slot 1 above it, and so on.
+    """
     steps = np.linspace(lo, hi, 5) if hi > lo else np.array([lo])
     fmt = "{:,.0f}" if abs(hi) >= 100 else "{:,.4g}"
     rows = "".join(
@@ -83,7 +90,8 @@ def legend_box(caption: str, cmap: cm.ColorMap, lo: float, hi: float) -> Element
         for v in steps
     )
     return Element(
-        '<div style="position:fixed;bottom:30px;right:10px;z-index:9999;background:white;'
+        f'<div style="position:fixed;bottom:{30 + slot * LEGEND_STEP_PX}px;right:10px;'
+        "z-index:9999;background:white;"
         'padding:6px 10px;border:1px solid #888;border-radius:4px;font:12px sans-serif">'
         f"<b>{html.escape(caption)}</b>{rows}</div>"
     )
@@ -116,8 +124,10 @@ def add_layer(
             lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
             cmap = cm.LinearColormap(FILL_RAMP, vmin=lo, vmax=hi if hi > lo else lo + 1)
             # branca's own legend loads d3 from a CDN and breaks the map offline: draw it in HTML.
+            slot = getattr(fmap, "_lnplan_legends", 0)
+            fmap._lnplan_legends = slot + 1  # type: ignore[attr-defined]
             fmap.get_root().html.add_child(  # type: ignore[attr-defined]
-                legend_box(f"{label}: {value}", cmap, lo, hi)
+                legend_box(f"{label}: {value}", cmap, lo, hi, slot=slot)
             )
 
         def style(feature: dict, _v: str | None = value, _c: cm.ColorMap | None = cmap) -> dict:

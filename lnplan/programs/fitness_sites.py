@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import sparse
 
 from lnplan.errors import InputError
+from lnplan.geo.boundaries import METRIC_CRS, WGS84
 
 if TYPE_CHECKING:
     from lnplan.optimize.siting import SitingResult
@@ -304,9 +306,29 @@ def _output(
         value_columns=["covered"],
         townships=world.townships,
     )
+    cells["covered_share"] = (cells["covered"] / cells["households"].clip(lower=1)).round(3)
+    cells.attrs.update(value_column="covered_share", map_label="coverage (share of households)")
+    catchments = _catchments(
+        demand.cells,  # type: ignore[attr-defined]
+        assigned,
+        covered,
+        households,
+        sites_layer,
+        min_households=scenario.maps.min_cell_households,
+    )
     reach = (
         f"{sec.travel_time_min:g} min by road" if by_time else f"{sec.radius_km:g} km straight line"
     )
+    layers = {"catchments": catchments, "coverage": cells}
+    new_layer = sites_layer[sites_layer["status"] == "new"]
+    new_layer.attrs.update(value_column="catchment_households", map_label="sites (new)")
+    layers["sites"] = new_layer
+    if existing.size:
+        old_layer = sites_layer[sites_layer["status"] == "existing"]
+        old_layer.attrs.update(
+            value_column="catchment_households", map_label="existing sites", colour="#555555"
+        )
+        layers["existing_sites"] = old_layer
     summary = {
         "objective": sec.objective,
         "sites": int(new_sites.size),
@@ -341,7 +363,51 @@ def _output(
             "coverage_by_city": table("city"),
             "coverage_by_county": table("county"),
         },
-        layers={"sites": sites_layer, "coverage": cells},
+        layers=layers,
         summary=summary,
     )
     return out
+
+
+def _catchments(
+    cells: gpd.GeoSeries,
+    assigned: np.ndarray,
+    covered: np.ndarray,
+    households: np.ndarray,
+    sites_layer: gpd.GeoDataFrame,
+    *,
+    min_households: int,
+) -> gpd.GeoDataFrame:
+    """One outline per site: the convex hull of the demand cells it serves within reach.
+
+    A hull is drawn around shareable cells (grid squares, H3 hexagons, township points; never
+    household points), and only for a catchment of at least ``min_households`` households, so the
+    layer shows service areas, not where a household lives. Hulls of neighbouring sites may
+    overlap; each demand cell counts in one catchment only.
+    """
+    served = np.flatnonzero((assigned >= 0) & covered)
+    frame = pd.DataFrame({"site": assigned[served], "households": households[served]})
+    totals = frame.groupby("site")["households"].sum()
+    metric = cells.to_crs(METRIC_CRS).to_numpy()
+    ids = sites_layer["candidate_id"].astype(str)  # indexed by column position
+    rows, geoms = [], []
+    for site, total in totals.items():
+        if total < min_households:
+            continue
+        members = metric[served[frame["site"].to_numpy() == site]]
+        # Township points alone would hull to a point or a line: widen them by 1 km.
+        hull = shapely.convex_hull(shapely.union_all(shapely.buffer(members, 1.0)))
+        if hull.geom_type != "Polygon":
+            hull = hull.buffer(1_000.0)
+        rows.append({"candidate_id": ids.get(site, str(site)), "catchment_households": int(total)})
+        geoms.append(hull)
+    layer = gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=["candidate_id", "catchment_households"]),
+        geometry=gpd.GeoSeries(geoms, crs=METRIC_CRS),
+    ).to_crs(WGS84)
+    layer.attrs.update(
+        value_column="catchment_households",
+        map_label="catchments (sites' service areas)",
+        min_households=min_households,
+    )
+    return layer

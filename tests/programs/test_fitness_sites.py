@@ -53,6 +53,19 @@ def test_coverage_tables_add_up(output: ProgrammeOutput, quick) -> None:
     assert s["objective_value"] == pytest.approx(s["covered_households"])
 
 
+def test_catchments_are_service_areas_of_chosen_sites(output: ProgrammeOutput, quick) -> None:
+    scenario, _ = quick
+    catch = output.layers["catchments"]
+    assert len(catch) > 0
+    assert set(catch.geom_type) == {"Polygon"}
+    assert set(catch["candidate_id"]) <= set(output.tables["sites"]["candidate_id"])
+    assert catch["candidate_id"].is_unique
+    assert (catch["catchment_households"] >= scenario.maps.min_cell_households).all()
+    assert catch["catchment_households"].sum() <= output.summary["covered_households"]
+    shown = output.tables["sites"].set_index("candidate_id")["catchment_households"]
+    assert (catch.set_index("candidate_id")["catchment_households"] <= shown).all()
+
+
 def test_layers_are_shareable(output: ProgrammeOutput, quick) -> None:
     scenario, _ = quick
     cells = output.layers["coverage"]
