@@ -11,11 +11,17 @@ Steps (registered in :mod:`lnplan.programs`, section ``sites`` of the scenario):
 3. **Model** (``sites.objective``, :mod:`lnplan.optimize.siting`):
    ``mclp`` (default) maximises households within reach of ``p`` sites; ``pmedian`` minimises
    total household travel; ``pcenter`` the longest travel; ``setcover`` the fewest sites that reach
-   every reachable household. Every city gets at least ``sites.min_sites_per_city`` sites (capped
-   at its number of candidates).
-4. **Outputs** (aggregates only): tables ``sites`` (chosen sites with their catchment households),
-   ``coverage_by_city``, ``coverage_by_county``; layers ``sites`` (points) and ``coverage``
-   (shareable cells with households and covered households, small cells merged).
+   every reachable household. Every city gets at least ``sites.min_sites_per_city`` new sites
+   (capped at its number of candidates) and at most ``sites.max_sites_per_city``; candidates in
+   ``sites.exclude_candidates`` are not chosen. Facilities of ``sites.existing_kinds`` (e.g. the
+   county rehabilitation centres) are open already: they cover households and take demand, but
+   count neither towards ``p`` nor towards the city quotas.
+4. **Outputs** (aggregates only): tables ``sites`` (new and existing sites with their catchment
+   households), ``coverage_by_city``, ``coverage_by_county``; layers ``sites`` and
+   ``existing_sites`` (points), ``catchments`` (each site's service area: the outline of the
+   shareable cells it serves, only for catchments of at least ``maps.min_cell_households``) and
+   ``coverage`` (shareable cells with households, covered households and the covered share,
+   small cells merged).
 """
 
 from __future__ import annotations
