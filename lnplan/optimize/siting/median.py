@@ -58,6 +58,7 @@ from lnplan.optimize.siting._common import (
     site_bounds,
     swap_mask,
 )
+from lnplan.optimize.siting._median_lagrange import lagrangian_reduce, start_multipliers
 from lnplan.optimize.siting._mip import MipBuilder
 from lnplan.optimize.siting._model import (
     FloatArray,
@@ -397,6 +398,160 @@ def _solve_radius(
     return status, best_sol, best_ub, lb, details
 
 
+def _is_integral(wa: FloatArray, f: FloatArray, da: FloatArray) -> bool:
+    """True when every weight, opening cost and finite distance is a whole number."""
+    fin = da[np.isfinite(da)]
+    return bool(
+        np.all(wa == np.round(wa)) and np.all(f == np.round(f)) and np.all(fin == np.round(fin))
+    )
+
+
+def _capped_levels(
+    dk: FloatArray, valid: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
+    """Distinct sorted distances per point over its ``valid`` entries, vectorised.
+
+    Returns ``(count, values, lev)``: the number of levels of each point, the level values of all
+    points concatenated, and the level of every (point, column) entry (meaningless where not
+    ``valid``).
+    """
+    s = np.where(valid, dk, np.inf)
+    order = np.argsort(s, axis=1, kind="stable")
+    srt = np.take_along_axis(s, order, axis=1)
+    fin = np.isfinite(srt)
+    new = np.ones(srt.shape, dtype=np.bool_)
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    new &= fin
+    lev_sorted = np.cumsum(new, axis=1) - 1
+    lev = np.empty(s.shape, np.int64)
+    np.put_along_axis(lev, order, lev_sorted, axis=1)
+    count = new.sum(axis=1).astype(np.int64)
+    return count, srt[new], lev
+
+
+def _solve_reduced(
+    d: FloatArray,
+    w: FloatArray,
+    f: FloatArray,
+    rules: PreparedRules,
+    n_sites: int | None,
+    params: SolveParams,
+    deadline: float,
+    heur: IntArray,
+) -> tuple[str, IntArray, float, float, dict[str, float]]:
+    """Lagrangian bound and elimination, then one exact radius MIP on what is left.
+
+    The MIP only looks for solutions below the incumbent (HiGHS cutoff): sites the Lagrangian
+    bound rules out are dropped, sites it forces are fixed open, and each point keeps only the
+    distance levels it may still be served at and must be served within the last of them, so the
+    model is exact for every improving solution and no level is added later. With integral data
+    a solution must improve by at least 1, and any bound above ``incumbent - 1`` proves it.
+    """
+    act = np.flatnonzero(w > 0)
+    da, wa = d[act], w[act]
+    cols = np.flatnonzero(rules.allowed)
+    dc = da[:, cols]
+    fc = f[cols]
+    ub = _cost_of(d, w, heur, f)
+    best_sol = heur
+    integral = _is_integral(wa, fc, dc)
+    delta = 1.0 if integral else max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+    details: dict[str, float] = {"integral": float(integral)}
+
+    def proven(bound: float) -> bool:
+        if integral:
+            return math.ceil(bound - 1e-6) >= ub - 1e-9
+        return ub - bound <= max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+
+    def report(bound: float) -> float:
+        return min(ub, math.ceil(bound - 1e-6)) if integral else min(ub, bound)
+
+    wd = wa[:, None] * dc
+    existing = np.isin(cols, rules.existing)
+    now = time.perf_counter()
+    lag = lagrangian_reduce(
+        wd,
+        fc,
+        np.ones(cols.size, dtype=np.bool_),
+        existing,
+        n_sites,
+        ub,
+        delta,
+        start_multipliers(wd, np.searchsorted(cols, heur)),
+        now + max(1.0, 0.2 * (deadline - now)),
+    )
+    details["lagrangian_bound"] = lag.bound
+    details["lagrangian_iterations"] = float(lag.iterations)
+    details["lagrangian_s"] = time.perf_counter() - now
+    if proven(lag.bound):
+        details["sites_kept"] = 0.0
+        return "optimal", best_sol, ub, report(lag.bound), details
+    keep = lag.keep
+    valid = wd[:, keep] <= lag.cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(lag.cap[:, None]))
+    details["sites_kept"] = float(keep.sum())
+    details["sites_forced"] = float((lag.force & ~existing).sum())
+    if not valid.any(axis=1).all():
+        # Some point cannot be served cheaply enough by any remaining site: nothing improves.
+        return "optimal", best_sol, ub, ub, details
+    kcols = cols[keep]
+    count, values, lev = _capped_levels(dc[:, keep], valid)
+    n_pts = act.size
+    base = np.concatenate([[0], np.cumsum(count)])
+    n_rows = int(base[-1])
+    nz = count - 1  # z variables per point: levels 1 .. L-1 ("not served within level k")
+    zbase = np.concatenate([[0], np.cumsum(nz)])
+    n_z = int(zbase[-1])
+    owner = np.repeat(np.arange(n_pts), nz)
+    k = np.arange(n_z) - zbase[owner]
+    vpos = base[owner] + k
+    zcost = wa[owner] * (values[vpos + 1] - values[vpos])
+    mip = MipBuilder.new()
+    lb_y = np.where(lag.force[keep], 1.0, 0.0)
+    y0 = mip.add_vars(kcols.size, lb=lb_y, ub=1.0, obj=fc[keep], integer=True)
+    z0 = mip.add_vars(n_z, obj=zcost)
+    ii, jj = np.nonzero(valid)
+    zrow = base[owner] + k  # z_i^k enters row k with +1 and row k+1 with -1
+    rows = np.concatenate([base[ii] + lev[ii, jj], zrow, zrow + 1])
+    colsx = np.concatenate([y0 + jj, z0 + np.arange(n_z), z0 + np.arange(n_z)])
+    vals = np.concatenate([np.ones(ii.size), np.ones(n_z), -np.ones(n_z)])
+    a = sparse.csr_array((vals, (rows, colsx)), shape=(n_rows, mip.n_vars))
+    lo = np.zeros(n_rows)
+    lo[base[:-1]] = 1.0
+    mip.add_rows(a, lo, np.inf)
+    add_rule_rows(mip, y0, kcols, rules, n_sites, np.zeros(0, np.int64))
+    if n_sites is None:
+        mip.add_row(np.arange(y0, y0 + kcols.size), 1.0, 1.0, np.inf)
+    offset = float((wa * values[base[:-1]]).sum())
+    cutoff = ub - (0.5 if integral else delta)
+    details["rows"] = float(n_rows)
+    details["nonzeros"] = float(a.nnz)
+    out = mip.solve(
+        params,
+        maximize=False,
+        time_limit_s=deadline - time.perf_counter(),
+        objective_offset=offset,
+        cutoff=cutoff,
+    )
+    log.debug("reduced radius MIP: %s obj %s bound %s", out.status, out.objective, out.bound)
+    if out.status == "infeasible":
+        return "optimal", best_sol, ub, ub, details
+    bound = lag.bound
+    if out.x is not None:
+        sol = kcols[np.flatnonzero(out.x[y0 : y0 + kcols.size] > 0.5)]
+        true = _cost_of(d, w, sol, f)
+        if true < ub - 1e-9 and rules_hold(sol, rules, n_sites):
+            ub, best_sol = true, sol
+    if out.status == "optimal":
+        return "optimal", best_sol, ub, ub, details
+    if math.isfinite(out.bound):
+        # The restricted model holds every solution below the incumbent.
+        bound = max(bound, min(out.bound, ub))
+    if proven(bound):
+        return "optimal", best_sol, ub, ub, details
+    status = "time_limit" if out.status in ("time_limit", "no_solution") else out.status
+    return status, best_sol, ub, report(bound), details
+
+
 def _assemble(
     *,
     d: FloatArray,
@@ -531,11 +686,15 @@ def solve_p_median(
         d, w, f, rules, problem.n_sites, start + min(0.3 * params.time_limit_s, 30.0)
     )
     details: dict[str, float] = {}
-    if heur is not None:
+    if heur is not None and math.isfinite(_cost_of(d, w, heur, f)):
         details["heuristic_objective"] = _cost_of(d, w, heur, f)
-    status, chosen, obj, bound, more = _solve_radius(
-        d, w, f, rules, problem.n_sites, params, start, deadline, heur
-    )
+        status, chosen, obj, bound, more = _solve_reduced(
+            d, w, f, rules, problem.n_sites, params, deadline, heur
+        )
+    else:
+        status, chosen, obj, bound, more = _solve_radius(
+            d, w, f, rules, problem.n_sites, params, start, deadline, heur
+        )
     details.update(more)
     return _assemble(
         d=d,

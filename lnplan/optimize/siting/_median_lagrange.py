@@ -1,0 +1,201 @@
+"""Lagrangian bound and variable elimination for the uncapacitated p-median.
+
+Relax the assignment rows ``sum_j x_ij = 1`` of the classic formulation with multipliers
+``lambda_i``. With ``c_ij = w_i d_ij - lambda_i`` the relaxation splits by site::
+
+    L(lambda) = sum_i lambda_i + min_y sum_j rho_j y_j,   rho_j = f_j + sum_i min(0, c_ij),
+
+``y`` ranging over the site choices that keep the count rule (``n_sites``, existing sites open;
+group bounds and the budget are dropped, which only weakens the bound). Its maximum over
+``lambda`` equals the LP bound of the classic (and the radius) formulation; a subgradient ascent
+with Polyak steps towards the incumbent value gets close to it in a few hundred passes.
+
+Every feasible solution ``(y, a)`` (``a(i)`` the site serving ``i``) costs exactly
+``sum_i lambda_i + sum_{j open} rho_j + sum_i (c_{i a(i)} - sum_{j open} min(0, c_ij))`` and each
+term of the last sum is ``>= max(0, c_{i a(i)})``. Hence, for a solution to beat the incumbent
+value ``UB``:
+
+- a site ``j`` outside the relaxation's choice can only be open when ``L + rho_j - rho_last <
+  UB`` (``rho_last`` the largest chosen value that ``j`` would displace), else ``y_j = 0``;
+- a chosen site can only be closed when ``L - rho_j + rho_next < UB``, else ``y_j = 1``;
+- point ``i`` can only be served at a distance ``d`` with ``L + max(0, w_i d - lambda_i) < UB``,
+  which caps the distance levels each point needs in the radius formulation.
+
+This is the reduction of García, Labbé and Marín (2011) with Lagrangian in place of LP reduced
+costs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from lnplan.optimize.siting._model import FloatArray, IntArray
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class LagrangeOutcome:
+    """Best Lagrangian bound found and what it eliminates.
+
+    ``bound`` is a valid lower bound on the optimum; ``keep`` marks the candidates that may still
+    be open in a solution below the incumbent value, ``force`` those that must be open in it;
+    ``cap`` is, per demand point, the largest weighted-distance ``w_i d`` it may still be served
+    at (``-inf`` when the incumbent is proven optimal by the bound alone).
+    """
+
+    bound: float
+    keep: BoolArray
+    force: BoolArray
+    cap: FloatArray
+    iterations: int
+
+
+def _choose(
+    rho: FloatArray, allowed: BoolArray, existing: BoolArray, n_sites: int | None
+) -> tuple[BoolArray, float, float, float]:
+    """Best site set of the relaxation: (open mask, value, ``rho_last``, ``rho_next``).
+
+    The marginal values are ``rho_last`` (the largest free chosen ``rho``, the one a forced
+    opening would displace) and ``rho_next`` (the smallest unchosen ``rho``, the one a forced
+    closing would bring in); ``-inf`` and ``inf`` when no free site may open or none can come in.
+    """
+    r = np.where(allowed, rho, np.inf)
+    pick = existing.copy()
+    free = allowed & ~existing
+    idx = np.flatnonzero(free)
+    if n_sites is not None:
+        k = n_sites - int(existing.sum())
+        last, nxt = -math.inf, math.inf  # k <= 0: no free site may open
+        if 0 < k < idx.size:
+            part = np.argpartition(r[idx], k - 1)
+            chosen = idx[part[:k]]
+            pick[chosen] = True
+            last = float(r[chosen].max())
+            nxt = float(r[idx[part[k:]]].min())
+        elif k > 0:
+            pick[idx] = True
+            last = float(r[idx].max()) if idx.size else math.inf
+        return pick, float(r[pick].sum()), last, nxt
+    neg = free & (r < 0)
+    pick |= neg
+    if not pick.any() and idx.size:
+        pick[idx[np.argmin(r[idx])]] = True
+    value = float(r[pick].sum())
+    return pick, value, 0.0, 0.0
+
+
+def lagrangian_reduce(
+    wd: FloatArray,
+    f: FloatArray,
+    allowed: BoolArray,
+    existing: BoolArray,
+    n_sites: int | None,
+    ub: float,
+    delta: float,
+    start_lambda: FloatArray,
+    deadline: float,
+    max_iter: int = 3000,
+) -> LagrangeOutcome:
+    """Subgradient ascent on ``L(lambda)``, then site and distance elimination.
+
+    Parameters
+    ----------
+    wd
+        Weighted costs ``w_i d_ij`` of the points with demand (``inf`` = unreachable); columns
+        of candidates that are not ``allowed`` are ignored.
+    f
+        Opening cost per candidate.
+    allowed, existing
+        Candidate masks (existing sites are open in every solution).
+    n_sites
+        Number of open sites, or ``None`` (free, at least one).
+    ub
+        Value of the incumbent solution.
+    delta
+        How much a solution must improve on ``ub`` to matter (``1`` for integral data, a
+        tolerance otherwise).
+    start_lambda
+        Starting multipliers (e.g. each point's weighted distance in the incumbent).
+    deadline
+        ``time.perf_counter()`` value to stop at.
+    """
+    lam = start_lambda.astype(np.float64).copy()
+    best = -math.inf
+    best_lam = lam.copy()
+    scale = 2.0
+    stall = 0
+    it = 0
+    target = ub
+    finite = np.isfinite(wd)
+    big = np.where(finite, wd, 0.0)
+    for it in range(1, max_iter + 1):
+        c = np.where(finite, big - lam[:, None], 0.0)
+        neg = c < 0
+        rho = np.where(neg, c, 0.0).sum(axis=0) + f
+        pick, value, _last, _nxt = _choose(rho, allowed, existing, n_sites)
+        lb = float(lam.sum()) + value
+        if it == 1 or lb > best + 1e-9 * max(1.0, abs(best)):
+            best, best_lam, stall = lb, lam.copy(), 0
+        else:
+            stall += 1
+            if stall >= 25:
+                scale /= 2.0
+                stall = 0
+                lam = best_lam.copy()
+                continue
+        if best > ub - delta or scale < 1e-4 or time.perf_counter() > deadline:
+            break
+        g = 1.0 - neg[:, pick].sum(axis=1)
+        norm = float(g @ g)
+        if norm == 0.0:
+            break  # the relaxation's solution is feasible: its value is the LP optimum
+        lam = lam + scale * max(target - lb, 1e-6 * max(1.0, abs(ub))) / norm * g
+        lam = np.maximum(lam, 0.0)
+    return _eliminate(wd, f, allowed, existing, n_sites, ub, delta, best_lam, it)
+
+
+def _eliminate(
+    wd: FloatArray,
+    f: FloatArray,
+    allowed: BoolArray,
+    existing: BoolArray,
+    n_sites: int | None,
+    ub: float,
+    delta: float,
+    lam: FloatArray,
+    iterations: int,
+) -> LagrangeOutcome:
+    finite = np.isfinite(wd)
+    c = np.where(finite, wd - lam[:, None], 0.0)
+    rho = np.minimum(c, 0.0).sum(axis=0) + f
+    pick, value, last, nxt = _choose(rho, allowed, existing, n_sites)
+    lb = float(lam.sum()) + value
+    # Solutions below ub - delta (+ a little slack for round-off) are the ones still sought.
+    room = ub - delta - lb + 1e-7 * max(1.0, abs(ub))
+    keep = allowed.copy()
+    force = existing.copy()
+    if room < 0:
+        return LagrangeOutcome(lb, keep, force, np.full(wd.shape[0], -np.inf), iterations)
+    out = allowed & ~pick
+    chosen_free = pick & ~existing
+    with np.errstate(invalid="ignore"):
+        if n_sites is not None:
+            keep[out & (rho - last > room)] = False
+            force[chosen_free & (nxt - rho > room)] = True
+        else:
+            # Closing a chosen site adds at least -rho_j (more when it was the only one open).
+            keep[out & (rho > room)] = False
+            force[chosen_free & (-rho > room)] = True
+    cap = lam + room
+    return LagrangeOutcome(lb, keep, force, cap, iterations)
+
+
+def start_multipliers(wd: FloatArray, open_cols: IntArray) -> FloatArray:
+    """Each point's weighted distance to its nearest site of ``open_cols``."""
+    return np.asarray(wd[:, open_cols].min(axis=1), np.float64)
