@@ -1,4 +1,4 @@
-"""Lagrangian relaxation of the MCLP: bounds against brute force, fixings, the large-model path."""
+"""Lagrangian relaxation of the MCLP: bounds against brute force, fixings."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from lnplan.optimize.siting import CoverageProblem, SiteRules, SolveParams, solve_max_coverage
-from lnplan.optimize.siting import coverage as coverage_mod
 from lnplan.optimize.siting._lagrange import covered_value, lagrangian_mclp
 
 # Four demand points, three candidates: c0 reaches {0, 1}, c1 reaches {1, 2}, c2 reaches {3}.
@@ -78,54 +76,3 @@ def test_bound_and_fixings_against_brute_force(inst: tuple, seed: int) -> None:
             y[list(s)] = True
             assert not (y & out.fixed_closed).any()
             assert (y | ~out.fixed_open).all()
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(), st.booleans(), st.booleans())
-def test_large_model_path_matches_brute_force(inst: tuple, integral: bool, mip_after: bool) -> None:
-    cov, w, p = inst
-    if integral:
-        w = np.round(w)
-    # Send even this tiny model through the Lagrangian path; with ``mip_after`` the MIP then runs
-    # on what the fixings leave, without it the result rests on the Lagrangian alone.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(coverage_mod, "_MIP_DIRECT_NNZ", 0)
-        mp.setattr(coverage_mod, "_MIP_AFTER_FIXING_NNZ", 10**9 if mip_after else -1)
-        r = solve_max_coverage(
-            CoverageProblem(w, sparse.csr_array(cov.astype(np.float64)), p, SiteRules()),
-            SolveParams(time_limit_s=20),
-        )
-    opt = max(_brute(cov, w, p).values())
-    assert r.objective <= opt + 1e-9
-    assert r.bound >= opt - 1e-7
-    assert r.covered_demand == pytest.approx(r.objective)
-    if mip_after:
-        assert r.status == "optimal"
-    if r.status == "optimal":
-        assert r.objective == pytest.approx(opt)
-        assert r.bound == pytest.approx(opt)
-    else:
-        assert r.gap > 0
-    assert len(set(r.chosen.tolist())) == p
-    for i, a in enumerate(r.assignment.tolist()):
-        assert (a >= 0) == bool(cov[i, r.chosen].any())
-
-
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_fixing_then_mip_proves_optimum_with_lp_gap(seed: int) -> None:
-    # 60 x 14 random covers with p = 4 leave a Lagrangian (= LP) gap, so the proof needs the MIP
-    # on the model left after fixing.
-    rng = np.random.default_rng(seed)
-    cov = rng.random((60, 14)) < 0.25
-    w = np.round(rng.uniform(0.5, 9.0, 60), 1)
-    opt = max(_brute(cov, w, 4).values())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(coverage_mod, "_MIP_DIRECT_NNZ", 0)
-        r = solve_max_coverage(
-            CoverageProblem(w, sparse.csr_array(cov.astype(np.float64)), 4, SiteRules()),
-            SolveParams(time_limit_s=20),
-        )
-    assert r.status == "optimal"
-    assert r.objective == pytest.approx(opt)
-    assert r.details["lagrangian_bound"] >= opt - 1e-7
-    assert r.engine.startswith("Lagrangian fixing + HiGHS")

@@ -98,6 +98,7 @@ class MipBuilder:
         presolve: bool = True,
         objective_offset: float = 0.0,
         cutoff: float | None = None,
+        deadline: float | None = None,
     ) -> MipOutcome:
         """Solve with HiGHS through OR-Tools MathOpt (model passed as a proto built from arrays).
 
@@ -106,6 +107,8 @@ class MipBuilder:
         hint is passed; callers keep their heuristic solution as the fallback incumbent and may pass
         its value as ``cutoff`` (minimisation only, HiGHS ``objective_bound``): solutions not below
         it are rejected, so ``"infeasible"`` then means "nothing better than the cutoff exists".
+        ``deadline`` (a ``time.perf_counter()`` value), when given, also caps the solver's time
+        limit once the model is built, so building a large model counts against it.
         """
         from ortools.math_opt import model_parameters_pb2, model_pb2, parameters_pb2, result_pb2
         from ortools.math_opt.core.python import solver as mo_solver
@@ -150,6 +153,8 @@ class MipBuilder:
         mat.column_ids.extend(a.indices.tolist())
         mat.coefficients.extend(a.data.tolist())
         sp = parameters_pb2.SolveParametersProto()
+        if deadline is not None:
+            time_limit_s = min(time_limit_s, deadline - time.perf_counter())
         limit = max(time_limit_s, 0.05)
         sp.time_limit.seconds = int(limit)
         sp.time_limit.nanos = int((limit - int(limit)) * 1e9)

@@ -31,21 +31,18 @@ CP-SAT, without an LP at that scale, was measured far from optimal after 60 s on
 20,000 x 2,000 instance where HiGHS proves optimality. HiGHS presolve is switched off on the
 reduced plain model: it spends seconds re-discovering the reductions above.
 
-Large plain MCLP (no capacities, group bounds or budget; reduced model above
-``_MIP_DIRECT_NNZ`` nonzeros): HiGHS does not finish the root LP of a province-scale model
-(300,000 x 5,000, ~70,000 merged rows, 6 million nonzeros) within a minute and the model
-alone costs over a gigabyte, so the Lagrangian relaxation of the linking rows (Galvão and
-ReVelle 1996, :mod:`._lagrange`) comes first: ``L(lambda) = sum_i (w_i - lambda_i) + the p
-largest scores sum_i a_ij lambda_i`` with ``0 <= lambda <= w``, minimised by projected Polyak
-subgradient steps in the metric ``diag(w)``, aimed at the greedy + swap value. It needs only
-sparse matrix-vector products; its minimum equals the LP bound. Each iterate gives a heuristic
-solution (the p best scores, then swaps) and exact reduced-cost fixing against the incumbent;
-when fixings shrink the model below ``_MIP_AFTER_FIXING_NNZ``, the MIP runs on the rest
-(solutions breaking a fixing cannot beat the incumbent, so the restricted optimum is the
-optimum). Otherwise the result is the incumbent with the Lagrangian bound and status
-``"time_limit"``. On the province benchmark (seed 1) the bound reaches about 575,400 against an
-LP bound of 574,740 (HiGHS IPM, 376 s) and a best known cover of 572,321: a gap of about 0.5 %,
-too wide for any candidate to be fixed, so the 0.1 % target is not reached there yet.
+Large MCLP (no capacities; reduced model above ``_MIP_DIRECT_NNZ`` nonzeros): HiGHS does not
+finish the root LP of a province-scale model (300,000 x 5,000, ~70,000 merged rows, 6 million
+nonzeros) within a minute and the model alone costs over a gigabyte, so the LP bound comes from
+Benders cuts on the site variables (Cordeau, Furini and Ljubić 2019, :mod:`._benders`): a master
+LP over ``y`` and one ``theta`` per block of rows, the rules as rows on ``y``, in-out
+stabilisation. The incumbent is the MIP restricted to the sites the LP solution uses (few are
+fractional), improved by swaps. The final master's reduced costs fix sites closed (open) when
+opening (closing) them cannot beat the incumbent; the rows left by the fixings merge again and
+the MIP on them, with the incumbent's value as cutoff, finds a better solution or proves that
+none exists (solutions breaking a fixing cannot beat the incumbent, so the restricted optimum is
+the optimum). On the province benchmark (seed 1) this reaches 574,576 against the bound 574,754
+(gap 0.03 %) in 60 s; the LP bound is 574,740.
 """
 
 from __future__ import annotations
@@ -62,6 +59,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from lnplan.errors import InfeasibleError, InputError
+from lnplan.optimize.siting._benders import MasterRows, benders_lp
 from lnplan.optimize.siting._common import (
     add_rule_rows,
     csr_rows_equal_groups,
@@ -69,7 +67,6 @@ from lnplan.optimize.siting._common import (
     site_bounds,
     swap_mask,
 )
-from lnplan.optimize.siting._lagrange import lagrangian_mclp
 from lnplan.optimize.siting._mip import MipBuilder, MipOutcome
 from lnplan.optimize.siting._model import (
     Equity,
@@ -395,6 +392,42 @@ def _swap_improve(
     return np.flatnonzero(is_open)
 
 
+def _restrict(
+    red: _Reduced, keep: npt.NDArray[np.bool_], opened: npt.NDArray[np.bool_]
+) -> _Reduced:
+    """The model with only the columns ``keep``; the columns ``opened`` open outside it.
+
+    Rows reached by an opened column count as covered (``pre_covered``); rows no kept column
+    reaches leave the model; rows that now share their cover set (and equity group) are merged.
+    """
+    mat = red.mat
+    r = mat.shape[0]
+    if opened.any():
+        hit = np.asarray(mat @ opened.astype(np.float64)).ravel() > 0
+    else:
+        hit = np.zeros(r, dtype=np.bool_)
+    cols_keep = np.flatnonzero(keep & ~opened)
+    rows = np.flatnonzero(~hit)
+    sub = sparse.csr_array(sparse.csr_array(mat[rows])[:, cols_keep])
+    sub.sort_indices()
+    has = np.diff(sub.indptr) > 0
+    if not has.all():
+        rows, sub = rows[has], sparse.csr_array(sub[np.flatnonzero(has)])
+    first, inv = csr_rows_equal_groups(sub, red.row_group[rows])
+    mat2 = sparse.csr_array(sub[first])
+    w2 = _fsum(inv, red.w[rows], first.size)
+    old_to_new = np.full(max(r, 1), -1, np.int64)
+    old_to_new[rows] = inv
+    inside = red.member >= 0
+    safe = np.where(inside, red.member, 0)
+    member = np.where(inside, old_to_new[safe], -1)
+    pre = red.pre_covered | (inside & hit[safe])
+    outside = np.concatenate([red.outside_open, red.cols[opened]]).astype(np.int64)
+    return _Reduced(
+        mat2, w2, red.row_group[rows[first]], red.cols[cols_keep], member, pre, outside, 0
+    )
+
+
 def _covered_weight(red: _Reduced, open_cols: IntArray) -> float:
     if red.mat.shape[0] == 0:
         return 0.0
@@ -444,8 +477,14 @@ def _solve_mip(
     groups: _GroupData | None = None,
     floors: FloatArray | None = None,
     presolve: bool = True,
+    better_than: float | None = None,
 ) -> tuple[MipOutcome, IntArray, FloatArray, sparse.csr_array | None]:
-    """Build and solve; return the outcome, open model columns, coverage per merged row, flows."""
+    """Build and solve; return the outcome, open model columns, coverage per merged row, flows.
+
+    With ``better_than`` (``"max_cover"`` only) solutions covering no more than that are cut off
+    (HiGHS ``objective_bound`` on the negated objective); the status is then ``"infeasible"``
+    when no better solution exists.
+    """
     mat, w = red.mat, red.w
     r, k = mat.shape
     mip = MipBuilder.new()
@@ -536,13 +575,27 @@ def _solve_mip(
             else float(rules.cost[out].sum() if rules.cost is not None else 0.0)
         )
     remaining = deadline - time.perf_counter()
-    outcome = mip.solve(
-        params,
-        maximize=maximize,
-        time_limit_s=remaining,
-        presolve=presolve,
-        objective_offset=offset,
-    )
+    if better_than is not None and mode == "max_cover":
+        mip.obj = [-o for o in mip.obj]
+        outcome = mip.solve(
+            params,
+            maximize=False,
+            time_limit_s=remaining,
+            presolve=presolve,
+            objective_offset=-offset,
+            cutoff=-better_than,
+            deadline=deadline,
+        )
+        outcome = replace(outcome, objective=-outcome.objective, bound=-outcome.bound)
+    else:
+        outcome = mip.solve(
+            params,
+            maximize=maximize,
+            time_limit_s=remaining,
+            presolve=presolve,
+            objective_offset=offset,
+            deadline=deadline,
+        )
     if outcome.x is None:
         return outcome, np.zeros(0, np.int64), np.zeros(r), None
     x = outcome.x
@@ -829,6 +882,17 @@ def _max_coverage(
     g = _greedy(red, rules, n_pick, n_sites)
     hint = None
     const = float(w[red.pre_covered].sum())
+    if (
+        rules.capacity is None
+        and g is not None
+        and red.mat.nnz > _MIP_DIRECT_NNZ
+        and red.mat.shape[0] > 0
+        and 0 < n_pick < red.mat.shape[1]
+    ):
+        details["greedy_objective"] = const + _covered_weight(red, g)
+        return _max_coverage_benders(
+            c, w, rules, n_sites, params, start, deadline, groups, red, g, details
+        )
     if g is not None:
         hint = _swap_improve(red, rules, g, heur_deadline)
         details["heuristic_objective"] = const + _covered_weight(red, hint)
@@ -852,15 +916,6 @@ def _max_coverage(
             engine="reduction (nothing to choose)",
             groups=groups,
             details=details,
-        )
-    if (
-        rules.is_plain
-        and hint is not None
-        and red.mat.nnz > _MIP_DIRECT_NNZ
-        and 0 < n_pick < red.mat.shape[1]
-    ):
-        return _max_coverage_lagrangian(
-            c, w, rules, n_sites, params, start, deadline, groups, red, hint, details
         )
     out, open_cols, row_cov, flows = _solve_mip(
         red,
@@ -914,15 +969,35 @@ def _max_coverage(
     )
 
 
-# A plain reduced MCLP with more nonzeros than this goes to the Lagrangian first: HiGHS was
-# measured not to finish the root LP of a 70,000-row, 6-million-nonzero model in 60 s (and the
-# model alone took over 1 GB), while 20,000 x 2,000 (about 0.5 million) is proved in seconds.
+# A reduced MCLP without capacities and with more nonzeros than this goes to the Benders path:
+# HiGHS was measured not to finish the root LP of a 70,000-row, 6-million-nonzero model in 60 s
+# (and the model alone took over 1 GB), while 20,000 x 2,000 (about 0.5 million) is proved in
+# seconds by the MIP directly.
 _MIP_DIRECT_NNZ = 2_000_000
-# The MIP runs on the model left after Lagrangian fixing when it has at most this many nonzeros.
-_MIP_AFTER_FIXING_NNZ = 2_000_000
 
 
-def _max_coverage_lagrangian(
+def _master_rows(red: _Reduced, rules: PreparedRules, n_sites: int) -> MasterRows:
+    """The rule rows (count, group bounds, budget) and bounds on the model's site variables."""
+    k = red.cols.size
+    mip = MipBuilder.new()
+    y0 = mip.add_vars(k, integer=True)
+    add_rule_rows(mip, y0, red.cols, rules, n_sites, red.outside_open)
+    lb, ub = site_bounds(red.cols, rules)
+    if mip.rows:
+        a = sparse.vstack(
+            [
+                sparse.csr_array((b.data, b.indices, b.indptr), shape=(b.shape[0], k))
+                for b in mip.rows
+            ],
+            format="csr",
+        )
+        lo, hi = np.concatenate(mip.row_lo), np.concatenate(mip.row_hi)
+    else:
+        a, lo, hi = sparse.csr_array((0, k)), np.zeros(0), np.zeros(0)
+    return MasterRows(sparse.csr_array(a), lo, hi, lb.astype(np.float64), ub.astype(np.float64))
+
+
+def _max_coverage_benders(
     c: sparse.csr_array,
     w: FloatArray,
     rules: PreparedRules,
@@ -932,67 +1007,91 @@ def _max_coverage_lagrangian(
     deadline: float,
     groups: Mapping[str, npt.ArrayLike] | None,
     red: _Reduced,
-    hint: IntArray,
+    first: IntArray,
     details: dict[str, float],
 ) -> SitingResult:
-    """Large plain MCLP: Lagrangian bound, heuristic and fixing, then the MIP on what is left."""
-    n_pick = n_sites - red.outside_open.size
+    """Large MCLP: Benders LP bound, LP-guided incumbent, reduced-cost fixing, MIP on the rest.
+
+    1. The LP bound by stabilised Benders cuts (:mod:`._benders`), rules as master rows.
+    2. Incumbent: the MIP restricted to the sites the LP uses (it opens few sites fractionally),
+       then best-improvement swaps over all sites.
+    3. Reduced-cost fixing with the final master's reduced costs against the incumbent; the
+       model keeps only the sites left, rows merge again, and the MIP with the incumbent's value
+       as cutoff either finds better or proves that nothing better exists.
+    """
+    k = red.cols.size
     const = float(w[red.pre_covered].sum())
-    remaining = deadline - time.perf_counter()
-    lag = lagrangian_mclp(
-        red.mat,
-        red.w,
-        n_pick,
-        incumbent=hint,
-        deadline=time.perf_counter() + 0.75 * remaining,
-        rel_tol=params.rel_gap,
-    )
-    best_cols, best_val = hint, _covered_weight(red, hint)
-    if lag.best_value > best_val:
-        swapped = _swap_improve(
-            red, rules, lag.best_cols, time.perf_counter() + 0.1 * (deadline - time.perf_counter())
+    scale = max(1.0, float(red.w.sum()))
+    tol = 1e-9 * scale
+    y0 = np.zeros(k)
+    y0[first] = 1.0
+    best_cols, best_val = first, _covered_weight(red, first)
+    t0 = time.perf_counter()
+    try:
+        lp = benders_lp(
+            red.mat,
+            red.w,
+            _master_rows(red, rules, n_sites),
+            start=y0,
+            deadline=t0 + 0.4 * (deadline - t0),
+            seed=params.seed,
         )
-        best_cols, best_val = swapped, _covered_weight(red, swapped)
-    details["lagrangian_bound"] = const + lag.bound
-    details["lagrangian_iterations"] = float(lag.iterations)
-    details["fixed_open"] = float(lag.fixed_open.sum())
-    details["fixed_closed"] = float(lag.fixed_closed.sum())
-    details["time_lagrangian_s"] = time.perf_counter() - start
-    bound = max(const + lag.bound, const + best_val)
+    except ValueError as exc:
+        raise InfeasibleError(f"no choice of sites satisfies the rules together ({exc})") from exc
+    details["lp_bound"] = const + lp.bound
+    details["benders_iterations"] = float(lp.iterations)
+    details["benders_blocks"] = float(lp.n_blocks)
+    details["benders_cuts"] = float(lp.n_cuts)
+    details["time_lp_s"] = time.perf_counter() - start
+    bound = const + max(lp.bound, best_val)
+    engine = "Benders LP bound (HiGHS) + LP-support MIP + swaps, reduced MCLP"
+    # Incumbent from the LP: the MIP over the sites the LP uses, then swaps over all sites.
+    support = lp.y > 1e-6
+    support[best_cols] = True  # the greedy solution keeps the restricted MIP feasible
+    if support.sum() < k:
+        red_s = _restrict(red, support, np.zeros(k, dtype=np.bool_))
+        now = time.perf_counter()
+        out_s, open_s, _, _ = _solve_mip(
+            red_s,
+            w,
+            rules,
+            mode="max_cover",
+            n_sites=n_sites,
+            params=params,
+            deadline=now + 0.25 * (deadline - now),
+            presolve=not rules.is_plain,
+        )
+        if out_s.x is not None:
+            cand = np.flatnonzero(support)[open_s]
+            val = _covered_weight(red, cand)
+            if val > best_val + tol:
+                best_cols, best_val = cand, val
+    details["lp_support_sites"] = float(support.sum())
+    details["lp_support_objective"] = const + best_val
+    now = time.perf_counter()
+    swapped = _swap_improve(red, rules, best_cols, now + 0.2 * (deadline - now))
+    val = _covered_weight(red, swapped)
+    if val > best_val + tol:
+        best_cols, best_val = swapped, val
+    details["heuristic_objective"] = const + best_val
+    details["time_heuristic_s"] = time.perf_counter() - start
     objective = const + best_val
-    status = "optimal" if bound - objective <= params.rel_gap * max(1.0, abs(bound)) else ""
     chosen_red, row_red = red, None
-    engine = "Lagrangian relaxation (subgradient) with greedy + swaps, reduced MCLP"
-    fixed_any = bool(lag.fixed_open.any() or lag.fixed_closed.any())
-    if not status and (fixed_any or red.mat.nnz <= _MIP_AFTER_FIXING_NNZ):
-        # Shrink the model by the fixings and let the MIP close the gap if it is small enough.
-        red2 = red
-        if fixed_any:
-            removed = np.ones(c.shape[1], dtype=np.bool_)
-            removed[red.cols[~lag.fixed_closed]] = False
-            outside = np.concatenate([red.outside_open, red.cols[lag.fixed_open]])
-            red2 = _reduce(
-                c,
-                w,
-                rules,
-                outside_open=outside.astype(np.int64),
-                removed_cols=removed,
-                group_idx=None,
-                n_free=n_sites - outside.size,
-                dominance=True,
-            )
-        n_left = n_sites - red2.outside_open.size
+    status = "optimal" if bound - objective <= params.rel_gap * max(1.0, abs(bound)) else ""
+    if not status and math.isfinite(lp.master_value):
+        # Reduced-cost fixing: opening (closing) such a site cannot beat the incumbent.
+        closed = lp.master_value - lp.rc_open < best_val - tol
+        opened = lp.master_value - lp.rc_close < best_val - tol
+        details["fixed_closed"] = float(closed.sum())
+        details["fixed_open"] = float(opened.sum())
+        red2 = _restrict(red, ~closed, opened)
         details["fixed_model_rows"] = float(red2.mat.shape[0])
+        details["fixed_model_sites"] = float(red2.cols.size)
         details["fixed_model_nnz"] = float(red2.mat.nnz)
-        if n_left == 0 or red2.mat.shape[0] == 0:
-            # Every site fixed (or nothing left to cover): the fixed solution is the only rival.
-            value = float(w[red2.pre_covered].sum())
-            if value > objective:
-                objective, chosen_red, row_red = value, red2, np.zeros(red2.mat.shape[0])
-                fill = _greedy(red2, rules, n_left, n_sites)  # fills any free sites
-                best_cols = fill if fill is not None else np.zeros(0, np.int64)
-            status = "optimal"
-        elif red2.mat.nnz <= _MIP_AFTER_FIXING_NNZ:
+        n_left = n_sites - red2.outside_open.size
+        if n_left < 0 or n_left > red2.cols.size:
+            status = "optimal"  # no solution respects the fixings: none beats the incumbent
+        else:
             out, open2, row_cov2, _ = _solve_mip(
                 red2,
                 w,
@@ -1000,19 +1099,16 @@ def _max_coverage_lagrangian(
                 mode="max_cover",
                 n_sites=n_sites,
                 params=params,
-                deadline=deadline,
-                presolve=False,
+                deadline=deadline - min(0.03 * params.time_limit_s, 2.0),
+                presolve=not rules.is_plain,
+                better_than=objective + tol,
             )
-            engine = "Lagrangian fixing + HiGHS MIP (OR-Tools MathOpt), reduced MCLP"
-            if out.x is not None and out.objective > objective:
+            engine = "Benders LP bound + reduced-cost fixing + HiGHS MIP, reduced MCLP"
+            if out.x is not None and out.objective > objective + tol:
                 objective, chosen_red, row_red = out.objective, red2, row_cov2
                 best_cols = open2
-            if out.status == "optimal":
-                # Every solution breaking a fixing is no better than the incumbent.
-                bound = min(bound, max(out.bound, objective))
-                status = "optimal"
-            elif out.status == "infeasible":
-                bound = objective  # nothing respecting the fixings exists: incumbent optimal
+            if out.status in ("optimal", "infeasible"):
+                # Solutions breaking a fixing are no better than the incumbent.
                 status = "optimal"
             elif math.isfinite(out.bound):
                 bound = min(bound, max(out.bound, objective))
