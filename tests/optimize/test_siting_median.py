@@ -10,7 +10,11 @@ import pytest
 
 from lnplan.optimize.siting import MedianProblem, SiteRules, SolveParams, solve_p_median
 from lnplan.optimize.siting._common import rules_hold
-from lnplan.optimize.siting._median_lagrange import lagrangian_reduce, start_multipliers
+from lnplan.optimize.siting._median_lagrange import (
+    lagrangian_reduce,
+    probe_sites,
+    start_multipliers,
+)
 from lnplan.optimize.siting._model import prepare_rules
 
 PARAMS = SolveParams(time_limit_s=30, seed=0)
@@ -135,3 +139,32 @@ def test_large_weights_not_integral_stay_exact() -> None:
     w, d = _instance(7, integral=False)
     r = solve_p_median(MedianProblem(w * 1000.3, d, 2), PARAMS)
     assert r.objective == pytest.approx(_brute(w * 1000.3, d, 2, SiteRules()), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_probing_keeps_the_sites_of_improving_solutions(seed: int) -> None:
+    w, d = _instance(seed + 40, n=14, m=10)
+    act = w > 0
+    wd = w[act, None] * d[act]
+    m = d.shape[1]
+    p = 3
+    combos = [np.array(c) for c in itertools.combinations(range(m), p)]
+    values = np.array([float((w * d[:, s].min(axis=1)).sum()) for s in combos])
+    opt = float(values.min())
+    ub = opt + 1.0
+    inc = combos[int(np.argmin(values))]
+    alive = probe_sites(
+        wd,
+        np.zeros(m),
+        np.ones(m, bool),
+        np.zeros(m, bool),
+        p,
+        ub,
+        1.0,
+        start_multipliers(wd, inc),
+        deadline=math.inf,
+    )
+    for s, val in zip(combos, values, strict=True):
+        if val <= opt + 1e-9:
+            assert alive[s].all()
+    assert alive.sum() < m

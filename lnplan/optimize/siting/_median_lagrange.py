@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +46,10 @@ class LagrangeOutcome:
     ``bound`` is a valid lower bound on the optimum; ``keep`` marks the candidates that may still
     be open in a solution below the incumbent value, ``force`` those that must be open in it;
     ``cap`` is, per demand point, the largest weighted-distance ``w_i d`` it may still be served
-    at (``-inf`` when the incumbent is proven optimal by the bound alone).
+    at (``-inf`` when the incumbent is proven optimal by the bound alone). ``lam`` are the
+    multipliers of the bound; ``candidates`` the cheapest site sets (column positions) the
+    relaxation chose on the way, seeds for a Lagrangian heuristic (they may break group or budget
+    rules).
     """
 
     bound: float
@@ -54,6 +57,8 @@ class LagrangeOutcome:
     force: BoolArray
     cap: FloatArray
     iterations: int
+    lam: FloatArray
+    candidates: tuple[IntArray, ...] = ()
 
 
 def _choose(
@@ -101,6 +106,7 @@ def lagrangian_reduce(
     start_lambda: FloatArray,
     deadline: float,
     max_iter: int = 3000,
+    n_keep: int = 5,
 ) -> LagrangeOutcome:
     """Subgradient ascent on ``L(lambda)``, then site and distance elimination.
 
@@ -134,12 +140,15 @@ def lagrangian_reduce(
     target = ub
     finite = np.isfinite(wd)
     big = np.where(finite, wd, 0.0)
+    seen: dict[bytes, tuple[float, IntArray]] = {}
     for it in range(1, max_iter + 1):
         c = np.where(finite, big - lam[:, None], 0.0)
         neg = c < 0
         rho = np.where(neg, c, 0.0).sum(axis=0) + f
         pick, value, _last, _nxt = _choose(rho, allowed, existing, n_sites)
         lb = float(lam.sum()) + value
+        if n_keep and it % 5 == 1:
+            _remember(seen, wd, f, pick, keep=n_keep)
         if it == 1 or lb > best + 1e-9 * max(1.0, abs(best)):
             best, best_lam, stall = lb, lam.copy(), 0
         else:
@@ -157,7 +166,30 @@ def lagrangian_reduce(
             break  # the relaxation's solution is feasible: its value is the LP optimum
         lam = lam + scale * max(target - lb, 1e-6 * max(1.0, abs(ub))) / norm * g
         lam = np.maximum(lam, 0.0)
-    return _eliminate(wd, f, allowed, existing, n_sites, ub, delta, best_lam, it)
+    out = _eliminate(wd, f, allowed, existing, n_sites, ub, delta, best_lam, it)
+    ranked = sorted(seen.values(), key=lambda t: t[0])
+    return replace(out, candidates=tuple(s for _, s in ranked))
+
+
+def _remember(
+    seen: dict[bytes, tuple[float, IntArray]],
+    wd: FloatArray,
+    f: FloatArray,
+    pick: BoolArray,
+    keep: int,
+) -> None:
+    """Keep the ``keep`` cheapest distinct site sets (true cost: nearest open site per point)."""
+    cols = np.flatnonzero(pick)
+    key = cols.tobytes()
+    if cols.size == 0 or key in seen:
+        return
+    cost = float(wd[:, cols].min(axis=1).sum() + f[cols].sum())
+    if len(seen) >= keep:
+        worst = max(seen, key=lambda k: seen[k][0])
+        if seen[worst][0] <= cost:
+            return
+        del seen[worst]
+    seen[key] = (cost, cols)
 
 
 def _eliminate(
@@ -181,7 +213,7 @@ def _eliminate(
     keep = allowed.copy()
     force = existing.copy()
     if room < 0:
-        return LagrangeOutcome(lb, keep, force, np.full(wd.shape[0], -np.inf), iterations)
+        return LagrangeOutcome(lb, keep, force, np.full(wd.shape[0], -np.inf), iterations, lam)
     out = allowed & ~pick
     chosen_free = pick & ~existing
     with np.errstate(invalid="ignore"):
@@ -193,9 +225,60 @@ def _eliminate(
             keep[out & (rho > room)] = False
             force[chosen_free & (-rho > room)] = True
     cap = lam + room
-    return LagrangeOutcome(lb, keep, force, cap, iterations)
+    return LagrangeOutcome(lb, keep, force, cap, iterations, lam)
 
 
 def start_multipliers(wd: FloatArray, open_cols: IntArray) -> FloatArray:
     """Each point's weighted distance to its nearest site of ``open_cols``."""
     return np.asarray(wd[:, open_cols].min(axis=1), np.float64)
+
+
+def probe_sites(
+    wd: FloatArray,
+    f: FloatArray,
+    keep: BoolArray,
+    existing: BoolArray,
+    n_sites: int | None,
+    ub: float,
+    delta: float,
+    lam: FloatArray,
+    deadline: float,
+    max_iter: int = 150,
+    patience: int = 25,
+) -> BoolArray:
+    """Drop the sites that cannot be open in a solution below ``ub``, one by one.
+
+    For each remaining free site, the bound is re-optimised (a short subgradient run from
+    ``lam``) with that site forced open; when it reaches ``ub - delta`` the site is dropped. This
+    is much stronger than the reduced-cost test, since the multipliers adapt to the forced site.
+    Sites are probed from the most to the least promising (by reduced cost); a round stops after
+    ``patience`` probes in a row that drop nothing, and rounds repeat while sites are dropped
+    (fewer sites raise the other bounds).
+    """
+    alive = keep.copy()
+    changed = True
+    while changed and time.perf_counter() < deadline:
+        changed = False
+        idx = np.flatnonzero(alive)
+        sub, fs, ex = wd[:, idx], f[idx], existing[idx]
+        on = np.ones(idx.size, dtype=np.bool_)
+        c = np.where(np.isfinite(sub), sub - lam[:, None], 0.0)
+        rho = np.minimum(c, 0.0).sum(axis=0) + fs
+        free = np.flatnonzero(~ex)
+        misses = 0
+        for j in free[np.argsort(-rho[free], kind="stable")]:
+            if time.perf_counter() >= deadline or misses >= patience:
+                break
+            forced = ex.copy()
+            forced[j] = True
+            out = lagrangian_reduce(
+                sub, fs, on, forced, n_sites, ub, delta, lam, deadline, max_iter=max_iter, n_keep=0
+            )
+            if out.bound > ub - delta + 1e-7 * max(1.0, abs(ub)):
+                on[j] = False
+                alive[idx[j]] = False
+                changed = True
+                misses = 0
+            else:
+                misses += 1
+    return alive

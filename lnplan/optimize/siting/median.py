@@ -58,7 +58,12 @@ from lnplan.optimize.siting._common import (
     site_bounds,
     swap_mask,
 )
-from lnplan.optimize.siting._median_lagrange import lagrangian_reduce, start_multipliers
+from lnplan.optimize.siting._median_lagrange import (
+    LagrangeOutcome,
+    lagrangian_reduce,
+    probe_sites,
+    start_multipliers,
+)
 from lnplan.optimize.siting._mip import MipBuilder
 from lnplan.optimize.siting._model import (
     FloatArray,
@@ -469,27 +474,85 @@ def _solve_reduced(
     wd = wa[:, None] * dc
     existing = np.isin(cols, rules.existing)
     now = time.perf_counter()
-    lag = lagrangian_reduce(
-        wd,
-        fc,
-        np.ones(cols.size, dtype=np.bool_),
-        existing,
-        n_sites,
-        ub,
-        delta,
-        start_multipliers(wd, np.searchsorted(cols, heur)),
-        now + max(1.0, 0.2 * (deadline - now)),
-    )
+
+    def bound_and_reduce(lam0: FloatArray, max_iter: int) -> LagrangeOutcome:
+        return lagrangian_reduce(
+            wd,
+            fc,
+            np.ones(cols.size, dtype=np.bool_),
+            existing,
+            n_sites,
+            ub,
+            delta,
+            lam0,
+            now + max(1.0, 0.2 * (deadline - now)),
+            max_iter=max_iter,
+        )
+
+    lag = bound_and_reduce(start_multipliers(wd, np.searchsorted(cols, heur)), 3000)
+    if not proven(lag.bound):
+        # Lagrangian heuristic: interchange from the cheapest site sets the relaxation chose.
+        dz = np.where(np.isfinite(da), da, 1e18)
+        improved = False
+        for cand in lag.candidates:
+            sites = np.sort(cols[cand])
+            if not rules_hold(sites, rules, n_sites):
+                continue
+            sites = _fast_swap(dz, wa, f, rules, sites, deadline)
+            value = _cost_of(d, w, sites, f)
+            if value < ub - 1e-9 * max(1.0, abs(ub)):
+                ub, best_sol, improved = value, sites, True
+        details["lagrangian_heuristic_objective"] = ub
+        if improved:
+            lag = bound_and_reduce(lag.lam, 1000)
     details["lagrangian_bound"] = lag.bound
     details["lagrangian_iterations"] = float(lag.iterations)
     details["lagrangian_s"] = time.perf_counter() - now
     if proven(lag.bound):
         details["sites_kept"] = 0.0
         return "optimal", best_sol, ub, report(lag.bound), details
-    keep = lag.keep
-    valid = wd[:, keep] <= lag.cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(lag.cap[:, None]))
+    keep, force, cap = lag.keep, lag.force, lag.cap
+    details["sites_after_reduced_cost"] = float(keep.sum())
+    t_probe = time.perf_counter()
+    alive = probe_sites(
+        wd,
+        fc,
+        keep,
+        existing | force,
+        n_sites,
+        ub,
+        delta,
+        lag.lam,
+        t_probe + 0.25 * (deadline - t_probe),
+    )
+    if (alive != keep).any():
+        # Fewer sites: the bound rises, so re-derive the forced sites and the distance caps.
+        pos = np.flatnonzero(alive)
+        sub = lagrangian_reduce(
+            wd[:, pos],
+            fc[pos],
+            np.ones(pos.size, dtype=np.bool_),
+            existing[pos],
+            n_sites,
+            ub,
+            delta,
+            lag.lam,
+            deadline,
+            max_iter=1000,
+            n_keep=0,
+        )
+        details["probed_bound"] = sub.bound
+        if proven(sub.bound):
+            return "optimal", best_sol, ub, report(sub.bound), details
+        keep = np.zeros(cols.size, dtype=np.bool_)
+        keep[pos[sub.keep]] = True
+        force = force.copy()
+        force[pos[sub.force]] = True
+        cap = np.minimum(cap, sub.cap)
+    details["probe_s"] = time.perf_counter() - t_probe
+    valid = wd[:, keep] <= cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(cap[:, None]))
     details["sites_kept"] = float(keep.sum())
-    details["sites_forced"] = float((lag.force & ~existing).sum())
+    details["sites_forced"] = float((force & ~existing).sum())
     if not valid.any(axis=1).all():
         # Some point cannot be served cheaply enough by any remaining site: nothing improves.
         return "optimal", best_sol, ub, ub, details
@@ -506,7 +569,7 @@ def _solve_reduced(
     vpos = base[owner] + k
     zcost = wa[owner] * (values[vpos + 1] - values[vpos])
     mip = MipBuilder.new()
-    lb_y = np.where(lag.force[keep], 1.0, 0.0)
+    lb_y = np.where(force[keep], 1.0, 0.0)
     y0 = mip.add_vars(kcols.size, lb=lb_y, ub=1.0, obj=fc[keep], integer=True)
     z0 = mip.add_vars(n_z, obj=zcost)
     ii, jj = np.nonzero(valid)
@@ -535,7 +598,7 @@ def _solve_reduced(
     log.debug("reduced radius MIP: %s obj %s bound %s", out.status, out.objective, out.bound)
     if out.status == "infeasible":
         return "optimal", best_sol, ub, ub, details
-    bound = lag.bound
+    bound = max(lag.bound, details.get("probed_bound", -math.inf))
     if out.x is not None:
         sol = kcols[np.flatnonzero(out.x[y0 : y0 + kcols.size] > 0.5)]
         true = _cost_of(d, w, sol, f)
