@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -138,17 +139,22 @@ def lagrangian_reduce(
     stall = 0
     it = 0
     target = ub
-    finite = np.isfinite(wd)
-    big = np.where(finite, wd, 0.0)
+    # The ascent works on the allowed columns in single precision (speed); the bound that is
+    # returned is recomputed in double precision at the best multipliers.
+    aidx = np.flatnonzero(allowed)
+    sub = wd[:, aidx]
+    big = np.where(np.isfinite(sub), sub, 1e30).astype(np.float32)
+    fa, ea = f[aidx], existing[aidx]
+    every = np.ones(aidx.size, dtype=np.bool_)
     seen: dict[bytes, tuple[float, IntArray]] = {}
     for it in range(1, max_iter + 1):
-        c = np.where(finite, big - lam[:, None], 0.0)
-        neg = c < 0
-        rho = np.where(neg, c, 0.0).sum(axis=0) + f
-        pick, value, _last, _nxt = _choose(rho, allowed, existing, n_sites)
+        c = big - lam.astype(np.float32)[:, None]
+        np.minimum(c, 0.0, out=c)
+        rho = c.sum(axis=0, dtype=np.float64) + fa
+        pick, value, _last, _nxt = _choose(rho, every, ea, n_sites)
         lb = float(lam.sum()) + value
         if n_keep and it % 5 == 1:
-            _remember(seen, wd, f, pick, keep=n_keep)
+            _remember(seen, wd, f, aidx[pick], keep=n_keep)
         if it == 1 or lb > best + 1e-9 * max(1.0, abs(best)):
             best, best_lam, stall = lb, lam.copy(), 0
         else:
@@ -160,7 +166,7 @@ def lagrangian_reduce(
                 continue
         if best > ub - delta or scale < 1e-4 or time.perf_counter() > deadline:
             break
-        g = 1.0 - neg[:, pick].sum(axis=1)
+        g = 1.0 - (c[:, pick] < 0).sum(axis=1)
         norm = float(g @ g)
         if norm == 0.0:
             break  # the relaxation's solution is feasible: its value is the LP optimum
@@ -175,11 +181,11 @@ def _remember(
     seen: dict[bytes, tuple[float, IntArray]],
     wd: FloatArray,
     f: FloatArray,
-    pick: BoolArray,
+    pick: IntArray,
     keep: int,
 ) -> None:
     """Keep the ``keep`` cheapest distinct site sets (true cost: nearest open site per point)."""
-    cols = np.flatnonzero(pick)
+    cols = pick
     key = cols.tobytes()
     if cols.size == 0 or key in seen:
         return
@@ -282,3 +288,80 @@ def probe_sites(
             else:
                 misses += 1
     return alive
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """Result of :func:`branch_and_bound`: ``finished`` when the whole tree was explored, so
+    that ``best`` (column positions, or ``None`` when nothing beat the incumbent) is optimal."""
+
+    finished: bool
+    best: IntArray | None
+    value: float
+    nodes: int
+
+
+def branch_and_bound(
+    wd: FloatArray,
+    f: FloatArray,
+    allowed: BoolArray,
+    existing: BoolArray,
+    n_sites: int,
+    ub: float,
+    delta: float,
+    lam: FloatArray,
+    evaluate: Callable[[IntArray], float],
+    deadline: float,
+    max_iter: int = 150,
+) -> SearchOutcome:
+    """Depth-first branch and bound on the sites with the Lagrangian bound at every node.
+
+    A node fixes some sites open and some closed; its bound is the subgradient ascent (warm
+    started from the parent's multipliers) with those fixings, which also fixes further sites by
+    reduced cost. The branching site is the free site the relaxation likes best (smallest
+    ``rho``): open first, then closed. The relaxation ignores group and budget rules, so a node
+    whose sites are all fixed is a single solution that ``evaluate`` checks (it returns the true
+    cost, ``inf`` when the rules fail); the relaxation's site sets are evaluated the same way as
+    a heuristic. Only solutions below ``ub - delta`` count.
+    """
+    best: IntArray | None = None
+    value = ub
+    nodes = 0
+    stack: list[tuple[BoolArray, BoolArray, FloatArray]] = [(existing.copy(), allowed.copy(), lam)]
+
+    def offer(sites: IntArray) -> None:
+        nonlocal best, value
+        v = evaluate(sites)
+        if v < value - 1e-9 * max(1.0, abs(value)):
+            best, value = np.sort(sites), v
+
+    while stack:
+        if time.perf_counter() >= deadline:
+            return SearchOutcome(False, best, value, nodes)
+        fixed, open_ok, lam0 = stack.pop()
+        nodes += 1
+        out = lagrangian_reduce(
+            wd, f, open_ok, fixed, n_sites, value, delta, lam0, deadline, max_iter, n_keep=3
+        )
+        if out.bound > value - delta + 1e-7 * max(1.0, abs(value)):
+            continue
+        for cand in out.candidates:
+            offer(cand)
+        open_ok = open_ok & out.keep
+        fixed = fixed | out.force
+        if open_ok.sum() < n_sites:
+            continue
+        if fixed.sum() >= n_sites or open_ok.sum() == n_sites:
+            offer(np.flatnonzero(fixed if fixed.sum() >= n_sites else open_ok))
+            continue
+        free = np.flatnonzero(open_ok & ~fixed)
+        c = wd[:, free] - out.lam[:, None]
+        rho = np.where(np.isfinite(c), np.minimum(c, 0.0), 0.0).sum(axis=0) + f[free]
+        j = int(free[np.argmin(rho)])
+        closed = open_ok.copy()
+        closed[j] = False
+        with_j = fixed.copy()
+        with_j[j] = True
+        stack.append((fixed, closed, out.lam))
+        stack.append((with_j, open_ok, out.lam))
+    return SearchOutcome(True, best, value, nodes)

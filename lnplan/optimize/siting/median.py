@@ -60,6 +60,7 @@ from lnplan.optimize.siting._common import (
 )
 from lnplan.optimize.siting._median_lagrange import (
     LagrangeOutcome,
+    branch_and_bound,
     lagrangian_reduce,
     probe_sites,
     start_multipliers,
@@ -550,6 +551,32 @@ def _solve_reduced(
         force[pos[sub.force]] = True
         cap = np.minimum(cap, sub.cap)
     details["probe_s"] = time.perf_counter() - t_probe
+    if n_sites is not None and keep.sum() > 0:
+        pos = np.flatnonzero(keep)
+
+        def evaluate(sel: IntArray) -> float:
+            sites = np.sort(cols[pos[sel]])
+            return _cost_of(d, w, sites, f) if rules_hold(sites, rules, n_sites) else math.inf
+
+        t_bb = time.perf_counter()
+        search = branch_and_bound(
+            wd[:, pos],
+            fc[pos],
+            np.ones(pos.size, dtype=np.bool_),
+            (existing | force)[pos],
+            n_sites,
+            ub,
+            delta,
+            lag.lam,
+            evaluate,
+            t_bb + 0.5 * (deadline - t_bb),
+        )
+        details["search_nodes"] = float(search.nodes)
+        details["search_s"] = time.perf_counter() - t_bb
+        if search.best is not None and search.value < ub:
+            ub, best_sol = search.value, np.sort(cols[pos[search.best]])
+        if search.finished:
+            return "optimal", best_sol, ub, ub, details
     valid = wd[:, keep] <= cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(cap[:, None]))
     details["sites_kept"] = float(keep.sum())
     details["sites_forced"] = float((force & ~existing).sum())
