@@ -5,6 +5,13 @@
 With ``n_sites=None`` the number of sites is free (capacitated facility location, as in the
 OR-Library ``cap`` instances). With ``feasibility_radius`` the model only asks whether every
 point can be served within that radius (p-center's step).
+
+Large capacitated models (more than ``_VUB_LIMIT`` point-site pairs) first go through a
+Lagrangian phase (:mod:`._cflp_lagrange`): it gives a lower bound, an incumbent from
+transportation LPs, and fixes the sites whose opposite value provably costs more than the
+incumbent. The exact MIP then runs on the sites left, with the incumbent's value as cutoff; the
+bound it proves on the reduced model is a bound for the whole one, since every fixed site's
+opposite value costs more than the incumbent.
 """
 
 from __future__ import annotations
@@ -15,11 +22,15 @@ import time
 import numpy as np
 from scipy import sparse
 
-from lnplan.optimize.siting._common import add_rule_rows, site_bounds
+from lnplan.optimize.siting._cflp_lagrange import Transport, lagrangian, min_sites
+from lnplan.optimize.siting._common import add_rule_rows, rules_hold, site_bounds
 from lnplan.optimize.siting._mip import MipBuilder
 from lnplan.optimize.siting._model import FloatArray, IntArray, PreparedRules, SolveParams
 
 _VUB_LIMIT = 20_000
+# Share of the remaining time the Lagrangian phase may use, and its cap in seconds.
+_LAGRANGE_SHARE = 0.3
+_LAGRANGE_MAX_S = 60.0
 
 
 def solve_flows(
@@ -32,23 +43,82 @@ def solve_flows(
     deadline: float,
     *,
     feasibility_radius: float | None = None,
+    lagrange_min_pairs: int = _VUB_LIMIT,
 ) -> tuple[str, IntArray, float, float, sparse.csr_array | None]:
-    """Classic split-assignment model with capacities; or a covering check within a radius."""
+    """Classic split-assignment model with capacities; or a covering check within a radius.
+
+    ``lagrange_min_pairs``: capacitated models with more reachable point-site pairs than this
+    start with the Lagrangian phase.
+    """
     act = np.flatnonzero(w > 0)
     cols = np.flatnonzero(rules.allowed)
     sub = d[np.ix_(act, cols)]
     reach = np.isfinite(sub)
     if feasibility_radius is not None:
         reach &= sub <= feasibility_radius
+    wa = w[act]
+    capacity = rules.capacity
+    fixed_open = np.zeros(cols.size, dtype=np.bool_)
+    incumbent: Transport | None = None
+    lag_bound = -math.inf
+    fixed_bound = math.inf
+    if (
+        capacity is not None
+        and feasibility_radius is None
+        and int(reach.sum()) > lagrange_min_pairs
+        and act.size
+    ):
+        now = time.perf_counter()
+        lag_deadline = now + min(_LAGRANGE_SHARE * (deadline - now), _LAGRANGE_MAX_S)
+        cost = np.where(reach, wa[:, None] * sub, np.inf)
+
+        def feasible(open_model_cols: IntArray) -> bool:
+            return rules_hold(cols[open_model_cols], rules, n_sites)
+
+        lag = lagrangian(
+            cost,
+            wa,
+            f[cols],
+            capacity[cols],
+            np.isin(cols, rules.existing),
+            n_sites,
+            lag_deadline,
+            feasible=feasible,
+        )
+        lag_bound = lag.bound
+        incumbent = lag.best
+        if incumbent is not None:
+            ub = incumbent.cost
+            tol = max(params.rel_gap, 1e-9) * max(1.0, abs(ub))
+            if lag_bound >= ub - tol:
+                return (
+                    "optimal",
+                    cols[incumbent.open_cols],
+                    ub,
+                    lag_bound,
+                    _flows(incumbent, act, cols, d.shape),
+                )
+            fixed = lag.flip_bound > ub + 1e-9 * max(1.0, abs(ub))
+            if fixed.any():
+                fixed_bound = float(lag.flip_bound[fixed].min())
+            keep = ~(fixed & ~lag.y)
+            fixed_open = (fixed & lag.y)[keep]
+            incumbent = Transport(
+                open_cols=np.searchsorted(np.flatnonzero(keep), incumbent.open_cols),
+                cost=incumbent.cost,
+                rows=incumbent.rows,
+                cols=np.searchsorted(np.flatnonzero(keep), incumbent.cols),
+                share=incumbent.share,
+            )
+            cols, sub, reach = cols[keep], sub[:, keep], reach[:, keep]
     ii, jj = np.nonzero(reach)
     e = ii.size
     k = cols.size
-    wa = w[act]
-    capacity = rules.capacity
 
     def build(vub: IntArray | None, integer: bool) -> tuple[MipBuilder, int, int]:
         mip = MipBuilder.new()
         lb_y, ub_y = site_bounds(cols, rules)
+        lb_y[fixed_open] = 1.0
         y_obj = f[cols] if feasibility_radius is None else 0.0
         y0 = mip.add_vars(k, lb=lb_y, ub=ub_y, obj=y_obj, integer=integer)
         if capacity is None and feasibility_radius is not None:
@@ -75,6 +145,9 @@ def solve_flows(
                     shape=(k, x0 + e),
                 )
                 mip.add_rows(load, -np.inf, 0.0)
+                if n_sites is None and k:
+                    # Fewest sites whose capacities cover the demand: a valid cut.
+                    mip.add_row(np.arange(y0, y0 + k), 1.0, min_sites(cap, wa.sum()), np.inf)
             sel = ar if vub is None else vub
             if sel.size:
                 t = sel.size
@@ -114,16 +187,49 @@ def solve_flows(
                 break
             vub = np.union1d(vub, viol)
     mip, y0, x0 = build(vub, integer=True)
-    out = mip.solve(params, maximize=False, time_limit_s=deadline - time.perf_counter())
-    if out.status == "infeasible":
-        return "infeasible", np.zeros(0, np.int64), math.nan, math.nan, None
-    if out.x is None:
-        return "no_solution", np.zeros(0, np.int64), math.nan, out.bound, None
+    out = mip.solve(
+        params,
+        maximize=False,
+        time_limit_s=deadline - time.perf_counter(),
+        cutoff=incumbent.cost if incumbent is not None else None,
+    )
+    if incumbent is not None:
+        # Bound of the whole model: the reduced model's, or a fixed site's opposite value.
+        if out.status == "infeasible":
+            # Nothing in the reduced model beats the incumbent: it is optimal.
+            return (
+                "optimal",
+                cols[incumbent.open_cols],
+                incumbent.cost,
+                incumbent.cost,
+                _flows(incumbent, act, cols, d.shape),
+            )
+        bound = min(out.bound, fixed_bound) if math.isfinite(out.bound) else lag_bound
+        bound = max(bound, lag_bound)
+        if out.x is None or out.objective >= incumbent.cost:
+            status = "time_limit" if out.status in ("no_solution", "time_limit") else "feasible"
+            return (
+                status,
+                cols[incumbent.open_cols],
+                incumbent.cost,
+                bound,
+                _flows(incumbent, act, cols, d.shape),
+            )
+    else:
+        if out.status == "infeasible":
+            return "infeasible", np.zeros(0, np.int64), math.nan, math.nan, None
+        if out.x is None:
+            return "no_solution", np.zeros(0, np.int64), math.nan, out.bound, None
+        bound = out.bound
     x = out.x
     chosen = cols[np.flatnonzero(x[y0 : y0 + k] > 0.5)]
     flows = None
     if x0 >= 0:
         v = x[x0 : x0 + e]
-        keep = v > 1e-9
-        flows = sparse.csr_array((v[keep], (act[ii[keep]], cols[jj[keep]])), shape=d.shape)
-    return out.status, chosen, out.objective, out.bound, flows
+        keep_x = v > 1e-9
+        flows = sparse.csr_array((v[keep_x], (act[ii[keep_x]], cols[jj[keep_x]])), shape=d.shape)
+    return out.status, chosen, out.objective, bound, flows
+
+
+def _flows(t: Transport, act: IntArray, cols: IntArray, shape: tuple[int, int]) -> sparse.csr_array:
+    return sparse.csr_array((t.share, (act[t.rows], cols[t.cols])), shape=shape)
