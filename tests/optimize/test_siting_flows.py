@@ -27,7 +27,7 @@ def _instance(seed: int, n: int = 40, m: int = 12) -> tuple[np.ndarray, ...]:
     return d, w, f, cap
 
 
-def _solve(d, w, f, rules, n_sites, lagrange: bool):  # type: ignore[no-untyped-def]
+def _solve(d, w, f, rules, n_sites, lagrange: bool):
     prepared = prepare_rules(rules, d.shape[1], n_sites, total_demand=float(w.sum()))
     return solve_flows(
         d,
