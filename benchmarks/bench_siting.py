@@ -226,6 +226,17 @@ def bench_province(args: argparse.Namespace) -> None:
         f"matrix {r['build_s']:.1f} s, {r['nnz']:,} cover pairs), merged rows "
         f"{r['merged_rows']:,.0f}, peak RSS {r['peak_rss_mb']:.0f} MB; load {_load()}"
     )
+    d = r["details"]
+    if "lp_bound" in d:
+        print(
+            f"  {r['engine']}: LP bound {d['lp_bound']:,.1f} after {d['time_lp_s']:.1f} s "
+            f"({d['benders_iterations']:.0f} masters, {d['benders_blocks']:.0f} blocks); "
+            f"LP-support MIP ({d['lp_support_sites']:.0f} sites) {d['lp_support_objective']:,.0f}, "
+            f"swaps {d['heuristic_objective']:,.0f} at {d['time_heuristic_s']:.1f} s; fixed "
+            f"{d.get('fixed_closed', 0):.0f} closed / {d.get('fixed_open', 0):.0f} open, "
+            f"MIP left {d.get('fixed_model_rows', 0):,.0f} rows x "
+            f"{d.get('fixed_model_sites', 0):,.0f} sites"
+        )
 
 
 def province_child(seed: int) -> None:
@@ -253,6 +264,8 @@ def province_child(seed: int) -> None:
                 "merged_rows": res.details.get("merged_rows", 0),
                 "total": res.total_demand,
                 "peak_rss_mb": peak,
+                "engine": res.engine,
+                "details": res.details,
             }
         )
     )

@@ -1033,7 +1033,8 @@ def _max_coverage_benders(
             red.w,
             _master_rows(red, rules, n_sites),
             start=y0,
-            deadline=t0 + 0.4 * (deadline - t0),
+            deadline=t0 + 0.55 * (deadline - t0),
+            rel_tol=1e-6,
             seed=params.seed,
         )
     except ValueError as exc:
