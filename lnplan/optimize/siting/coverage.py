@@ -1076,56 +1076,84 @@ def _max_coverage_benders(
         best_cols, best_val = swapped, val
     details["heuristic_objective"] = const + best_val
     details["time_heuristic_s"] = time.perf_counter() - start
-    objective = const + best_val
-    chosen_red, row_red = red, None
-    status = "optimal" if bound - objective <= params.rel_gap * max(1.0, abs(bound)) else ""
-    if not status and math.isfinite(lp.master_value):
-        # Reduced-cost fixing: opening (closing) such a site cannot beat the incumbent.
+    status = "optimal" if bound - const - best_val <= params.rel_gap * max(1.0, abs(bound)) else ""
+    # Neighbourhoods: the MIP over the LP support, the incumbent and the sites cheapest to open
+    # by reduced cost, growing until it holds every site the reduced-cost fixing leaves; that
+    # last MIP is exact (solutions breaking a fixing cannot beat the incumbent).
+    final_deadline = deadline - min(0.03 * params.time_limit_s, 2.0)
+    rank = np.argsort(lp.rc_open, kind="stable")
+    n_extra = 100
+    rounds = 0
+    while not status and math.isfinite(lp.master_value):
         closed = lp.master_value - lp.rc_open < best_val - tol
         opened = lp.master_value - lp.rc_close < best_val - tol
-        details["fixed_closed"] = float(closed.sum())
-        details["fixed_open"] = float(opened.sum())
-        red2 = _restrict(red, ~closed, opened)
-        details["fixed_model_rows"] = float(red2.mat.shape[0])
-        details["fixed_model_sites"] = float(red2.cols.size)
-        details["fixed_model_nnz"] = float(red2.mat.nnz)
-        n_left = n_sites - red2.outside_open.size
-        if n_left < 0 or n_left > red2.cols.size:
-            status = "optimal"  # no solution respects the fixings: none beats the incumbent
-        else:
-            out, open2, row_cov2, _ = _solve_mip(
-                red2,
-                w,
-                rules,
-                mode="max_cover",
-                n_sites=n_sites,
-                params=params,
-                deadline=deadline - min(0.03 * params.time_limit_s, 2.0),
-                presolve=not rules.is_plain,
-                better_than=objective + tol,
-            )
+        hood = support.copy()
+        hood[best_cols] = True
+        hood[rank[:n_extra]] = True
+        hood &= ~closed
+        left_s = final_deadline - time.perf_counter()
+        if left_s < 0.1 * params.time_limit_s:
+            break  # too little time to build and search another model
+        last = not (~closed & ~hood).any()
+        if last:
+            hood = ~closed
+            details["fixed_closed"] = float(closed.sum())
+            details["fixed_open"] = float(opened.sum())
+        red_h = _restrict(red, hood, opened)
+        n_left = n_sites - red_h.outside_open.size
+        if n_left < 0 or n_left > red_h.cols.size:
+            if last:
+                status = "optimal"  # no solution respects the fixings: none beats the incumbent
+            n_extra *= 4
+            continue
+        now = time.perf_counter()
+        out, open_h, _, _ = _solve_mip(
+            red_h,
+            w,
+            rules,
+            mode="max_cover",
+            n_sites=n_sites,
+            params=params,
+            deadline=final_deadline if last else now + 0.4 * (final_deadline - now),
+            presolve=not rules.is_plain,
+            better_than=const + best_val + tol,
+        )
+        rounds += 1
+        if out.x is not None:
+            cand = np.concatenate(
+                [np.searchsorted(red.cols, red_h.cols[open_h]), np.flatnonzero(opened)]
+            ).astype(np.int64)
+            val = _covered_weight(red, cand)
+            if val > best_val + tol:
+                best_cols, best_val = cand, val
+        if last:
+            details["fixed_model_rows"] = float(red_h.mat.shape[0])
+            details["fixed_model_sites"] = float(red_h.cols.size)
+            details["fixed_model_nnz"] = float(red_h.mat.nnz)
             engine = "Benders LP bound + reduced-cost fixing + HiGHS MIP, reduced MCLP"
-            if out.x is not None and out.objective > objective + tol:
-                objective, chosen_red, row_red = out.objective, red2, row_cov2
-                best_cols = open2
             if out.status in ("optimal", "infeasible"):
-                # Solutions breaking a fixing are no better than the incumbent.
                 status = "optimal"
             elif math.isfinite(out.bound):
-                bound = min(bound, max(out.bound, objective))
+                bound = min(bound, max(out.bound, const + best_val))
+            break
+        if out.status not in ("optimal", "infeasible"):
+            n_extra = k  # the neighbourhood was too large to settle: go to the exact model
+        else:
+            n_extra *= 4
+    details["neighbourhood_mips"] = float(rounds)
+    objective = const + best_val
     if not status:
         status = "time_limit"
     if status == "optimal":
         bound = objective
-    yv = np.zeros(chosen_red.mat.shape[1])
+    yv = np.zeros(k)
     yv[best_cols] = 1.0
-    if row_red is None:
-        row_red = (np.asarray(chosen_red.mat @ yv).ravel() > 0).astype(np.float64)
-    chosen = np.concatenate([chosen_red.cols[best_cols], chosen_red.outside_open]).astype(np.int64)
+    row_red = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
+    chosen = np.concatenate([red.cols[best_cols], red.outside_open]).astype(np.int64)
     return _assemble(
         c=c,
         w=w,
-        red=chosen_red,
+        red=red,
         chosen=chosen,
         row_cov=row_red,
         flows=None,
