@@ -355,9 +355,12 @@ def branch_and_bound(
             offer(np.flatnonzero(fixed if fixed.sum() >= n_sites else open_ok))
             continue
         free = np.flatnonzero(open_ok & ~fixed)
-        c = wd[:, free] - out.lam[:, None]
-        rho = np.where(np.isfinite(c), np.minimum(c, 0.0), 0.0).sum(axis=0) + f[free]
-        j = int(free[np.argmin(rho)])
+        # Branch on the free site the relaxation would bring in next (the smallest rho among
+        # the sites it leaves closed): its status is the least settled.
+        rho, chosen = _rho_choice(wd, f, out.lam, open_ok, fixed, n_sites)
+        out_free = free[~chosen[free]]
+        pool = out_free if out_free.size else free
+        j = int(pool[np.argmin(rho[pool])])
         closed = open_ok.copy()
         closed[j] = False
         with_j = fixed.copy()
@@ -365,3 +368,16 @@ def branch_and_bound(
         stack.append((fixed, closed, out.lam))
         stack.append((with_j, open_ok, out.lam))
     return SearchOutcome(True, best, value, nodes)
+
+
+def _rho_choice(
+    wd: FloatArray,
+    f: FloatArray,
+    lam: FloatArray,
+    allowed: BoolArray,
+    fixed: BoolArray,
+    n_sites: int | None,
+) -> tuple[FloatArray, BoolArray]:
+    c = np.where(np.isfinite(wd), wd - lam[:, None], 0.0)
+    rho = np.minimum(c, 0.0).sum(axis=0) + f
+    return rho, _choose(rho, allowed, fixed, n_sites)[0]

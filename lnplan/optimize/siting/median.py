@@ -404,6 +404,9 @@ def _solve_radius(
     return status, best_sol, best_ub, lb, details
 
 
+_SEARCH_LEVELS_PER_POINT = 3.0
+
+
 def _is_integral(wa: FloatArray, f: FloatArray, da: FloatArray) -> bool:
     """True when every weight, opening cost and finite distance is a whole number."""
     fin = da[np.isfinite(da)]
@@ -551,7 +554,20 @@ def _solve_reduced(
         force[pos[sub.force]] = True
         cap = np.minimum(cap, sub.cap)
     details["probe_s"] = time.perf_counter() - t_probe
-    if n_sites is not None and keep.sum() > 0:
+    valid = wd[:, keep] <= cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(cap[:, None]))
+    details["sites_kept"] = float(keep.sum())
+    details["sites_forced"] = float((force & ~existing).sum())
+    if not valid.any(axis=1).all():
+        # Some point cannot be served cheaply enough by any remaining site: nothing improves.
+        return "optimal", best_sol, ub, ub, details
+    n_pts = act.size
+    count, values, lev = _capped_levels(dc[:, keep], valid)
+    details["levels_per_point"] = float(count.sum()) / max(n_pts, 1)
+    # Many distance levels per point left mean a weak LP (small p: each point may still go to
+    # many sites) where LP-based branch and bound grinds; a Lagrangian branch and bound on the
+    # few sites left is then much faster per node. With few levels the LP is nearly integral and
+    # HiGHS (cuts, primal heuristics) closes it at once.
+    if n_sites is not None and count.sum() > _SEARCH_LEVELS_PER_POINT * n_pts:
         pos = np.flatnonzero(keep)
 
         def evaluate(sel: IntArray) -> float:
@@ -577,15 +593,7 @@ def _solve_reduced(
             ub, best_sol = search.value, np.sort(cols[pos[search.best]])
         if search.finished:
             return "optimal", best_sol, ub, ub, details
-    valid = wd[:, keep] <= cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(cap[:, None]))
-    details["sites_kept"] = float(keep.sum())
-    details["sites_forced"] = float((force & ~existing).sum())
-    if not valid.any(axis=1).all():
-        # Some point cannot be served cheaply enough by any remaining site: nothing improves.
-        return "optimal", best_sol, ub, ub, details
     kcols = cols[keep]
-    count, values, lev = _capped_levels(dc[:, keep], valid)
-    n_pts = act.size
     base = np.concatenate([[0], np.cumsum(count)])
     n_rows = int(base[-1])
     nz = count - 1  # z variables per point: levels 1 .. L-1 ("not served within level k")
