@@ -257,3 +257,22 @@ def test_benders_path_proves_optimum_with_an_lp_gap_and_budget(seed: int) -> Non
     assert r.details["lp_bound"] >= best - 1e-7
     assert r.engine.startswith("Benders")
     assert cost[r.chosen].sum() <= budget
+
+
+@pytest.mark.parametrize("limit", [0.2, 1.0])
+def test_benders_path_under_a_short_time_limit_stays_consistent(limit: float) -> None:
+    cov, w = _spatial(11, n=300, m=40, radius=2.0)
+    p = 6
+    problem = CoverageProblem(w, sparse.csr_array(cov.astype(np.float64)), p)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(coverage_mod, "_MIP_DIRECT_NNZ", -1)
+        r = solve_max_coverage(problem, SolveParams(time_limit_s=limit))
+    exact = solve_max_coverage(problem, SolveParams(time_limit_s=20))
+    assert exact.status == "optimal"
+    assert r.chosen.size == p
+    assert r.objective <= exact.objective + 1e-7
+    assert r.bound >= exact.objective - 1e-7
+    assert r.covered_demand == pytest.approx(r.objective)
+    assert r.status in ("optimal", "time_limit")
+    if r.status == "optimal":
+        assert r.objective == pytest.approx(exact.objective)
