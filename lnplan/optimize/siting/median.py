@@ -251,8 +251,11 @@ def _fast_swap(
         add = (wa[:, None] * with_k).sum(axis=0)  # cost with k added, nothing removed
         corr = wa[:, None] * (np.minimum(d2[:, None], da) - with_k)
         pos = np.searchsorted(current, c1)
+        # Sum the correction rows per nearest site (sorted segments, not a scattered add).
+        order = np.argsort(pos, kind="stable")
+        present, starts = np.unique(pos[order], return_index=True)
         g = np.zeros((current.size, m))
-        np.add.at(g, pos, corr)
+        g[present] = np.add.reduceat(corr[order], starts, axis=0)
         total = add[None, :] + g + f[current].sum() - f[current][:, None] + f[None, :]
         ok = swap_mask(current, cols, rules)
         total[~ok] = np.inf
