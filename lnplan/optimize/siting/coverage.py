@@ -928,7 +928,7 @@ def _max_coverage(
         mode="max_cover",
         n_sites=n_sites,
         params=params,
-        deadline=deadline,
+        deadline=deadline - _reserve_s(params),
         presolve=not rules.is_plain,
     )
     if out.status == "infeasible":
@@ -978,6 +978,11 @@ def _max_coverage(
 # (and the model alone took over 1 GB), while 20,000 x 2,000 (about 0.5 million) is proved in
 # seconds by the MIP directly.
 _MIP_DIRECT_NNZ = 2_000_000
+
+
+def _reserve_s(params: SolveParams) -> float:
+    """Time kept back from the last MIP for HiGHS overrunning its limit and for the result."""
+    return min(0.03 * params.time_limit_s, 2.0)
 
 
 def _master_rows(red: _Reduced, rules: PreparedRules, n_sites: int) -> MasterRows:
@@ -1084,7 +1089,7 @@ def _max_coverage_benders(
     # Neighbourhoods: the MIP over the LP support, the incumbent and the sites cheapest to open
     # by reduced cost, growing until it holds every site the reduced-cost fixing leaves; that
     # last MIP is exact (solutions breaking a fixing cannot beat the incumbent).
-    final_deadline = deadline - min(0.03 * params.time_limit_s, 2.0)
+    final_deadline = deadline - _reserve_s(params)
     rank = np.argsort(lp.rc_open, kind="stable")
     n_extra = 100
     rounds = 0
