@@ -520,57 +520,65 @@ def _solve_reduced(
         return "optimal", best_sol, ub, report(lag.bound), details
     keep, force, cap = lag.keep, lag.force, lag.cap
     details["sites_after_reduced_cost"] = float(keep.sum())
-    t_probe = time.perf_counter()
-    alive = probe_sites(
-        wd,
-        fc,
-        keep,
-        existing | force,
-        n_sites,
-        ub,
-        delta,
-        lag.lam,
-        t_probe + 0.25 * (deadline - t_probe),
-    )
-    if (alive != keep).any():
-        # Fewer sites: the bound rises, so re-derive the forced sites and the distance caps.
-        pos = np.flatnonzero(alive)
-        sub = lagrangian_reduce(
-            wd[:, pos],
-            fc[pos],
-            np.ones(pos.size, dtype=np.bool_),
-            existing[pos],
+    n_pts = act.size
+
+    def served_within_cap() -> npt.NDArray[np.bool_]:
+        return wd[:, keep] <= cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(cap[:, None]))
+
+    valid = served_within_cap()
+    count, values, lev = _capped_levels(dc[:, keep], valid)
+    # Many distance levels per point left mean a weak LP (small p: each point may still go to
+    # many sites), where LP-based branch and bound grinds: probe the sites one by one and then
+    # search over the few left with the Lagrangian bound, which is much cheaper per node. With
+    # few levels the LP is nearly integral and HiGHS (cuts, primal heuristics) closes it at once.
+    weak = count.sum() > _SEARCH_LEVELS_PER_POINT * n_pts
+    details["levels_per_point"] = float(count.sum()) / max(n_pts, 1)
+    if weak:
+        t_probe = time.perf_counter()
+        alive = probe_sites(
+            wd,
+            fc,
+            keep,
+            existing | force,
             n_sites,
             ub,
             delta,
             lag.lam,
-            deadline,
-            max_iter=1000,
-            n_keep=0,
+            t_probe + 0.25 * (deadline - t_probe),
         )
-        details["probed_bound"] = sub.bound
-        if proven(sub.bound):
-            return "optimal", best_sol, ub, report(sub.bound), details
-        keep = np.zeros(cols.size, dtype=np.bool_)
-        keep[pos[sub.keep]] = True
-        force = force.copy()
-        force[pos[sub.force]] = True
-        cap = np.minimum(cap, sub.cap)
-    details["probe_s"] = time.perf_counter() - t_probe
-    valid = wd[:, keep] <= cap[:, None] + 1e-9 * np.maximum(1.0, np.abs(cap[:, None]))
+        if (alive != keep).any():
+            # Fewer sites: the bound rises, so re-derive the forced sites and the distance caps.
+            pos = np.flatnonzero(alive)
+            sub = lagrangian_reduce(
+                wd[:, pos],
+                fc[pos],
+                np.ones(pos.size, dtype=np.bool_),
+                existing[pos],
+                n_sites,
+                ub,
+                delta,
+                lag.lam,
+                deadline,
+                max_iter=1000,
+                n_keep=0,
+            )
+            details["probed_bound"] = sub.bound
+            if proven(sub.bound):
+                return "optimal", best_sol, ub, report(sub.bound), details
+            keep = np.zeros(cols.size, dtype=np.bool_)
+            keep[pos[sub.keep]] = True
+            force = force.copy()
+            force[pos[sub.force]] = True
+            cap = np.minimum(cap, sub.cap)
+            valid = served_within_cap()
+            count, values, lev = _capped_levels(dc[:, keep], valid)
+        details["probe_s"] = time.perf_counter() - t_probe
     details["sites_kept"] = float(keep.sum())
     details["sites_forced"] = float((force & ~existing).sum())
     if not valid.any(axis=1).all():
         # Some point cannot be served cheaply enough by any remaining site: nothing improves.
         return "optimal", best_sol, ub, ub, details
-    n_pts = act.size
-    count, values, lev = _capped_levels(dc[:, keep], valid)
-    details["levels_per_point"] = float(count.sum()) / max(n_pts, 1)
-    # Many distance levels per point left mean a weak LP (small p: each point may still go to
-    # many sites) where LP-based branch and bound grinds; a Lagrangian branch and bound on the
-    # few sites left is then much faster per node. With few levels the LP is nearly integral and
-    # HiGHS (cuts, primal heuristics) closes it at once.
-    if n_sites is not None and count.sum() > _SEARCH_LEVELS_PER_POINT * n_pts:
+    if weak and n_sites is not None:
         pos = np.flatnonzero(keep)
 
         def evaluate(sel: IntArray) -> float:
