@@ -14,13 +14,24 @@ demand point sort its distinct distances ``D_i^1 < D_i^2 < ... < D_i^K``. A cont
          sum_j y_j = p,  y binary, plus the rule rows of :class:`SiteRules`.
 
 Each ``y_j`` appears once per demand point, so the matrix has about ``n m`` nonzeros instead of the
-``n m`` variables and ``n m`` linking rows of the classic model, and its LP bound is much stronger.
-Levels are added lazily: the model keeps, per point, only the levels up to the distance the warm
-start (greedy + fast interchange, Whitaker/Resende-Werneck) gives it. Dropping the higher levels
-underestimates the cost, so the truncated model is a relaxation and its bound is valid; when its
-optimum puts a point beyond its last level, that point gets the levels up to its new distance and
-the model is solved again. When no point lies beyond its levels, the relaxation's optimum is
-feasible at the same cost: optimal.
+``n m`` variables and ``n m`` linking rows of the classic model.
+
+The exact path (García, Labbé and Marín's recipe: upper bound first, then bound and eliminate):
+
+1. Incumbent: greedy + fast interchange (Whitaker/Resende-Werneck).
+2. Lagrangian bound (assignment rows relaxed, :mod:`._median_lagrange`), equal to the LP bound at
+   its optimum; interchange from the relaxation's site sets improves the incumbent. Reduced-cost
+   tests drop sites, fix sites open and cap the distance each point may still be served at, for
+   every solution below the incumbent (by at least 1 when all data are integers, detected).
+3. When many distance levels per point remain (weak LP, typically small ``p``): each remaining
+   site is probed (the bound re-optimised with the site forced open; dropped when it reaches the
+   incumbent), then a depth-first Lagrangian branch and bound over the few sites left.
+4. Otherwise (or when the search runs out of its share of the time) one radius MIP over the
+   remaining sites and capped levels, each point served within its cap, HiGHS cutoff at the
+   incumbent: it is exact for every improving solution, and "infeasible" proves the incumbent.
+
+Without a heuristic incumbent (rules that defeat greedy) the radius MIP runs on all levels up to
+the heuristic distances with lazy extension (a relaxation while a point lies beyond its levels).
 
 **With capacities** (households a site can serve), the classic formulation with split assignment:
 ``x_ij in [0, 1]`` the share of ``i`` served by ``j``; ``sum_j x_ij = 1``;
@@ -33,9 +44,10 @@ sites. The optimal radius is one of the distinct distances; a binary search over
 covering feasibility MIP per step (every point within the radius of an open site, ``p`` sites
 and the rules, with capacities as flows).
 
-Backend: HiGHS MIP through OR-Tools (as in :mod:`.coverage`): the models are LP-heavy with strong
-relaxations, the ground of LP-based branch-and-bound. The measured naive ``n^2`` formulation stalls
-(pmed16 103 s, pmed26 no solution in 300 s); the radius formulation solves them in seconds.
+Backend: HiGHS MIP through OR-Tools (as in :mod:`.coverage`) where the LP is strong. The measured
+naive ``n^2`` formulation stalls (pmed16 103 s, pmed26 no solution in 300 s); the radius formulation
+alone left pmed31/35/38 (p = 5) unproven after 300 s, where the LP gap is about 1 %; with the
+elimination and the site search every OR-Library instance here is proven in seconds.
 """
 
 from __future__ import annotations
@@ -451,12 +463,13 @@ def _solve_reduced(
     deadline: float,
     heur: IntArray,
 ) -> tuple[str, IntArray, float, float, dict[str, float]]:
-    """Lagrangian bound and elimination, then one exact radius MIP on what is left.
+    """Lagrangian bound and elimination, site probing and search, then an exact radius MIP.
 
-    The MIP only looks for solutions below the incumbent (HiGHS cutoff): sites the Lagrangian
-    bound rules out are dropped, sites it forces are fixed open, and each point keeps only the
-    distance levels it may still be served at and must be served within the last of them, so the
-    model is exact for every improving solution and no level is added later. With integral data
+    Steps 2-4 of the module docstring. The MIP only looks for solutions below the incumbent
+    (HiGHS cutoff): sites the Lagrangian bound rules out are dropped, sites it forces are fixed
+    open, and each point keeps only the distance levels it may still be served at and must be
+    served within the last of them, so the model is exact for every improving solution and no
+    level is added later. With integral data
     a solution must improve by at least 1, and any bound above ``incumbent - 1`` proves it.
     """
     act = np.flatnonzero(w > 0)
