@@ -247,3 +247,59 @@ def _top_up(
             if cap[out].sum() >= total * (1 - 1e-12):
                 break
     return out
+
+
+def local_search(
+    cost: FloatArray,
+    w: FloatArray,
+    f: FloatArray,
+    cap: FloatArray,
+    start: Transport,
+    candidates: IntArray,
+    existing: BoolArray,
+    deadline: float,
+    *,
+    feasible: Callable[[IntArray], bool] | None = None,
+) -> Transport:
+    """First-improvement drop / swap / add moves on the open sites, each priced by a transport LP.
+
+    ``candidates`` are the closed sites worth trying (most promising first, e.g. by their
+    Lagrangian bound when opened); open sites are tried for closing cheapest-to-lose first.
+    """
+    best = start
+    seen: set[bytes] = set()
+    m = cost.shape[1]
+
+    def try_open(open_cols: IntArray) -> Transport | None:
+        mask = np.zeros(m, dtype=np.bool_)
+        mask[open_cols] = True
+        key = mask.tobytes()
+        if key in seen or (feasible is not None and not feasible(np.sort(open_cols))):
+            return None
+        seen.add(key)
+        t = transport(cost, w, f, cap, np.sort(open_cols))
+        if t is not None and t.cost < best.cost - 1e-9 * max(1.0, abs(best.cost)):
+            return t
+        return None
+
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        cur = best.open_cols
+        closable = cur[~existing[cur]]
+        # Sites that serve least first: closing them changes least.
+        served = np.bincount(best.cols, weights=w[best.rows] * best.share, minlength=m)
+        closable = closable[np.argsort(served[closable] - f[closable], kind="stable")]
+        outside = candidates[~np.isin(candidates, cur)]
+        moves: list[IntArray] = [np.setdiff1d(cur, [i]) for i in closable]
+        moves += [np.union1d(np.setdiff1d(cur, [i]), [j]) for j in outside for i in closable]
+        moves += [np.union1d(cur, [j]) for j in outside]
+        for cols in moves:
+            if time.perf_counter() >= deadline:
+                break
+            t = try_open(cols)
+            if t is not None:
+                best = t
+                improved = True
+                break
+    return best

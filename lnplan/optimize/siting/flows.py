@@ -16,21 +16,30 @@ opposite value costs more than the incumbent.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 import numpy as np
 from scipy import sparse
 
-from lnplan.optimize.siting._cflp_lagrange import Transport, lagrangian, min_sites
+from lnplan.optimize.siting._cflp_lagrange import Transport, lagrangian, local_search, min_sites
 from lnplan.optimize.siting._common import add_rule_rows, rules_hold, site_bounds
 from lnplan.optimize.siting._mip import MipBuilder
 from lnplan.optimize.siting._model import FloatArray, IntArray, PreparedRules, SolveParams
 
+log = logging.getLogger(__name__)
+
 _VUB_LIMIT = 20_000
+# After the Lagrangian phase, the reduced model keeps every linking row up to this many pairs.
+_VUB_FULL_LIMIT = 60_000
 # Share of the remaining time the Lagrangian phase may use, and its cap in seconds.
 _LAGRANGE_SHARE = 0.3
 _LAGRANGE_MAX_S = 60.0
+# Local search on the incumbent: closed sites tried (by Lagrangian promise), time share and cap.
+_SEARCH_CANDIDATES = 15
+_SEARCH_SHARE = 0.15
+_SEARCH_MAX_S = 30.0
 
 
 def solve_flows(
@@ -87,6 +96,28 @@ def solve_flows(
         )
         lag_bound = lag.bound
         incumbent = lag.best
+        if incumbent is not None and lag_bound < incumbent.cost:
+            now = time.perf_counter()
+            promising = np.argsort(lag.flip_bound, kind="stable")
+            promising = promising[~lag.y[promising]][:_SEARCH_CANDIDATES]
+            incumbent = local_search(
+                cost,
+                wa,
+                f[cols],
+                capacity[cols],
+                incumbent,
+                promising,
+                np.isin(cols, rules.existing),
+                now + min(_SEARCH_SHARE * (deadline - now), _SEARCH_MAX_S),
+                feasible=feasible,
+            )
+        log.debug(
+            "lagrangian: bound %.6f, incumbent %s, %d iterations, %.1f s",
+            lag_bound,
+            None if incumbent is None else f"{incumbent.cost:.6f}",
+            lag.iterations,
+            time.perf_counter() - now,
+        )
         if incumbent is not None:
             ub = incumbent.cost
             tol = max(params.rel_gap, 1e-9) * max(1.0, abs(ub))
@@ -111,6 +142,7 @@ def solve_flows(
                 share=incumbent.share,
             )
             cols, sub, reach = cols[keep], sub[:, keep], reach[:, keep]
+            log.debug("fixed %d sites closed, %d open", int((~keep).sum()), int(fixed_open.sum()))
     ii, jj = np.nonzero(reach)
     e = ii.size
     k = cols.size
@@ -166,7 +198,7 @@ def solve_flows(
         return mip, y0, x0
 
     vub: IntArray | None = None
-    if capacity is not None and e > _VUB_LIMIT:
+    if capacity is not None and e > (_VUB_LIMIT if incumbent is None else _VUB_FULL_LIMIT):
         # Separate the strong linking rows x_ij <= y_j on the LP relaxation, then keep those.
         # Start with each point's cheapest few sites, where split flows concentrate.
         near = np.argsort(np.where(reach, sub, np.inf), axis=1)[:, :10]
