@@ -53,6 +53,7 @@ class LagrangeOutcome:
     y: BoolArray  # site choice of the subproblem at the best multipliers
     iterations: int
     k_min: int
+    lam: FloatArray  # the best multipliers
 
 
 def min_sites(cap: FloatArray, total: float) -> int:
@@ -230,7 +231,13 @@ def lagrangian(
             val, _ = _choose(g, existing | one, no, count, k_min)
         flip[j] = lam_sum + val
     return LagrangeOutcome(
-        bound=lam_sum + base, best=best, flip_bound=flip, y=y, iterations=iterations, k_min=k_min
+        bound=lam_sum + base,
+        best=best,
+        flip_bound=flip,
+        y=y,
+        iterations=iterations,
+        k_min=k_min,
+        lam=best_lam,
     )
 
 

@@ -31,8 +31,6 @@ from lnplan.optimize.siting._model import FloatArray, IntArray, PreparedRules, S
 log = logging.getLogger(__name__)
 
 _VUB_LIMIT = 20_000
-# After the Lagrangian phase, the reduced model keeps every linking row up to this many pairs.
-_VUB_FULL_LIMIT = 60_000
 # Share of the remaining time the Lagrangian phase may use, and its cap in seconds.
 _LAGRANGE_SHARE = 0.3
 _LAGRANGE_MAX_S = 60.0
@@ -70,6 +68,7 @@ def solve_flows(
     fixed_open = np.zeros(cols.size, dtype=np.bool_)
     incumbent: Transport | None = None
     lag_bound = -math.inf
+    lag_lam: FloatArray | None = None
     fixed_bound = math.inf
     if (
         capacity is not None
@@ -95,7 +94,15 @@ def solve_flows(
             feasible=feasible,
         )
         lag_bound = lag.bound
+        lag_lam = lag.lam
         incumbent = lag.best
+        log.debug(
+            "lagrangian: bound %.6f, incumbent %s, %d iterations, %.1f s",
+            lag_bound,
+            None if incumbent is None else f"{incumbent.cost:.6f}",
+            lag.iterations,
+            time.perf_counter() - now,
+        )
         if incumbent is not None and lag_bound < incumbent.cost:
             now = time.perf_counter()
             promising = np.argsort(lag.flip_bound, kind="stable")
@@ -111,13 +118,7 @@ def solve_flows(
                 now + min(_SEARCH_SHARE * (deadline - now), _SEARCH_MAX_S),
                 feasible=feasible,
             )
-        log.debug(
-            "lagrangian: bound %.6f, incumbent %s, %d iterations, %.1f s",
-            lag_bound,
-            None if incumbent is None else f"{incumbent.cost:.6f}",
-            lag.iterations,
-            time.perf_counter() - now,
-        )
+            log.debug("local search: %.6f, %.1f s", incumbent.cost, time.perf_counter() - now)
         if incumbent is not None:
             ub = incumbent.cost
             tol = max(params.rel_gap, 1e-9) * max(1.0, abs(ub))
@@ -198,7 +199,17 @@ def solve_flows(
         return mip, y0, x0
 
     vub: IntArray | None = None
-    if capacity is not None and e > (_VUB_LIMIT if incumbent is None else _VUB_FULL_LIMIT):
+    if incumbent is not None and lag_lam is not None and e > _VUB_LIMIT:
+        # Linking rows where the multipliers make the pair attractive (the LP's flows go
+        # there), and the incumbent's pairs; the rest stay implied by the capacity rows.
+        attractive = wa[ii] * sub[ii, jj] - lag_lam[ii] < 0
+        pair = np.full(sub.shape, -1, np.int64)
+        pair[ii, jj] = np.arange(e)
+        used = pair[incumbent.rows, incumbent.cols]
+        attractive[used[used >= 0]] = True
+        vub = np.flatnonzero(attractive)
+        log.debug("%d of %d linking rows", vub.size, e)
+    elif capacity is not None and e > _VUB_LIMIT:
         # Separate the strong linking rows x_ij <= y_j on the LP relaxation, then keep those.
         # Start with each point's cheapest few sites, where split flows concentrate.
         near = np.argsort(np.where(reach, sub, np.inf), axis=1)[:, :10]
