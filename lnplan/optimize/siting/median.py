@@ -505,7 +505,7 @@ def _solve_reduced(
             ub,
             delta,
             lam0,
-            now + max(1.0, 0.2 * (deadline - now)),
+            now + 0.2 * max(deadline - now, 0.25),
             max_iter=max_iter,
         )
 
