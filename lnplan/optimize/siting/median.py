@@ -56,7 +56,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -420,6 +420,10 @@ def _solve_radius(
 
 
 _SEARCH_LEVELS_PER_POINT = 3.0
+# Use lazy levels instead of the capped model when the latter has this many times more rows
+# (and is big at all).
+_LAZY_FACTOR = 4.0
+_LAZY_MIN_NONZEROS = 1_000_000
 
 
 def _is_integral(wa: FloatArray, f: FloatArray, da: FloatArray) -> bool:
@@ -514,11 +518,13 @@ def _solve_reduced(
         # Lagrangian heuristic: interchange from the cheapest site sets the relaxation chose.
         dz = np.where(np.isfinite(da), da, 1e18)
         improved = False
+        t_heur = time.perf_counter()
+        heur_end = t_heur + 0.1 * max(deadline - t_heur, 0.25)
         for cand in lag.candidates:
             sites = np.sort(cols[cand])
-            if not rules_hold(sites, rules, n_sites):
+            if time.perf_counter() >= heur_end or not rules_hold(sites, rules, n_sites):
                 continue
-            sites = _fast_swap(dz, wa, f, rules, sites, deadline)
+            sites = _fast_swap(dz, wa, f, rules, sites, heur_end)
             value = _cost_of(d, w, sites, f)
             if value < ub - 1e-9 * max(1.0, abs(ub)):
                 ub, best_sol, improved = value, sites, True
@@ -548,17 +554,8 @@ def _solve_reduced(
     details["levels_per_point"] = float(count.sum()) / max(n_pts, 1)
     if weak:
         t_probe = time.perf_counter()
-        alive = probe_sites(
-            wd,
-            fc,
-            keep,
-            existing | force,
-            n_sites,
-            ub,
-            delta,
-            lag.lam,
-            t_probe + 0.25 * (deadline - t_probe),
-        )
+        probe_end = t_probe + 0.25 * (deadline - t_probe)
+        alive = probe_sites(wd, fc, keep, existing | force, n_sites, ub, delta, lag.lam, probe_end)
         if (alive != keep).any():
             # Fewer sites: the bound rises, so re-derive the forced sites and the distance caps.
             pos = np.flatnonzero(alive)
@@ -571,7 +568,7 @@ def _solve_reduced(
                 ub,
                 delta,
                 lag.lam,
-                deadline,
+                probe_end + 0.05 * (deadline - probe_end),
                 max_iter=1000,
                 n_keep=0,
             )
@@ -591,6 +588,25 @@ def _solve_reduced(
     if not valid.any(axis=1).all():
         # Some point cannot be served cheaply enough by any remaining site: nothing improves.
         return "optimal", best_sol, ub, ub, details
+    # A weak bound can leave nearly every level of every point; then the capped model may be far
+    # larger than the lazy one that starts from the incumbent's distances.
+    hd = dc[:, np.searchsorted(cols, best_sol)].min(axis=1)
+    lazy_rows = int(np.count_nonzero(values <= np.repeat(hd, count) + 1e-9))
+    if count.sum() > _LAZY_FACTOR * max(lazy_rows, 1) and valid.sum() > _LAZY_MIN_NONZEROS:
+        return _solve_lazy(
+            d,
+            w,
+            f,
+            rules,
+            n_sites,
+            params,
+            deadline,
+            best_sol,
+            cols[keep],
+            ub,
+            report(max(lag.bound, details.get("probed_bound", -math.inf))),
+            details,
+        )
     if weak and n_sites is not None:
         pos = np.flatnonzero(keep)
 
@@ -672,6 +688,37 @@ def _solve_reduced(
         return "optimal", best_sol, ub, ub, details
     status = "time_limit" if out.status in ("time_limit", "no_solution") else out.status
     return status, best_sol, ub, report(bound), details
+
+
+def _solve_lazy(
+    d: FloatArray,
+    w: FloatArray,
+    f: FloatArray,
+    rules: PreparedRules,
+    n_sites: int | None,
+    params: SolveParams,
+    deadline: float,
+    incumbent: IntArray,
+    sites: IntArray,
+    ub: float,
+    bound: float,
+    details: dict[str, float],
+) -> tuple[str, IntArray, float, float, dict[str, float]]:
+    """The lazy-level radius MIP over the sites the elimination left (valid for every solution
+    below the incumbent, which it keeps as the cutoff and fallback)."""
+    allowed = np.zeros(rules.allowed.size, dtype=np.bool_)
+    allowed[sites] = True
+    allowed[rules.existing] = True
+    sub_rules = replace(rules, allowed=allowed)
+    status, chosen, obj, lb, more = _solve_radius(
+        d, w, f, sub_rules, n_sites, params, time.perf_counter(), deadline, incumbent
+    )
+    details.update(more)
+    details["lazy_levels"] = 1.0
+    if obj > ub:  # cannot happen (the incumbent is the cutoff), kept for safety
+        chosen, obj = incumbent, ub
+    best_bound = max(bound, min(lb, obj)) if math.isfinite(lb) else bound
+    return status, chosen, obj, obj if status == "optimal" else best_bound, details
 
 
 def _assemble(
