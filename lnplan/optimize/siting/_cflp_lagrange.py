@@ -31,6 +31,8 @@ from lnplan.optimize.siting._model import FloatArray, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
 
+_EVAL_EVERY = 10
+
 
 @dataclass(frozen=True)
 class Transport:
@@ -182,16 +184,21 @@ def lagrangian(
         kval, xs = _knapsacks(cost, w, cap, lam)
         g = f + kval
         yval, y = _choose(g, existing, no, count, k_min)
+        improved = False
         value = float(lam.sum()) + yval
         if best_lam is None or value > best_bound + 1e-12 * max(1.0, abs(best_bound)):
             best_bound, best_lam, stall = value, lam.copy(), 0
+            improved = True
         else:
             stall += 1
             if stall >= 20:
                 alpha /= 2.0
                 stall = 0
         near = math.isfinite(best_bound) and value >= best_bound - 5e-3 * abs(best_bound)
-        if near and time.perf_counter() < deadline:
+        # Transport LPs cost far more than a subgradient step: price the subproblem's sites when
+        # the bound has just improved, or every few steps.
+        due = improved or iterations % _EVAL_EVERY == 0
+        if near and due and time.perf_counter() < deadline:
             cand = _top_up(y, g, cap, total, existing)
             key = cand.tobytes()
             if key not in seen:
