@@ -276,3 +276,28 @@ def test_benders_path_under_a_short_time_limit_stays_consistent(limit: float) ->
     assert r.status in ("optimal", "time_limit")
     if r.status == "optimal":
         assert r.objective == pytest.approx(exact.objective)
+
+
+def test_greedy_leaves_room_in_the_budget_for_the_sites_still_to_pick() -> None:
+    # c0 and c1 cover the most but cost 5 each; with a budget of 6 and three sites to open, the
+    # greedy must not take either (the two sites still to pick cost at least 1 + 1).
+    cov = np.array([[1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 1, 0]], float)
+    cov = np.vstack([cov, [[1, 1, 0, 0, 0]] * 3, [[0, 0, 0, 0, 1]]])
+    w = np.ones(cov.shape[0])
+    cost = np.array([5.0, 5.0, 1.0, 1.0, 4.0])
+    rules = SiteRules(site_cost_yuan=cost, budget_yuan=6.0)
+    prepared = coverage_mod.prepare_rules(rules, 5, 3)
+    red = coverage_mod._reduce(
+        sparse.csr_array(cov),
+        w,
+        prepared,
+        outside_open=np.zeros(0, np.int64),
+        removed_cols=None,
+        group_idx=None,
+        n_free=3,
+        dominance=False,
+    )
+    g = coverage_mod._greedy(red, prepared, 3, 3)
+    assert g is not None
+    assert cost[red.cols[g]].sum() <= 6.0
+    assert sorted(red.cols[g].tolist()) == [2, 3, 4]
