@@ -231,3 +231,19 @@ def test_solver_paths_match_brute_force_on_small_p(
         assert r.objective == pytest.approx(_brute(w, d, 3, rules), abs=1e-9)
         reached += ("search_nodes" if path == "search" else "rows") in r.details
     assert reached == 3
+
+
+def test_lazy_fallback_matches_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lazy-level MIP over the remaining sites (used when the capped model would be huge)."""
+    monkeypatch.setattr(median, "_LAZY_FACTOR", 0.0)
+    monkeypatch.setattr(median, "_LAZY_MIN_NONZEROS", 0)
+    monkeypatch.setattr(median, "_SEARCH_LEVELS_PER_POINT", math.inf)
+    rng = np.random.default_rng(1)
+    d = rng.integers(1, 100, (40, 16)).astype(float)
+    w = np.ones(40)
+    for rules in (SiteRules(), SiteRules(existing=np.array([3]), excluded=np.array([0, 1]))):
+        r = solve_p_median(MedianProblem(w, d, 3, rules=rules), PARAMS)
+        assert r.status == "optimal"
+        assert r.details.get("lazy_levels") == 1.0
+        assert r.objective == pytest.approx(_brute(w, d, 3, rules), abs=1e-9)
+        assert r.bound <= r.objective + 1e-9
