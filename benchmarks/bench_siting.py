@@ -60,7 +60,7 @@ def bench_pmedian(args: argparse.Namespace) -> None:
     print(f"\n== p-median (OR-Library), time limit {args.time_limit:g} s, load {_load()}")
     print(
         f"{'instance':10} {'n':>4} {'p':>4} {'objective':>10} {'optimum':>8} {'status':>10} "
-        f"{'match':>5} {'time s':>8} {'rounds':>6}"
+        f"{'match':>5} {'time s':>8} {'sites kept':>10} {'B&B nodes':>9}"
     )
     total = 0.0
     ok = 0
@@ -75,7 +75,7 @@ def bench_pmedian(args: argparse.Namespace) -> None:
         print(
             f"{r['instance']:10} {n:>4} {problem.n_sites:>4} {res.objective:>10.0f} {ref:>8.0f} "
             f"{res.status:>10} {'yes' if match else 'NO':>5} {res.runtime_s:>8.2f} "
-            f"{res.details.get('rounds', 0):>6.0f}",
+            f"{res.details.get('sites_kept', 0):>10.0f} {res.details.get('search_nodes', 0):>9.0f}",
             flush=True,
         )
     print(

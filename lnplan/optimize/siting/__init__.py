@@ -9,11 +9,17 @@ Which backend and why (each module states its formulation):
 
 - :mod:`~lnplan.optimize.siting.coverage` — MCLP, partial set cover and equity: HiGHS MIP through
   OR-Tools (MathOpt) on a reduced, tight formulation (merged demand rows, dominated sites
-  dropped, greedy + swap incumbent).
-- :mod:`~lnplan.optimize.siting.median` — p-median and facility location: HiGHS MIP on the radius
-  formulation (Elloumi 2010; García, Labbé, Marín 2011) with iterative level extension, cut off by
-  greedy + fast interchange; with capacities the classic split-assignment formulation. p-center:
-  a sequence of covering feasibility MIPs over the sorted distinct distances.
+  dropped, greedy + swap incumbent); above 2 M nonzeros a Benders LP bound (Cordeau, Furini,
+  Ljubić 2019; scipy's HiGHS), an incumbent from the LP's sites, reduced-cost fixing, then MIPs
+  over growing site sets with the incumbent as cutoff.
+- :mod:`~lnplan.optimize.siting.median` — p-median and facility location: greedy + fast
+  interchange, a Lagrangian bound with site and distance-level elimination, site probing and a
+  Lagrangian branch and bound over the sites left where the LP is weak, else a reduced HiGHS MIP
+  on the radius formulation (Elloumi 2010; García, Labbé, Marín 2011). p-center: a sequence of
+  covering feasibility MIPs over the sorted distinct distances.
+- :mod:`~lnplan.optimize.siting.flows` — capacities (split assignment): the classic formulation,
+  with a Lagrangian phase (bound, incumbents, site fixing) before the exact HiGHS MIP on large
+  models.
 
 CP-SAT is not used: these models are large linear programs with a few hundred to a few thousand
 binaries whose LP relaxations are tight, which is the ground of LP-based branch-and-bound; a naive
