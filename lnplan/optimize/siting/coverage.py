@@ -36,9 +36,11 @@ finish the root LP of a province-scale model (300,000 x 5,000, ~70,000 merged ro
 nonzeros) within a minute and the model alone costs over a gigabyte, so the LP bound comes from
 Benders cuts on the site variables (Cordeau, Furini and Ljubić 2019, :mod:`._benders`): a master
 LP over ``y`` and one ``theta`` per block of rows, the rules as rows on ``y``, in-out
-stabilisation. The incumbent is the MIP restricted to the sites the LP solution uses (few are
-fractional), improved by swaps. The final master's reduced costs fix sites closed (open) when
-opening (closing) them cannot beat the incumbent. MIPs over growing neighbourhoods (LP support,
+stabilisation; the master LPs go to HiGHS through ``scipy.optimize.linprog``, which returns the
+reduced costs the fixing below needs, and every MIP to HiGHS through MathOpt. The incumbent is
+the MIP restricted to the sites the LP solution uses (few are fractional), improved by swaps.
+The final master's reduced costs fix sites closed (open) when opening (closing) them cannot beat
+the incumbent. MIPs over growing neighbourhoods (LP support,
 incumbent, the sites cheapest to open by reduced cost), each with the incumbent's value as
 cutoff, look for better solutions; the last one holds every site the fixing leaves and is
 exact: it finds a better solution or proves that none exists (solutions breaking a fixing cannot
