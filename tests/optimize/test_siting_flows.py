@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lnplan.optimize.siting import SiteRules, SolveParams
-from lnplan.optimize.siting._cflp_lagrange import lagrangian, min_sites, transport
+from lnplan.optimize.siting._cflp_lagrange import lagrangian, local_search, min_sites, transport
 from lnplan.optimize.siting._model import prepare_rules
 from lnplan.optimize.siting.flows import solve_flows
 
@@ -106,3 +106,27 @@ def test_transport_unreachable_and_short_capacity() -> None:
     assert transport(cost, w, f, np.full(4, w.sum()), np.array([0, 1])) is None
     t = transport(cost, w, f, np.full(4, w.sum()), np.array([1, 3]))
     assert t is not None and t.cost >= f[[1, 3]].sum()
+
+
+def test_local_search_improves_a_poor_start_and_keeps_rules() -> None:
+    d, w, f, cap = _instance(9)
+    cost = w[:, None] * d
+    m = d.shape[1]
+    start = transport(cost, w, f, cap, np.arange(m))  # every site open: costly
+    assert start is not None
+    existing = np.zeros(m, bool)
+    existing[3] = True
+    better = local_search(
+        cost,
+        w,
+        f,
+        cap,
+        start,
+        np.arange(m),
+        existing,
+        time.perf_counter() + 10,
+        feasible=lambda cols: bool(3 in cols),
+    )
+    assert better.cost < start.cost
+    assert 3 in better.open_cols
+    assert cap[better.open_cols].sum() >= w.sum()
