@@ -37,7 +37,9 @@ the heuristic distances with lazy extension (a relaxation while a point lies bey
 ``x_ij in [0, 1]`` the share of ``i`` served by ``j``; ``sum_j x_ij = 1``;
 ``sum_i w_i x_ij <= cap_j y_j``; ``x_ij <= y_j``; minimise ``sum w_i d_ij x_ij + sum f_j y_j``.
 With ``n_sites=None`` the number of sites is free (capacitated facility location, as in the
-OR-Library ``cap`` instances).
+OR-Library ``cap`` instances). Solved in :mod:`.flows`: large models first get a Lagrangian phase
+(demand rows relaxed, a continuous knapsack per site; bound, transport-LP incumbents, site
+fixing), then the exact HiGHS MIP on the sites left, with the incumbent as cutoff.
 
 **p-center**: minimise the largest ``d_ij`` over demand points with positive weight and their
 sites. The optimal radius is one of the distinct distances; a binary search over them solves one
