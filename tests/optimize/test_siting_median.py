@@ -247,3 +247,15 @@ def test_lazy_fallback_matches_brute_force(monkeypatch: pytest.MonkeyPatch) -> N
         assert r.details.get("lazy_levels") == 1.0
         assert r.objective == pytest.approx(_brute(w, d, 3, rules), abs=1e-9)
         assert r.bound <= r.objective + 1e-9
+
+
+def test_engine_names_the_steps_that_ran() -> None:
+    from lnplan.optimize.siting.median import _median_engine
+
+    assert _median_engine({}) == "greedy + interchange"
+    assert _median_engine({"lagrangian_bound": 1.0}) == "Lagrangian bound and elimination"
+    both = _median_engine({"lagrangian_bound": 1.0, "search_nodes": 7.0, "rows": 3.0})
+    assert both == (
+        "Lagrangian bound and elimination + Lagrangian branch and bound (7 nodes) + "
+        "HiGHS MIP (OR-Tools MathOpt), radius formulation"
+    )

@@ -31,6 +31,8 @@ from lnplan.optimize.siting._model import FloatArray, IntArray, PreparedRules, S
 log = logging.getLogger(__name__)
 
 _VUB_LIMIT = 20_000
+#: Capacitated models with more reachable point-site pairs start with the Lagrangian phase.
+LAGRANGE_MIN_PAIRS = _VUB_LIMIT
 # Share of the remaining time the Lagrangian phase may use, and its cap in seconds.
 _LAGRANGE_SHARE = 0.3
 _LAGRANGE_MAX_S = 60.0
@@ -50,7 +52,7 @@ def solve_flows(
     deadline: float,
     *,
     feasibility_radius: float | None = None,
-    lagrange_min_pairs: int = _VUB_LIMIT,
+    lagrange_min_pairs: int = LAGRANGE_MIN_PAIRS,
 ) -> tuple[str, IntArray, float, float, sparse.csr_array | None]:
     """Classic split-assignment model with capacities; or a covering check within a radius.
 

@@ -92,7 +92,7 @@ from lnplan.optimize.siting._model import (
     prepare_rules,
     relative_gap,
 )
-from lnplan.optimize.siting.flows import solve_flows
+from lnplan.optimize.siting.flows import LAGRANGE_MIN_PAIRS, solve_flows
 
 log = logging.getLogger(__name__)
 
@@ -840,6 +840,10 @@ def solve_p_median(
             raise InfeasibleError(
                 "the time limit ran out before any solution served all demand; raise time_limit_s"
             )
+        pairs = int(np.isfinite(d[np.ix_(w > 0, rules.allowed)]).sum())
+        engine = "HiGHS MIP (OR-Tools MathOpt), split-assignment model"
+        if pairs > LAGRANGE_MIN_PAIRS:
+            engine = f"Lagrangian bound, incumbent and site fixing + {engine}"
         return _assemble(
             d=d,
             w=w,
@@ -849,9 +853,9 @@ def solve_p_median(
             objective=obj,
             bound=bound,
             start=start,
-            engine="HiGHS MIP (OR-Tools MathOpt), split-assignment model",
+            engine=engine,
             groups=groups,
-            details={},
+            details={"point_site_pairs": float(pairs)},
         )
     heur = _median_heuristic(
         d, w, f, rules, problem.n_sites, start + min(0.3 * params.time_limit_s, 30.0)
@@ -876,10 +880,22 @@ def solve_p_median(
         objective=obj,
         bound=bound if math.isfinite(bound) else -math.inf,
         start=start,
-        engine="HiGHS MIP (OR-Tools MathOpt), radius formulation",
+        engine=_median_engine(details),
         groups=groups,
         details=details,
     )
+
+
+def _median_engine(details: Mapping[str, float]) -> str:
+    """Name the steps that solved a p-median, from the details the solve recorded."""
+    steps = []
+    if "lagrangian_bound" in details:
+        steps.append("Lagrangian bound and elimination")
+    if "search_nodes" in details:
+        steps.append(f"Lagrangian branch and bound ({details['search_nodes']:.0f} nodes)")
+    if {"rows", "rounds", "lazy_levels"} & set(details):
+        steps.append("HiGHS MIP (OR-Tools MathOpt), radius formulation")
+    return " + ".join(steps) or "greedy + interchange"
 
 
 def solve_p_center(
