@@ -145,8 +145,16 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
             SetCoverProblem(weights, cover, share, rules), params, groups=groups
         )
     else:
-        from lnplan.geo.travel import travel_time_matrix_min
+        from lnplan.geo.travel import MAX_DENSE_CELLS, travel_time_matrix_min
 
+        if len(pts) * len(cands) > MAX_DENSE_CELLS:
+            raise InputError(
+                f"sites.objective {sec.objective!r} weighs the travel from every demand point to "
+                f"every candidate: {len(pts):,} points x {len(cands):,} candidates is over the "
+                f"limit of {MAX_DENSE_CELLS:,} pairs. Use fewer demand points "
+                f'(sites.demand = "township", or a larger sites.grid_cell_km than '
+                f'{sec.grid_cell_km:g}), or the objective "mclp"'
+            )
         a = layer_lonlat(pts, "demand points")
         b = layer_lonlat(cands, "candidates")
         a_m = (

@@ -131,3 +131,17 @@ def test_unknown_existing_kind_and_candidate_are_clear_errors(quick, tmp_path) -
 def test_max_below_min_per_city_is_refused() -> None:
     with pytest.raises(ValueError, match="max_sites_per_city: 2 is below min_sites_per_city 3"):
         load_scenario(REPO / "scenarios" / "quick.toml", ["sites.max_sites_per_city=2"])
+
+
+def test_pmedian_over_the_dense_limit_says_what_to_change(quick, tmp_path, monkeypatch) -> None:
+    import lnplan.geo.travel as travel
+
+    scenario, world = quick
+    monkeypatch.setattr(travel, "MAX_DENSE_CELLS", 1_000)
+    bad = scenario.model_copy(
+        update={"sites": scenario.sites.model_copy(update={"objective": "pmedian"})}
+    )
+    with pytest.raises(
+        InputError, match=r'over the limit of 1,000 pairs.*sites.demand = "township"'
+    ):
+        fitness_sites.run(bad, world, tmp_path)
