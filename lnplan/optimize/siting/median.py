@@ -371,6 +371,7 @@ def _solve_radius(
             time_limit_s=deadline - time.perf_counter(),
             objective_offset=offset,
             cutoff=cutoff,
+            deadline=deadline,
         )
         details[f"round{rounds}_rows"] = float(n_rows)
         log.debug(
@@ -671,6 +672,7 @@ def _solve_reduced(
         time_limit_s=deadline - time.perf_counter(),
         objective_offset=offset,
         cutoff=cutoff,
+        deadline=deadline,
     )
     log.debug("reduced radius MIP: %s obj %s bound %s", out.status, out.objective, out.bound)
     if out.status == "infeasible":
