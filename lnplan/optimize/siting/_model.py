@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -179,6 +180,57 @@ class SitingResult:
     def coverage_rate(self) -> float:
         """Covered share of all demand."""
         return self.covered_demand / self.total_demand if self.total_demand > 0 else 1.0
+
+
+def main_sites(share: sparse.csr_array) -> IntArray:
+    """Per row of a split-assignment matrix, the column with the largest share (-1 if none)."""
+    out = np.full(share.shape[0], -1, np.int64)
+    if share.nnz:
+        am = np.asarray(share.argmax(axis=1)).ravel()
+        has = np.asarray(share.max(axis=1).toarray()).ravel() > 1e-9
+        out[has] = am[has]
+    return out
+
+
+def siting_result(
+    *,
+    status: str,
+    objective: float,
+    bound: float,
+    start: float,
+    engine: str,
+    chosen: IntArray,
+    assignment: IntArray,
+    weights: FloatArray,
+    served: FloatArray,
+    groups: Mapping[str, npt.ArrayLike] | None,
+    details: Mapping[str, float],
+    assignment_share: sparse.csr_array | None = None,
+    unconstrained: float | None = None,
+) -> SitingResult:
+    """The :class:`SitingResult` of a solution: ``served`` is each point's served share (0-1).
+
+    Derives what every model reports alike: the gap (0 when optimal), the runtime since
+    ``start``, covered and total demand, coverage per group and the price of equity.
+    """
+    covered = float((weights * served).sum())
+    return SitingResult(
+        status=status,  # type: ignore[arg-type]
+        objective=float(objective),
+        bound=float(bound),
+        gap=0.0 if status == "optimal" else float(relative_gap(objective, bound)),
+        runtime_s=time.perf_counter() - start,
+        engine=engine,
+        chosen=np.sort(chosen).astype(np.int64),
+        assignment=assignment,
+        coverage=coverage_by_group(weights, served, groups),
+        covered_demand=covered,
+        total_demand=float(weights.sum()),
+        assignment_share=assignment_share,
+        unconstrained_objective=unconstrained,
+        price_of_equity=None if unconstrained is None else unconstrained - covered,
+        details=dict(details),
+    )
 
 
 def relative_gap(objective: float, bound: float) -> float:

@@ -84,9 +84,9 @@ from lnplan.optimize.siting._model import (
     SolveParams,
     _plain,
     check_weights,
-    coverage_by_group,
+    main_sites,
     prepare_rules,
-    relative_gap,
+    siting_result,
 )
 
 log = logging.getLogger(__name__)
@@ -666,7 +666,6 @@ def _assemble(
     share[red.pre_covered] = 1.0
     in_model = red.member >= 0
     share[in_model] = row_cov[red.member[in_model]]
-    assignment = np.full(n, -1, np.int64)
     share_mat = None
     # Nearest open covering site of every point (smallest stored value in ``covers``).
     nearest = _nearest_open(c, chosen)
@@ -682,31 +681,24 @@ def _assemble(
         )
         share_mat = sparse.csr_array(pick @ big)
         # Existing sites outside the model do not occur with capacities (they stay in the model).
-        if share_mat.nnz:
-            am = np.asarray(share_mat.argmax(axis=1)).ravel()
-            has = np.asarray(share_mat.max(axis=1).toarray()).ravel() > 1e-9
-            assignment[has] = am[has]
+        assignment = main_sites(share_mat)
         # Points without demand carry no flow: give them their nearest open covering site.
         zero = (w == 0) & (assignment < 0)
         assignment[zero] = nearest[zero]
-    covered = float((w * share).sum())
-    gap = relative_gap(objective, bound) if status != "optimal" else 0.0
-    return SitingResult(
-        status=status,  # type: ignore[arg-type]
-        objective=float(objective),
-        bound=float(bound),
-        gap=float(gap),
-        runtime_s=time.perf_counter() - start,
+    return siting_result(
+        status=status,
+        objective=objective,
+        bound=bound,
+        start=start,
         engine=engine,
-        chosen=np.sort(chosen).astype(np.int64),
+        chosen=chosen,
         assignment=assignment,
-        coverage=coverage_by_group(w, share, groups),
-        covered_demand=covered,
-        total_demand=float(w.sum()),
-        assignment_share=share_mat,
-        unconstrained_objective=unconstrained,
-        price_of_equity=None if unconstrained is None else unconstrained - covered,
+        weights=w,
+        served=share,
+        groups=groups,
         details=details,
+        assignment_share=share_mat,
+        unconstrained=unconstrained,
     )
 
 

@@ -88,9 +88,9 @@ from lnplan.optimize.siting._model import (
     SitingResult,
     SolveParams,
     check_weights,
-    coverage_by_group,
+    main_sites,
     prepare_rules,
-    relative_gap,
+    siting_result,
 )
 from lnplan.optimize.siting.flows import LAGRANGE_MIN_PAIRS, solve_flows
 
@@ -745,9 +745,7 @@ def _assemble(
     n = d.shape[0]
     assignment = np.full(n, -1, np.int64)
     if flows is not None and flows.nnz:
-        am = np.asarray(flows.argmax(axis=1)).ravel()
-        has = np.asarray(flows.max(axis=1).toarray()).ravel() > 1e-9
-        assignment[has] = am[has]
+        assignment = main_sites(flows)
         served = np.minimum(np.asarray(flows.sum(axis=1)).ravel(), 1.0)
     elif chosen.size:
         sub = d[:, chosen]
@@ -767,21 +765,19 @@ def _assemble(
             idx = np.flatnonzero(zero)[fin]
             assignment[idx] = chosen[near[fin]]
             served[idx] = 1.0
-    gap = 0.0 if status == "optimal" else relative_gap(objective, bound)
-    return SitingResult(
-        status=status,  # type: ignore[arg-type]
-        objective=float(objective),
-        bound=float(bound),
-        gap=float(gap),
-        runtime_s=time.perf_counter() - start,
+    return siting_result(
+        status=status,
+        objective=objective,
+        bound=bound,
+        start=start,
         engine=engine,
-        chosen=np.sort(chosen).astype(np.int64),
+        chosen=chosen,
         assignment=assignment,
-        coverage=coverage_by_group(w, served, groups),
-        covered_demand=float((w * served).sum()),
-        total_demand=float(w.sum()),
+        weights=w,
+        served=served,
+        groups=groups,
+        details=details,
         assignment_share=flows,
-        details=dict(details),
     )
 
 
