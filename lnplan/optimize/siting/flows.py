@@ -53,11 +53,13 @@ def solve_flows(
     *,
     feasibility_radius: float | None = None,
     lagrange_min_pairs: int = LAGRANGE_MIN_PAIRS,
+    details: dict[str, float] | None = None,
 ) -> tuple[str, IntArray, float, float, sparse.csr_array | None]:
     """Classic split-assignment model with capacities; or a covering check within a radius.
 
     ``lagrange_min_pairs``: capacitated models with more reachable point-site pairs than this
-    start with the Lagrangian phase.
+    start with the Lagrangian phase. ``details``, when given, receives ``point_site_pairs`` and,
+    when the Lagrangian phase ran, ``lagrangian_bound`` and ``lagrangian_iterations``.
     """
     act = np.flatnonzero(w > 0)
     cols = np.flatnonzero(rules.allowed)
@@ -72,12 +74,11 @@ def solve_flows(
     lag_bound = -math.inf
     lag_lam: FloatArray | None = None
     fixed_bound = math.inf
-    if (
-        capacity is not None
-        and feasibility_radius is None
-        and int(reach.sum()) > lagrange_min_pairs
-        and act.size
-    ):
+    pairs = int(reach.sum())
+    if details is not None:
+        details["point_site_pairs"] = float(pairs)
+    large = pairs > lagrange_min_pairs and act.size > 0
+    if capacity is not None and feasibility_radius is None and large:
         now = time.perf_counter()
         lag_deadline = now + min(_LAGRANGE_SHARE * (deadline - now), _LAGRANGE_MAX_S)
         cost = np.where(reach, wa[:, None] * sub, np.inf)
@@ -97,6 +98,9 @@ def solve_flows(
         )
         lag_bound = lag.bound
         lag_lam = lag.lam
+        if details is not None:
+            details["lagrangian_bound"] = lag_bound
+            details["lagrangian_iterations"] = float(lag.iterations)
         incumbent = lag.best
         log.debug(
             "lagrangian: bound %.6f, incumbent %s, %d iterations, %.1f s",

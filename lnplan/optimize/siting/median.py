@@ -92,7 +92,7 @@ from lnplan.optimize.siting._model import (
     prepare_rules,
     siting_result,
 )
-from lnplan.optimize.siting.flows import LAGRANGE_MIN_PAIRS, solve_flows
+from lnplan.optimize.siting.flows import solve_flows
 
 log = logging.getLogger(__name__)
 
@@ -829,8 +829,9 @@ def solve_p_median(
             )
     _check_reach(d, w, rules)
     if rules.capacity is not None:
+        flow_details: dict[str, float] = {}
         status, chosen, obj, bound, flows = solve_flows(
-            d, w, f, rules, problem.n_sites, params, deadline
+            d, w, f, rules, problem.n_sites, params, deadline, details=flow_details
         )
         if status == "infeasible":
             raise InfeasibleError(
@@ -841,9 +842,8 @@ def solve_p_median(
             raise InfeasibleError(
                 "the time limit ran out before any solution served all demand; raise time_limit_s"
             )
-        pairs = int(np.isfinite(d[np.ix_(w > 0, rules.allowed)]).sum())
         engine = "HiGHS MIP (OR-Tools MathOpt), split-assignment model"
-        if pairs > LAGRANGE_MIN_PAIRS:
+        if "lagrangian_bound" in flow_details:
             engine = f"Lagrangian bound, incumbent and site fixing + {engine}"
         return _assemble(
             d=d,
@@ -856,7 +856,7 @@ def solve_p_median(
             start=start,
             engine=engine,
             groups=groups,
-            details={"point_site_pairs": float(pairs)},
+            details=flow_details,
         )
     heur = _median_heuristic(
         d, w, f, rules, problem.n_sites, start + min(0.3 * params.time_limit_s, 30.0)
