@@ -54,7 +54,7 @@ SECTION = "sites"
 def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     """Choose the sites; see the module docstring."""
     from lnplan.geo.aggregate import aggregate_households, shareable_cells
-    from lnplan.geo.travel import RoadModel, coverage_for_layers, layer_lonlat
+    from lnplan.geo.travel import MAX_DENSE_CELLS, RoadModel, coverage_for_layers, layer_lonlat
     from lnplan.optimize.siting import (
         CenterProblem,
         CoverageProblem,
@@ -86,6 +86,14 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     )
     pts = demand.points.reset_index(drop=True)
     weights = pts["weight"].to_numpy(dtype=np.float64)
+    if sec.objective in ("pmedian", "pcenter") and len(pts) * len(cands) > MAX_DENSE_CELLS:
+        raise InputError(
+            f"sites.objective {sec.objective!r} weighs the travel from every demand point to "
+            f"every candidate: {len(pts):,} points x {len(cands):,} candidates is over the "
+            f"limit of {MAX_DENSE_CELLS:,} pairs. Use fewer demand points "
+            f'(sites.demand = "township", or a larger sites.grid_cell_km than '
+            f'{sec.grid_cell_km:g}), or the objective "mclp"'
+        )
     model = RoadModel.from_scenario(scenario.travel)
     mountain = world.mountain_counties()
     by_time = sec.coverage_by == "travel_time"
@@ -145,16 +153,8 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
             SetCoverProblem(weights, cover, share, rules), params, groups=groups
         )
     else:
-        from lnplan.geo.travel import MAX_DENSE_CELLS, travel_time_matrix_min
+        from lnplan.geo.travel import travel_time_matrix_min
 
-        if len(pts) * len(cands) > MAX_DENSE_CELLS:
-            raise InputError(
-                f"sites.objective {sec.objective!r} weighs the travel from every demand point to "
-                f"every candidate: {len(pts):,} points x {len(cands):,} candidates is over the "
-                f"limit of {MAX_DENSE_CELLS:,} pairs. Use fewer demand points "
-                f'(sites.demand = "township", or a larger sites.grid_cell_km than '
-                f'{sec.grid_cell_km:g}), or the objective "mclp"'
-            )
         a = layer_lonlat(pts, "demand points")
         b = layer_lonlat(cands, "candidates")
         a_m = (
@@ -400,20 +400,19 @@ def _catchments(
     overlap; each demand cell counts in one catchment only.
     """
     served = np.flatnonzero((assigned >= 0) & covered)
-    frame = pd.DataFrame({"site": assigned[served], "households": households[served]})
-    totals = frame.groupby("site")["households"].sum()
     metric = cells.to_crs(METRIC_CRS).to_numpy()
     ids = sites_layer["candidate_id"].astype(str)  # indexed by column position
     rows, geoms = [], []
-    for site, total in totals.items():
+    for site, pos in pd.Series(served).groupby(assigned[served]).indices.items():
+        members = served[pos]
+        total = int(households[members].sum())
         if total < min_households:
             continue
-        members = metric[served[frame["site"].to_numpy() == site]]
         # Township points alone would hull to a point or a line: widen them by 1 km.
-        hull = shapely.convex_hull(shapely.union_all(shapely.buffer(members, 1.0)))
+        hull = shapely.convex_hull(shapely.GeometryCollection(list(metric[members])))
         if hull.geom_type != "Polygon":
             hull = hull.buffer(1_000.0)
-        rows.append({"candidate_id": ids.get(site, str(site)), "catchment_households": int(total)})
+        rows.append({"candidate_id": ids.get(site, str(site)), "catchment_households": total})
         geoms.append(hull)
     layer = gpd.GeoDataFrame(
         pd.DataFrame(rows, columns=["candidate_id", "catchment_households"]),
