@@ -83,12 +83,17 @@ SECTIONS = ("sites", "funding", "screening")
 
 @dataclass(frozen=True)
 class ProgrammeOutput:
-    """What a programme returns: shareable tables and map layers, and a summary."""
+    """What a programme returns: shareable tables and map layers, a summary, and its models.
+
+    ``models`` maps a model's name (``"siting"``, ``"allocation"``, ``"tours"``) to its
+    :func:`lnplan.optimize.result.outcome_record`, for the run manifest.
+    """
 
     name: str
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     layers: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
     summary: Mapping[str, Any] = field(default_factory=dict)
+    models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def available() -> list[ModuleType]:
