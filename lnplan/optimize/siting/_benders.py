@@ -248,6 +248,8 @@ def benders_lp(
             b_eq=b_eq if a_eq.shape[0] else None,
             bounds=bounds,
             method="highs-ds",
+            # A master never runs past the deadline (HiGHS's own time limit, in seconds).
+            options={"time_limit": max(deadline - time.perf_counter(), 0.05)},
         )
         if res.status == 2:
             raise ValueError("the rule rows on the sites are infeasible")

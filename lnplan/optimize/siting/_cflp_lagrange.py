@@ -66,9 +66,21 @@ def min_sites(cap: FloatArray, total: float) -> int:
 
 
 def transport(
-    cost: FloatArray, w: FloatArray, f: FloatArray, cap: FloatArray, open_cols: IntArray
+    cost: FloatArray,
+    w: FloatArray,
+    f: FloatArray,
+    cap: FloatArray,
+    open_cols: IntArray,
+    deadline: float | None = None,
 ) -> Transport | None:
-    """Cheapest split assignment to the open sites within their capacities (an LP); None if none."""
+    """Cheapest split assignment to the open sites within their capacities (an LP); None if none,
+    or when ``deadline`` (a ``time.perf_counter()`` value) passes first."""
+    options: dict[str, float] = {}
+    if deadline is not None:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        options["time_limit"] = left
     sub = cost[:, open_cols]
     ii, kk = np.nonzero(np.isfinite(sub))
     n = cost.shape[0]
@@ -88,6 +100,7 @@ def transport(
         b_eq=np.ones(n),
         bounds=(0, 1),
         method="highs-ds",
+        options=options,
     )
     if res.status != 0:
         return None
@@ -206,7 +219,7 @@ def lagrangian(
                 cols = np.flatnonzero(cand)
                 if feasible is None or feasible(cols):
                     evaluations += 1
-                    t = transport(cost, w, f, cap, cols)
+                    t = transport(cost, w, f, cap, cols, deadline)
                     if t is not None and (best is None or t.cost < best.cost):
                         best = t
         ub = best.cost if best is not None else math.inf
@@ -291,7 +304,7 @@ def local_search(
         if key in seen or (feasible is not None and not feasible(np.sort(open_cols))):
             return None
         seen.add(key)
-        t = transport(cost, w, f, cap, np.sort(open_cols))
+        t = transport(cost, w, f, cap, np.sort(open_cols), deadline)
         if t is not None and t.cost < best.cost - 1e-9 * max(1.0, abs(best.cost)):
             return t
         return None

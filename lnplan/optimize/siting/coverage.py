@@ -70,6 +70,7 @@ from lnplan.optimize.siting._common import (
     add_rule_rows,
     csr_rows_equal_groups,
     greedy_order_ok,
+    rules_hold,
     site_bounds,
     swap_mask,
 )
@@ -84,10 +85,13 @@ from lnplan.optimize.siting._model import (
     SolveParams,
     _plain,
     check_weights,
+    group_label,
     main_sites,
     prepare_rules,
     siting_result,
+    within,
 )
+from lnplan.optimize.siting._verify import Verdict, coverage_verdict, floors_broken
 
 log = logging.getLogger(__name__)
 
@@ -659,7 +663,10 @@ def _assemble(
     engine: str,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: dict[str, float],
+    check: _Check,
     unconstrained: float | None = None,
+    price_proven: bool = False,
+    can_be_optimal: bool = True,
 ) -> SitingResult:
     n, m = c.shape
     share = np.zeros(n)
@@ -685,6 +692,8 @@ def _assemble(
         # Points without demand carry no flow: give them their nearest open covering site.
         zero = (w == 0) & (assignment < 0)
         assignment[zero] = nearest[zero]
+    answer = status != "no_solution"
+    verdict = check.verdict(c, w, chosen, share_mat) if answer else None
     return siting_result(
         status=status,
         objective=objective,
@@ -694,12 +703,65 @@ def _assemble(
         chosen=chosen,
         assignment=assignment,
         weights=w,
-        served=share,
+        served=share if answer else np.zeros(n),
         groups=groups,
         details=details,
+        verdict=verdict,
+        maximize=check.kind == "cover",
+        rel_gap=check.rel_gap,
+        integral=check.integral(w),
         assignment_share=share_mat,
         unconstrained=unconstrained,
+        price_proven=price_proven,
+        covered_is_objective=check.kind == "cover",
+        can_be_optimal=can_be_optimal,
     )
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What :mod:`._verify` needs to recompute a coverage answer's objective and its rules."""
+
+    rules: SiteRules
+    n_sites: int | None
+    rel_gap: float
+    kind: Literal["cover", "sites", "cost"] = "cover"
+    target_weight: float | None = None
+    floor_labels: npt.ArrayLike | None = None
+    floor: float | Mapping[object, float] = 0.0
+
+    def verdict(
+        self,
+        c: sparse.csr_array,
+        w: FloatArray,
+        chosen: IntArray,
+        share: sparse.csr_array | None,
+    ) -> Verdict:
+        v, served = coverage_verdict(c, w, chosen, self.rules, self.n_sites, share)
+        broken = list(v.broken)
+        if self.floor_labels is not None:
+            broken += floors_broken(
+                w, served, np.asarray(self.floor_labels), self.floor, self.rules.group_names
+            )
+        if self.kind == "cover":
+            return Verdict(v.objective, broken)
+        if self.target_weight is not None and not within(self.target_weight, v.objective):
+            broken.append(
+                f"covers {v.objective:,.2f} demand, below the target of {self.target_weight:,.2f}"
+            )
+        if self.kind == "sites":
+            return Verdict(float(chosen.size), broken)
+        cost = np.asarray(self.rules.site_cost_yuan, np.float64)
+        return Verdict(float(cost[chosen].sum()), broken)
+
+    def integral(self, w: FloatArray) -> bool:
+        """Whether every answer's objective is a whole number (the bound may then be rounded)."""
+        if self.kind == "sites":
+            return True
+        if self.kind == "cost":
+            cost = np.asarray(self.rules.site_cost_yuan, np.float64)
+            return bool(np.all(cost == np.round(cost)))
+        return self.rules.capacity is None and bool(np.all(w == np.round(w)))
 
 
 def _nearest_open(c: sparse.csr_array, chosen: IntArray, chunk: int = 20_000) -> IntArray:
@@ -728,7 +790,8 @@ def _nearest_open(c: sparse.csr_array, chosen: IntArray, chunk: int = 20_000) ->
 
 
 def _status(outcome: MipOutcome) -> str:
-    return "feasible" if outcome.status == "feasible" else outcome.status
+    """The search's word for :func:`siting_result` (its status follows from the proven gap)."""
+    return "no_solution" if outcome.x is None else outcome.status
 
 
 # --- public solvers ---------------------------------------------------------------------------
@@ -773,9 +836,11 @@ def solve_max_coverage(
     w = check_weights(problem.weights)
     c = _pattern(problem.covers, w.size)
     rules = prepare_rules(problem.rules, c.shape[1], problem.n_sites)
+    check = _Check(problem.rules, problem.n_sites, params.rel_gap)
     if equity is None:
-        return _max_coverage(c, w, rules, problem.n_sites, params, start, deadline, groups)
+        return _max_coverage(c, w, rules, problem.n_sites, params, start, deadline, groups, check)
     gd = _group_data(equity, w)
+    names = problem.rules.group_names
     # Feasibility of the floors: each group's coverage with every allowed candidate open.
     reach = np.asarray(c[:, np.flatnonzero(rules.allowed)].sum(axis=1)).ravel() > 0
     best = np.bincount(gd.index, weights=w * reach, minlength=gd.codes.size)
@@ -784,15 +849,25 @@ def solve_max_coverage(
         if short.any():
             g = int(np.flatnonzero(short)[0])
             raise InfeasibleError(
-                f"group {_plain(gd.codes[g])!r} can reach at most {best[g] / gd.total[g]:.1%} "
-                f"coverage even with every allowed candidate open, below its floor of "
-                f"{gd.floor[g]:.1%} ({int(short.sum())} group(s) short)"
+                f"{group_label(_plain(gd.codes[g]), names)} can reach at most "
+                f"{best[g] / gd.total[g]:.1%} coverage even with every allowed candidate open, "
+                f"below its floor of {gd.floor[g]:.1%} ({int(short.sum())} group(s) short)"
             )
     elif equity.mode != "max_min":
         raise InputError(f"equity mode {equity.mode!r}: use 'max_min' or 'floor'")
-    half = start + params.time_limit_s * 0.4
-    plain = _max_coverage(c, w, rules, problem.n_sites, params, start, half, groups)
-    unconstrained = plain.covered_demand
+    # The unconstrained optimum first: the price of equity, and the warm start of max-min.
+    plain = _max_coverage(
+        c,
+        w,
+        rules,
+        problem.n_sites,
+        params,
+        start,
+        start + params.time_limit_s * 0.4,
+        groups,
+        check,
+    )
+    unconstrained = plain.objective if plain.status != "no_solution_in_limit" else None
     n_free = problem.n_sites - rules.existing.size
     outside = rules.existing if rules.capacity is None else np.zeros(0, np.int64)
     red = _reduce(
@@ -807,8 +882,16 @@ def solve_max_coverage(
     )
     details: dict[str, float] = {"merged_rows": red.mat.shape[0], "model_sites": red.cols.size}
     floors = gd.floor if equity.mode == "floor" else None
+    stage1_proven = True
+    # Candidate answers that meet the floors, each as (open model columns, its shares or None).
+    fallback: list[tuple[IntArray, FloatArray, sparse.csr_array | None]] = []
     if equity.mode == "max_min":
-        out1, _open1, _, _ = _solve_mip(
+        # Stage 1: the best lowest group rate. Its warm start is the unconstrained answer: the
+        # lowest rate it reaches is a rate some answer meets, whatever the MIP finds in time.
+        t_warm = -math.inf
+        if plain.status != "no_solution_in_limit":
+            t_warm = _lowest_rate(w, _served_of(plain, w), gd)
+        out1, open1, cov1, flows1 = _solve_mip(
             red,
             w,
             rules,
@@ -820,14 +903,41 @@ def solve_max_coverage(
         )
         if out1.status == "infeasible":
             raise InfeasibleError("no choice of sites satisfies the rules (proved by the solver)")
-        if out1.x is None:
-            raise InfeasibleError(
-                "the time limit ran out before any solution met the rules; raise time_limit_s"
+        t1 = -math.inf
+        if out1.x is not None:
+            served1 = _served_rows(red, w, cov1)
+            t1 = _lowest_rate(w, served1, gd)
+            fallback.append((open1, cov1, flows1))
+        t_star = max(t1, t_warm)
+        if not math.isfinite(t_star):
+            return _no_answer(
+                c,
+                w,
+                red,
+                start,
+                "HiGHS MIP (OR-Tools MathOpt), equity max_min",
+                groups,
+                details,
+                check,
+                out1.bound,
             )
-        t_star = out1.objective
+        # Stage 1 is proven when its bound meets the best lowest rate found.
+        stage1_proven = math.isfinite(out1.bound) and out1.bound <= t_star + max(
+            params.rel_gap, 1e-9
+        )
         details["min_group_rate"] = t_star
-        details["min_group_rate_bound"] = out1.bound
+        details["min_group_rate_bound"] = out1.bound if math.isfinite(out1.bound) else 1.0
+        details["min_group_rate_proven"] = float(stage1_proven)
+        if t1 < t_warm:
+            fallback = []
         floors = np.full(gd.codes.size, max(t_star - 1e-7, 0.0))
+        check = replace(check, floor_labels=gd.index, floor=float(max(t_star - 1e-7, 0.0)))
+    else:
+        check = replace(
+            check,
+            floor_labels=gd.index,
+            floor={int(i): float(f) for i, f in enumerate(gd.floor)},
+        )
     out, open_cols, row_cov, flows = _solve_mip(
         red,
         w,
@@ -844,11 +954,33 @@ def solve_max_coverage(
             "no choice of sites meets every group's coverage floor together with the rules "
             "(proved by the solver)"
         )
-    if out.x is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the floors; raise time_limit_s"
-        )
-    chosen = np.concatenate([red.cols[open_cols], red.outside_open])
+    status = _status(out)
+    objective = out.objective
+    if out.x is None or status != "optimal":
+        # Keep the better of the MIP's answer and the answers known to meet the floors.
+        if (
+            equity.mode == "max_min"
+            and not fallback
+            and plain.status != "no_solution_in_limit"
+            and (out.x is None or plain.objective > objective)
+        ):
+            return _equity_from_plain(
+                plain, c, w, red, start, groups, details, check, out.bound, unconstrained
+            )
+        for cols_f, cov_f, flows_f in fallback:
+            value = float((w * _served_rows(red, w, cov_f)).sum())
+            if out.x is None or value > objective:
+                open_cols, row_cov, flows, objective, status = (
+                    cols_f,
+                    cov_f,
+                    flows_f,
+                    value,
+                    "feasible",
+                )
+    chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
+    engine = f"HiGHS MIP (OR-Tools MathOpt), equity {equity.mode}"
+    if status == "no_solution":
+        return _no_answer(c, w, red, start, engine, groups, details, check, out.bound)
     return _assemble(
         c=c,
         w=w,
@@ -856,14 +988,107 @@ def solve_max_coverage(
         chosen=chosen,
         row_cov=row_cov,
         flows=flows,
-        status=_status(out),
-        objective=out.objective,
+        status=status,
+        objective=objective,
         bound=out.bound,
         start=start,
-        engine=f"HiGHS MIP (OR-Tools MathOpt), equity {equity.mode}",
+        engine=engine,
         groups=groups,
         details=details,
+        check=check,
         unconstrained=unconstrained,
+        price_proven=stage1_proven and plain.status == "optimal",
+        can_be_optimal=stage1_proven,
+    )
+
+
+def _served_rows(red: _Reduced, w: FloatArray, row_cov: FloatArray) -> FloatArray:
+    """Each original demand point's served share from the merged rows' coverage."""
+    served = np.zeros(w.size)
+    served[red.pre_covered] = 1.0
+    inside = red.member >= 0
+    served[inside] = row_cov[red.member[inside]]
+    return served
+
+
+def _served_of(result: SitingResult, w: FloatArray) -> FloatArray:
+    """Each demand point's served share in a result (its shares, or reached by an open site)."""
+    if result.assignment_share is not None:
+        return np.minimum(np.asarray(result.assignment_share.sum(axis=1)).ravel(), 1.0)
+    return (result.assignment >= 0).astype(np.float64)
+
+
+def _lowest_rate(w: FloatArray, served: FloatArray, gd: _GroupData) -> float:
+    cov = np.bincount(gd.index, weights=w * served, minlength=gd.codes.size)
+    act = gd.total > 0
+    return float((cov[act] / gd.total[act]).min()) if act.any() else 1.0
+
+
+def _equity_from_plain(
+    plain: SitingResult,
+    c: sparse.csr_array,
+    w: FloatArray,
+    red: _Reduced,
+    start: float,
+    groups: Mapping[str, npt.ArrayLike] | None,
+    details: dict[str, float],
+    check: _Check,
+    bound: float,
+    unconstrained: float | None,
+) -> SitingResult:
+    """The unconstrained answer as the max-min answer (it meets the lowest rate it reaches)."""
+    verdict = check.verdict(c, w, plain.chosen, plain.assignment_share)
+    served = _served_of(plain, w)
+    return siting_result(
+        status="feasible",
+        objective=plain.objective,
+        bound=bound if math.isfinite(bound) else math.inf,
+        start=start,
+        engine="unconstrained answer (equity stages not solved in time)",
+        chosen=plain.chosen,
+        assignment=plain.assignment,
+        weights=w,
+        served=served,
+        groups=groups,
+        details=details,
+        verdict=verdict,
+        maximize=True,
+        rel_gap=check.rel_gap,
+        integral=check.integral(w),
+        assignment_share=plain.assignment_share,
+        unconstrained=unconstrained,
+        covered_is_objective=True,
+        can_be_optimal=False,
+    )
+
+
+def _no_answer(
+    c: sparse.csr_array,
+    w: FloatArray,
+    red: _Reduced,
+    start: float,
+    engine: str,
+    groups: Mapping[str, npt.ArrayLike] | None,
+    details: dict[str, float],
+    check: _Check,
+    bound: float,
+) -> SitingResult:
+    """The result when the time limit ran out before any answer (not an error)."""
+    return _assemble(
+        c=c,
+        w=w,
+        red=red,
+        chosen=np.zeros(0, np.int64),
+        row_cov=np.zeros(red.mat.shape[0]),
+        flows=None,
+        status="no_solution",
+        objective=math.nan,
+        bound=bound,
+        start=start,
+        engine=engine,
+        groups=groups,
+        details=details,
+        check=check,
     )
 
 
@@ -876,6 +1101,7 @@ def _max_coverage(
     start: float,
     deadline: float,
     groups: Mapping[str, npt.ArrayLike] | None,
+    check: _Check,
 ) -> SitingResult:
     n_free = n_sites - rules.existing.size
     outside = rules.existing if rules.capacity is None else np.zeros(0, np.int64)
@@ -898,43 +1124,43 @@ def _max_coverage(
     details["time_reduce_s"] = time.perf_counter() - start
     n_pick = n_sites - red.outside_open.size
     heur_deadline = start + min(params.time_limit_s * 0.3, 20.0)
-    g = _greedy(red, rules, n_pick, n_sites)
+    # With capacities the greedy's coverage ignores them: it is no fallback answer.
+    g = _greedy(red, rules, n_pick, n_sites) if rules.capacity is None else None
     hint = None
     const = float(w[red.pre_covered].sum())
     if (
-        rules.capacity is None
-        and g is not None
+        g is not None
         and red.mat.nnz > _MIP_DIRECT_NNZ
         and red.mat.shape[0] > 0
         and 0 < n_pick < red.mat.shape[1]
     ):
         details["greedy_objective"] = const + _covered_weight(red, g)
         return _max_coverage_benders(
-            c, w, rules, n_sites, params, start, deadline, groups, red, g, details
+            c, w, rules, n_sites, params, start, deadline, groups, red, g, details, check
         )
     if g is not None:
         hint = _swap_improve(red, rules, g, heur_deadline)
         details["heuristic_objective"] = const + _covered_weight(red, hint)
     details["time_heuristic_s"] = time.perf_counter() - start
-    if n_pick == 0 or red.mat.shape[0] == 0:
+    if n_pick == 0 or (red.mat.shape[0] == 0 and hint is not None):
+        # Nothing to choose, or no demand left to cover: every answer that keeps the rules
+        # covers ``const``.
         chosen = np.concatenate([red.cols[hint] if hint is not None else [], red.outside_open])
-        chosen = chosen.astype(np.int64)
-        row_cov = np.zeros(red.mat.shape[0])
-        obj = const
         return _assemble(
             c=c,
             w=w,
             red=red,
-            chosen=chosen,
-            row_cov=row_cov,
+            chosen=chosen.astype(np.int64),
+            row_cov=np.zeros(red.mat.shape[0]),
             flows=None,
             status="optimal",
-            objective=obj,
-            bound=obj,
+            objective=const,
+            bound=const,
             start=start,
             engine="reduction (nothing to choose)",
             groups=groups,
             details=details,
+            check=check,
         )
     out, open_cols, row_cov, flows = _solve_mip(
         red,
@@ -952,23 +1178,17 @@ def _max_coverage(
             "group bounds against the budget"
         )
     heur_value = const + _covered_weight(red, hint) if hint is not None else -math.inf
-    if out.x is None and hint is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the rules; raise time_limit_s"
-        )
-    if out.x is None or (out.status != "optimal" and out.objective < heur_value):
+    status = _status(out)
+    objective = out.objective
+    if hint is not None and (out.x is None or (out.status != "optimal" and objective < heur_value)):
         # The MIP stopped early with nothing better than the warm start: keep the warm start.
-        assert hint is not None
         open_cols = hint
-        status = "time_limit" if out.status in ("time_limit", "no_solution") else "feasible"
-        out = replace(out, status=status)
+        status = "feasible"
         yv = np.zeros(red.mat.shape[1])
         yv[open_cols] = 1.0
         row_cov = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
         flows = None
         objective = heur_value
-    else:
-        objective = out.objective
     chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
     bound = out.bound if math.isfinite(out.bound) else math.inf
     return _assemble(
@@ -978,13 +1198,14 @@ def _max_coverage(
         chosen=chosen,
         row_cov=row_cov,
         flows=flows,
-        status=_status(out),
+        status=status,
         objective=objective,
         bound=bound,
         start=start,
         engine="HiGHS MIP (OR-Tools MathOpt), reduced MCLP",
         groups=groups,
         details=details,
+        check=check,
     )
 
 
@@ -1021,6 +1242,18 @@ def _master_rows(red: _Reduced, rules: PreparedRules, n_sites: int) -> MasterRow
     return MasterRows(sparse.csr_array(a), lo, hi, lb.astype(np.float64), ub.astype(np.float64))
 
 
+def _solve_restricted_mip(
+    red: _Reduced, w: FloatArray, rules: PreparedRules, **kw: object
+) -> tuple[MipOutcome, IntArray, FloatArray, sparse.csr_array | None]:
+    """:func:`_solve_mip` on a model restricted by fixings: a group whose sites were all fixed
+    away makes that model infeasible (a fact about the restriction, not about the data)."""
+    try:
+        return _solve_mip(red, w, rules, **kw)  # type: ignore[arg-type]
+    except InfeasibleError:
+        none = MipOutcome("infeasible", None, math.nan, math.nan, 0.0)
+        return none, np.zeros(0, np.int64), np.zeros(red.mat.shape[0]), None
+
+
 def _max_coverage_benders(
     c: sparse.csr_array,
     w: FloatArray,
@@ -1033,6 +1266,7 @@ def _max_coverage_benders(
     red: _Reduced,
     first: IntArray,
     details: dict[str, float],
+    check: _Check,
 ) -> SitingResult:
     """Large MCLP: Benders LP bound, LP-guided incumbent, reduced-cost fixing, MIP on the rest.
 
@@ -1045,11 +1279,11 @@ def _max_coverage_benders(
     """
     k = red.cols.size
     const = float(w[red.pre_covered].sum())
-    scale = max(1.0, float(red.w.sum()))
-    tol = 1e-9 * scale
     y0 = np.zeros(k)
     y0[first] = 1.0
     best_cols, best_val = first, _covered_weight(red, first)
+    # Improvements smaller than this are ignored; it stays below the reported gap's tolerance.
+    tol = 5e-10 * max(1.0, const + best_val)
     t0 = time.perf_counter()
     try:
         lp = benders_lp(
@@ -1078,7 +1312,7 @@ def _max_coverage_benders(
     if support.sum() < k:
         red_s = _restrict(red, support, np.zeros(k, dtype=np.bool_))
         now = time.perf_counter()
-        out_s, open_s, _, _ = _solve_mip(
+        out_s, open_s, _, _ = _solve_restricted_mip(
             red_s,
             w,
             rules,
@@ -1102,7 +1336,10 @@ def _max_coverage_benders(
         best_cols, best_val = swapped, val
     details["heuristic_objective"] = const + best_val
     details["time_heuristic_s"] = time.perf_counter() - start
-    status = "optimal" if bound - const - best_val <= params.rel_gap * max(1.0, abs(bound)) else ""
+    gap_ok = 0.5 * max(params.rel_gap, 1e-9) * max(1.0, abs(bound))
+    status = "optimal" if bound - const - best_val <= gap_ok else ""
+    if status:
+        details["proved_by"] = 0.0  # the LP bound
     # Neighbourhoods: the MIP over the LP support, the incumbent and the sites cheapest to open
     # by reduced cost, growing until it holds every site the reduced-cost fixing leaves; that
     # last MIP is exact (solutions breaking a fixing cannot beat the incumbent).
@@ -1129,11 +1366,14 @@ def _max_coverage_benders(
         n_left = n_sites - red_h.outside_open.size
         if n_left < 0 or n_left > red_h.cols.size:
             if last:
-                status = "optimal"  # no solution respects the fixings: none beats the incumbent
+                # No solution respects the fixings: none covers more than the incumbent.
+                status = "optimal"
+                bound = min(bound, const + best_val)
             n_extra *= 4
             continue
         now = time.perf_counter()
-        out, open_h, _, _ = _solve_mip(
+        cutoff = const + best_val + tol
+        out, open_h, _, _ = _solve_restricted_mip(
             red_h,
             w,
             rules,
@@ -1142,7 +1382,7 @@ def _max_coverage_benders(
             params=params,
             deadline=final_deadline if last else now + 0.4 * (final_deadline - now),
             presolve=False,
-            better_than=const + best_val + tol,
+            better_than=cutoff,
         )
         rounds += 1
         details[f"time_mip{rounds}_s"] = time.perf_counter() - now
@@ -1158,8 +1398,12 @@ def _max_coverage_benders(
             details["fixed_model_sites"] = float(red_h.cols.size)
             details["fixed_model_nnz"] = float(red_h.mat.nnz)
             engine = "Benders LP bound + reduced-cost fixing + HiGHS MIP, reduced MCLP"
-            if out.status in ("optimal", "infeasible"):
+            if out.status == "infeasible":
+                status = "optimal"  # nothing covers more than the cutoff
+                bound = min(bound, cutoff)
+            elif out.status == "optimal":
                 status = "optimal"
+                bound = min(bound, max(out.bound, const + best_val))
             elif math.isfinite(out.bound):
                 bound = min(bound, max(out.bound, const + best_val))
             break
@@ -1170,9 +1414,7 @@ def _max_coverage_benders(
     details["neighbourhood_mips"] = float(rounds)
     objective = const + best_val
     if not status:
-        status = "time_limit"
-    if status == "optimal":
-        bound = objective
+        status = "feasible"
     yv = np.zeros(k)
     yv[best_cols] = 1.0
     row_red = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
@@ -1191,6 +1433,7 @@ def _max_coverage_benders(
         engine=engine,
         groups=groups,
         details=details,
+        check=check,
     )
 
 
@@ -1266,10 +1509,22 @@ def solve_set_cover(
         raise InfeasibleError(
             "no choice of sites reaches the coverage target under the rules (proved by the solver)"
         )
-    if out.x is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution reached the target; raise time_limit_s"
-        )
+    check = _Check(problem.rules, None, params.rel_gap, kind=problem.minimize, target_weight=target)
+    engine = "HiGHS MIP (OR-Tools MathOpt), partial set cover"
+    status, objective = _status(out), out.objective
+    if out.x is None and hint is not None:
+        hint_sites = np.concatenate([red.cols[hint], red.outside_open]).astype(np.int64)
+        if rules_hold(hint_sites, rules, None):
+            # No MIP answer in time: the greedy answer reaches the target and keeps the rules.
+            open_cols, flows, status = hint, None, "feasible"
+            yv = np.zeros(red.mat.shape[1])
+            yv[hint] = 1.0
+            row_cov = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
+            costs = rules.cost if problem.minimize == "cost" else None
+            objective = float(hint_sites.size if costs is None else costs[hint_sites].sum())
+            engine = "greedy (no MIP answer in time), partial set cover"
+    if status == "no_solution":
+        return _no_answer(c, w, red, start, engine, groups, details, check, out.bound)
     chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
     return _assemble(
         c=c,
@@ -1278,11 +1533,12 @@ def solve_set_cover(
         chosen=chosen,
         row_cov=row_cov,
         flows=flows,
-        status=_status(out),
-        objective=out.objective,
+        status=status,
+        objective=objective,
         bound=out.bound,
         start=start,
-        engine="HiGHS MIP (OR-Tools MathOpt), partial set cover",
+        engine=engine,
         groups=groups,
         details=details,
+        check=check,
     )

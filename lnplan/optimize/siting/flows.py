@@ -127,7 +127,7 @@ def solve_flows(
             log.debug("local search: %.6f, %.1f s", incumbent.cost, time.perf_counter() - now)
         if incumbent is not None:
             ub = incumbent.cost
-            tol = max(params.rel_gap, 1e-9) * max(1.0, abs(ub))
+            tol = 0.5 * max(params.rel_gap, 1e-9) * max(1.0, abs(ub))
             if lag_bound >= ub - tol:
                 return (
                     "optimal",
@@ -256,7 +256,7 @@ def solve_flows(
         bound = min(out.bound, fixed_bound) if math.isfinite(out.bound) else lag_bound
         bound = max(bound, lag_bound)
         if out.x is None or out.objective >= incumbent.cost:
-            status = "time_limit" if out.status in ("no_solution", "time_limit") else "feasible"
+            status = "feasible"
             return (
                 status,
                 cols[incumbent.open_cols],
@@ -277,7 +277,8 @@ def solve_flows(
         v = x[x0 : x0 + e]
         keep_x = v > 1e-9
         flows = sparse.csr_array((v[keep_x], (act[ii[keep_x]], cols[jj[keep_x]])), shape=d.shape)
-    return out.status, chosen, out.objective, bound, flows
+    status = "feasible" if out.status == "time_limit" else out.status
+    return status, chosen, out.objective, bound, flows
 
 
 def _flows(t: Transport, act: IntArray, cols: IntArray, shape: tuple[int, int]) -> sparse.csr_array:

@@ -92,6 +92,7 @@ from lnplan.optimize.siting._model import (
     prepare_rules,
     siting_result,
 )
+from lnplan.optimize.siting._verify import Verdict, center_verdict, median_verdict
 from lnplan.optimize.siting.flows import solve_flows
 
 log = logging.getLogger(__name__)
@@ -325,7 +326,7 @@ def _solve_radius(
     upto = np.clip(upto, 0, np.maximum(n_lev - 1, 0))
     lb = -math.inf
     rounds = 0
-    status = "time_limit"
+    status = "feasible"
     d0 = np.array([lv[0] for lv in levels])
     integral = bool(
         np.all(wa == np.round(wa))
@@ -363,7 +364,7 @@ def _solve_radius(
         offset = float((wa * d0).sum())
         cutoff = None
         if best_sol is not None:
-            step = 0.5 if integral else 1e-7 * max(1.0, abs(best_ub))
+            step = 0.5 if integral else 0.5 * max(1e-9, params.rel_gap) * max(1.0, abs(best_ub))
             cutoff = best_ub - step
         out = mip.solve(
             params,
@@ -384,8 +385,8 @@ def _solve_radius(
         )
         if out.status == "infeasible":
             if cutoff is not None:
-                # Nothing in the relaxation beats the incumbent: it is optimal.
-                lb = best_ub
+                # Nothing in the relaxation beats the cutoff: the incumbent is optimal.
+                lb = best_ub if integral else cutoff
                 status = "optimal"
                 break
             raise InfeasibleError(
@@ -416,9 +417,7 @@ def _solve_radius(
     details["rounds"] = float(rounds)
     details["levels"] = float(upto.sum())
     if best_sol is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the rules; raise time_limit_s"
-        )
+        return "no_solution", np.zeros(0, np.int64), math.nan, lb, details
     return status, best_sol, best_ub, lb, details
 
 
@@ -487,13 +486,18 @@ def _solve_reduced(
     ub = _cost_of(d, w, heur, f)
     best_sol = heur
     integral = _is_integral(wa, fc, dc)
-    delta = 1.0 if integral else max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+    # Half the gap asked for: a proof then reports a gap safely inside it.
+    delta = 1.0 if integral else 0.5 * max(1e-9, params.rel_gap) * max(1.0, abs(ub))
     details: dict[str, float] = {"integral": float(integral)}
 
     def proven(bound: float) -> bool:
         if integral:
             return math.ceil(bound - 1e-6) >= ub - 1e-9
-        return ub - bound <= max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+        return ub - bound <= 0.5 * max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+
+    def settled() -> float:
+        """The bound once every solution below the incumbent by ``delta`` is ruled out."""
+        return ub if integral else ub - delta
 
     def report(bound: float) -> float:
         return min(ub, math.ceil(bound - 1e-6)) if integral else min(ub, bound)
@@ -590,7 +594,7 @@ def _solve_reduced(
     details["sites_forced"] = float((force & ~existing).sum())
     if not valid.any(axis=1).all():
         # Some point cannot be served cheaply enough by any remaining site: nothing improves.
-        return "optimal", best_sol, ub, ub, details
+        return "optimal", best_sol, ub, settled(), details
     # A weak bound can leave nearly every level of every point; then the capped model may be far
     # larger than the lazy one that starts from the incumbent's distances.
     hd = dc[:, np.searchsorted(cols, best_sol)].min(axis=1)
@@ -635,7 +639,7 @@ def _solve_reduced(
         if search.best is not None and search.value < ub:
             ub, best_sol = search.value, np.sort(cols[pos[search.best]])
         if search.finished:
-            return "optimal", best_sol, ub, ub, details
+            return "optimal", best_sol, ub, settled(), details
     kcols = cols[keep]
     base = np.concatenate([[0], np.cumsum(count)])
     n_rows = int(base[-1])
@@ -679,7 +683,7 @@ def _solve_reduced(
     )
     log.debug("reduced radius MIP: %s obj %s bound %s", out.status, out.objective, out.bound)
     if out.status == "infeasible":
-        return "optimal", best_sol, ub, ub, details
+        return "optimal", best_sol, ub, settled(), details
     bound = max(lag.bound, details.get("probed_bound", -math.inf))
     if out.x is not None:
         sol = kcols[np.flatnonzero(out.x[y0 : y0 + kcols.size] > 0.5)]
@@ -687,14 +691,13 @@ def _solve_reduced(
         if true < ub - 1e-9 and rules_hold(sol, rules, n_sites):
             ub, best_sol = true, sol
     if out.status == "optimal":
-        return "optimal", best_sol, ub, ub, details
+        return "optimal", best_sol, ub, settled(), details
     if math.isfinite(out.bound):
         # The restricted model holds every solution below the incumbent.
         bound = max(bound, min(out.bound, ub))
     if proven(bound):
-        return "optimal", best_sol, ub, ub, details
-    status = "time_limit" if out.status in ("time_limit", "no_solution") else out.status
-    return status, best_sol, ub, report(bound), details
+        return "optimal", best_sol, ub, settled(), details
+    return "feasible", best_sol, ub, report(bound), details
 
 
 def _solve_lazy(
@@ -725,7 +728,7 @@ def _solve_lazy(
     if obj > ub:  # cannot happen (the incumbent is the cutoff), kept for safety
         chosen, obj = incumbent, ub
     best_bound = max(bound, min(lb, obj)) if math.isfinite(lb) else bound
-    return status, chosen, obj, obj if status == "optimal" else best_bound, details
+    return status, chosen, obj, best_bound, details
 
 
 def _assemble(
@@ -741,6 +744,7 @@ def _assemble(
     engine: str,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: Mapping[str, float],
+    check: _Check,
 ) -> SitingResult:
     n = d.shape[0]
     assignment = np.full(n, -1, np.int64)
@@ -765,6 +769,7 @@ def _assemble(
             idx = np.flatnonzero(zero)[fin]
             assignment[idx] = chosen[near[fin]]
             served[idx] = 1.0
+    answer = status != "no_solution"
     return siting_result(
         status=status,
         objective=objective,
@@ -777,8 +782,48 @@ def _assemble(
         served=served,
         groups=groups,
         details=details,
+        verdict=check.verdict(d, w, chosen, flows) if answer else None,
+        maximize=False,
+        rel_gap=check.rel_gap,
+        integral=check.integral(d, w, flows is not None),
         assignment_share=flows,
     )
+
+
+def _whole(d: FloatArray, chunk: int = 2048) -> bool:
+    """True when every finite entry of ``d`` is a whole number (row blocks: no full copy)."""
+    for s in range(0, d.shape[0], chunk):
+        blk = d[s : s + chunk]
+        if not np.all(np.where(np.isfinite(blk), blk == np.round(blk), True)):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What :mod:`._verify` needs to recompute a p-median or p-center answer and its rules."""
+
+    rules: SiteRules
+    n_sites: int | None
+    rel_gap: float
+    opening: FloatArray | None = None
+    center: bool = False
+
+    def verdict(
+        self, d: FloatArray, w: FloatArray, chosen: IntArray, share: sparse.csr_array | None
+    ) -> Verdict:
+        if self.center:
+            return center_verdict(d, w, chosen, self.rules, self.n_sites, share)
+        f = self.opening if self.opening is not None else np.zeros(d.shape[1])
+        return median_verdict(d, w, f, chosen, self.rules, self.n_sites, share)
+
+    def integral(self, d: FloatArray, w: FloatArray, split: bool) -> bool:
+        """Whether every answer's objective is a whole number (the bound may then be rounded)."""
+        whole_d = _whole(d)
+        if self.center:
+            return whole_d
+        f = self.opening if self.opening is not None else np.zeros(0)
+        return not split and whole_d and bool(np.all(w == np.round(w)) and np.all(f == np.round(f)))
 
 
 def solve_p_median(
@@ -828,6 +873,7 @@ def solve_p_median(
                 f"demand of {w.sum():,.2f} (short by {w.sum() - total_cap:,.2f})"
             )
     _check_reach(d, w, rules)
+    check = _Check(problem.rules, problem.n_sites, params.rel_gap, opening=f)
     if rules.capacity is not None:
         flow_details: dict[str, float] = {}
         status, chosen, obj, bound, flows = solve_flows(
@@ -837,10 +883,6 @@ def solve_p_median(
             raise InfeasibleError(
                 "no choice of sites can serve all demand within the capacities and rules "
                 "(proved by the solver)"
-            )
-        if status == "no_solution":
-            raise InfeasibleError(
-                "the time limit ran out before any solution served all demand; raise time_limit_s"
             )
         engine = "HiGHS MIP (OR-Tools MathOpt), split-assignment model"
         if "lagrangian_bound" in flow_details:
@@ -857,20 +899,35 @@ def solve_p_median(
             engine=engine,
             groups=groups,
             details=flow_details,
+            check=check,
         )
     heur = _median_heuristic(
         d, w, f, rules, problem.n_sites, start + min(0.3 * params.time_limit_s, 30.0)
     )
     details: dict[str, float] = {}
-    if heur is not None and math.isfinite(_cost_of(d, w, heur, f)):
-        details["heuristic_objective"] = _cost_of(d, w, heur, f)
-        status, chosen, obj, bound, more = _solve_reduced(
-            d, w, f, rules, problem.n_sites, params, deadline, heur
-        )
-    else:
-        status, chosen, obj, bound, more = _solve_radius(
-            d, w, f, rules, problem.n_sites, params, start, deadline, heur
-        )
+    if heur is None or not math.isfinite(_cost_of(d, w, heur, f)):
+        # No answer serving every point yet: either none exists (the sites cannot reach every
+        # point together under the rules) or the heuristic missed it. A covering MIP decides.
+        heur = _reaching_answer(d, w, rules, problem.n_sites, params, deadline)
+        if heur is None:
+            return _assemble(
+                d=d,
+                w=w,
+                chosen=np.zeros(0, np.int64),
+                flows=None,
+                status="no_solution",
+                objective=math.nan,
+                bound=math.nan,
+                start=start,
+                engine="HiGHS MIP (OR-Tools MathOpt), covering check",
+                groups=groups,
+                details=details,
+                check=check,
+            )
+    details["heuristic_objective"] = _cost_of(d, w, heur, f)
+    status, chosen, obj, bound, more = _solve_reduced(
+        d, w, f, rules, problem.n_sites, params, deadline, heur
+    )
     details.update(more)
     return _assemble(
         d=d,
@@ -884,7 +941,41 @@ def solve_p_median(
         engine=_median_engine(details),
         groups=groups,
         details=details,
+        check=check,
     )
+
+
+def _reaching_answer(
+    d: FloatArray,
+    w: FloatArray,
+    rules: PreparedRules,
+    n_sites: int | None,
+    params: SolveParams,
+    deadline: float,
+) -> IntArray | None:
+    """Sites that together reach every point with demand under the rules; None when the time ran
+    out first.
+
+    Raises
+    ------
+    InfeasibleError
+        When no such choice exists (e.g. two groups of points no single site reaches with one
+        site, or every existing site in one of them): the rule "every point is served".
+    """
+    status, chosen, _, _, _ = solve_flows(
+        d, w, np.zeros(d.shape[1]), rules, n_sites, params, deadline, feasibility_radius=math.inf
+    )
+    if status == "infeasible":
+        count = "the sites" if n_sites is None else f"{n_sites} site(s)"
+        kept = f", {rules.existing.size} of them existing" if rules.existing.size else ""
+        raise InfeasibleError(
+            f"every point with demand must be served, but no choice of {count}{kept} reaches "
+            f"them all under the rules (proved by the solver); allow more sites or candidates "
+            f"that reach the unserved points"
+        )
+    if status == "no_solution" or chosen.size == 0:
+        return None
+    return np.sort(chosen).astype(np.int64)
 
 
 def _median_engine(details: Mapping[str, float]) -> str:
@@ -920,6 +1011,7 @@ def solve_p_center(
     d = _dense_cost(problem.cost, w.size)
     rules = prepare_rules(problem.rules, d.shape[1], problem.n_sites, total_demand=float(w.sum()))
     _check_reach(d, w, rules)
+    check = _Check(problem.rules, problem.n_sites, params.rel_gap, center=True)
     act = w > 0
     allowed_d = d[np.ix_(act, rules.allowed)]
     if not act.any():
@@ -939,6 +1031,7 @@ def solve_p_center(
             engine="trivial (no demand)",
             groups=groups,
             details={},
+            check=check,
         )
     low = float(allowed_d.min(axis=1).max())
     radii = np.unique(allowed_d[np.isfinite(allowed_d)])
@@ -982,11 +1075,22 @@ def solve_p_center(
         elif st in ("optimal", "feasible", "time_limit") and chosen.size:
             best, best_flows, hi, proven_hi = chosen, flows, mid, True
         else:
-            status = "time_limit"
+            status = "feasible"
             break
     if best is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the rules; raise time_limit_s"
+        return _assemble(
+            d=d,
+            w=w,
+            chosen=np.zeros(0, np.int64),
+            flows=None,
+            status="no_solution",
+            objective=math.nan,
+            bound=float(radii[lo]),
+            start=start,
+            engine="HiGHS MIP (OR-Tools MathOpt), binary search on covering radius",
+            groups=groups,
+            details={"steps": float(steps)},
+            check=check,
         )
     if best_flows is not None:
         radius = float(d[best_flows.nonzero()].max()) if best_flows.nnz else 0.0
@@ -1005,6 +1109,7 @@ def solve_p_center(
         engine="HiGHS MIP (OR-Tools MathOpt), binary search on covering radius",
         groups=groups,
         details={"steps": float(steps)},
+        check=check,
     )
 
 
