@@ -262,9 +262,40 @@ class SitesSection(_Section):
     grid_cell_km: float = Field(default=2.0, gt=0, le=100)
     h3_resolution: int = Field(default=7, ge=0, le=15)
     time_limit_s: float = Field(default=60.0, gt=0)
+    capacity_households: float | None = Field(
+        default=None,
+        gt=0,
+        description="households each site can serve (every candidate alike); default: no limit",
+    )
+    capacity_column: str | None = Field(
+        default=None,
+        description="candidate column with the households each site can serve (overrides "
+        "capacity_households where set)",
+    )
+    site_cost_yuan: float | None = Field(
+        default=None, ge=0, description="cost of opening each new site (every candidate alike)"
+    )
+    site_cost_column: str | None = Field(
+        default=None, description="candidate column with the cost of opening each site, yuan"
+    )
+    budget_yuan: float | None = Field(
+        default=None, ge=0, description="most the new sites may cost together; needs a site cost"
+    )
+    equity: Literal["none", "max_min", "floor"] = Field(
+        default="none",
+        description='coverage fairness across cities (objective "mclp"): "max_min" raises the '
+        'lowest city coverage rate first; "floor" keeps every city at least equity_floor',
+    )
+    equity_floor: float = Field(default=0.0, ge=0, le=1, description="least city coverage rate")
 
     @model_validator(mode="after")
     def _quotas(self) -> SitesSection:
+        if self.budget_yuan is not None and (
+            self.site_cost_yuan is None and self.site_cost_column is None
+        ):
+            raise ValueError("budget_yuan: needs site_cost_yuan or site_cost_column")
+        if self.equity != "none" and self.objective != "mclp":
+            raise ValueError(f'equity: {self.equity!r} applies to objective "mclp" only')
         if (
             self.max_sites_per_city is not None
             and self.max_sites_per_city < self.min_sites_per_city
