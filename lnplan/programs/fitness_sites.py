@@ -37,8 +37,8 @@ import shapely
 from scipy import sparse
 
 from lnplan.errors import InputError
-from lnplan.optimize.result import outcome_record
 from lnplan.geo.boundaries import METRIC_CRS, WGS84
+from lnplan.optimize.result import outcome_record
 
 if TYPE_CHECKING:
     from lnplan.optimize.siting import SitingResult

@@ -22,12 +22,13 @@ from lnplan.optimize.siting import (
     SetCoverProblem,
     SiteRules,
     SolveParams,
+    _common,
+    _mip,
     solve_max_coverage,
     solve_p_center,
     solve_p_median,
     solve_set_cover,
 )
-from lnplan.optimize.siting import _common, _mip
 from lnplan.optimize.siting._common import rules_hold
 from lnplan.optimize.siting._mip import MipBuilder, MipOutcome
 from lnplan.optimize.siting._model import prepare_rules
@@ -248,9 +249,7 @@ def test_mip_uses_only_public_mathopt() -> None:
 
     src = inspect.getsource(_mip)
     assert "core.python" not in src
-    out = (
-        lambda b: b.solve(PARAMS, maximize=True, time_limit_s=5)  # noqa: E731
-    )(_one_var_model())
+    out = (lambda b: b.solve(PARAMS, maximize=True, time_limit_s=5))(_one_var_model())
     assert out.status == "optimal" and out.objective == pytest.approx(1.0)
 
 
@@ -344,7 +343,6 @@ def _transport_cost(d: np.ndarray, w: np.ndarray, cap: np.ndarray, s: np.ndarray
     pairs = [(i, j) for i in act for j in s if np.isfinite(d[i, j])]
     if not pairs:
         return 0.0 if cover or act.size == 0 else math.inf
-    e = len(pairs)
     a_ub, b_ub = [], []
     for j in s:
         a_ub.append([w[i] if jj == j else 0.0 for i, jj in pairs])

@@ -87,7 +87,8 @@ class MipBuilder:
         c = np.asarray(cols, np.int64)
         v = np.broadcast_to(np.asarray(coefs, np.float64), c.shape)
         r = sparse.csr_array(
-            (v, (np.zeros(c.size, np.int64), c)), shape=(1, max(self.n_vars, int(c.max(initial=-1)) + 1))
+            (v, (np.zeros(c.size, np.int64), c)),
+            shape=(1, max(self.n_vars, int(c.max(initial=-1)) + 1)),
         )
         self.add_rows(r, lo, hi)
 

@@ -229,7 +229,7 @@ def group_rates(
     demand)."""
     codes, inv = np.unique(np.asarray(labels), return_inverse=True)
     inv = inv.ravel()
-    total = np.bincount(inv, weights=weights, minlength=codes.size)
+    total = np.bincount(inv, weights=weights, minlength=codes.size).astype(np.float64)
     covered = np.bincount(inv, weights=weights * served, minlength=codes.size)
     rate = np.divide(covered, total, out=np.ones(codes.size), where=total > 0)
     return codes, total, rate
