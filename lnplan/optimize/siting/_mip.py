@@ -175,7 +175,16 @@ class MipBuilder:
             highs=highs,
         )
         log.debug("HiGHS: %d vars (%d integer), %d rows, %d nnz", n, integer.sum(), n_rows, a.nnz)
-        res = mathopt.solve(opt_model, mathopt.SolverType.HIGHS, params=sp)
+        try:
+            res = mathopt.solve(opt_model, mathopt.SolverType.HIGHS, params=sp)
+        except ValueError as exc:
+            # MathOpt's Python ``Limit`` has no member for a cutoff stop (LIMIT_CUTOFF): with a
+            # cutoff, that stop means that nothing beats it.
+            if cutoff is not None and "Limit" in str(exc):
+                return MipOutcome(
+                    "infeasible", None, math.nan, math.nan, time.perf_counter() - start
+                )
+            raise
         runtime = time.perf_counter() - start
         term = res.termination
         bound = float(term.objective_bounds.dual_bound)
@@ -185,7 +194,8 @@ class MipBuilder:
         if reason in (reasons.INFEASIBLE, reasons.INFEASIBLE_OR_UNBOUNDED) or (
             cutoff is not None
             and reason == reasons.NO_SOLUTION_FOUND
-            and term.limit == mathopt.Limit.CUTOFF
+            and term.limit is not None
+            and term.limit.name in ("CUTOFF", "OBJECTIVE")
         ):
             return MipOutcome("infeasible", None, math.nan, math.nan, runtime)
         sols = [s.primal_solution for s in res.solutions if s.primal_solution is not None]
