@@ -142,8 +142,13 @@ def lagrangian_reduce(
     # The ascent works on the allowed columns in single precision (speed); the bound that is
     # returned is recomputed in double precision at the best multipliers.
     aidx = np.flatnonzero(allowed)
-    sub = wd[:, aidx]
-    big = np.where(np.isfinite(sub), sub, 1e30).astype(np.float32)
+    sub = wd if aidx.size == wd.shape[1] else wd[:, aidx]
+    # Built by row blocks: no full-size double-precision temporaries next to ``wd``.
+    big = np.empty(sub.shape, np.float32)
+    for rows in row_blocks(sub.shape[0], sub.shape[1]):
+        blk = sub[rows]
+        big[rows] = np.where(np.isfinite(blk), blk, 1e30)
+    del sub
     fa, ea = f[aidx], existing[aidx]
     every = np.ones(aidx.size, dtype=np.bool_)
     seen: dict[bytes, tuple[float, IntArray]] = {}
@@ -209,9 +214,11 @@ def _eliminate(
     lam: FloatArray,
     iterations: int,
 ) -> LagrangeOutcome:
-    finite = np.isfinite(wd)
-    c = np.where(finite, wd - lam[:, None], 0.0)
-    rho = np.minimum(c, 0.0).sum(axis=0) + f
+    rho = f.astype(np.float64).copy()
+    for rows in row_blocks(wd.shape[0], wd.shape[1]):
+        blk = wd[rows] - lam[rows, None]  # inf where unreachable: contributes 0 below
+        np.minimum(blk, 0.0, out=blk)
+        rho += blk.sum(axis=0)
     pick, value, last, nxt = _choose(rho, allowed, existing, n_sites)
     lb = float(lam.sum()) + value
     # Solutions below ub - delta (+ a little slack for round-off) are the ones still sought.
@@ -232,6 +239,13 @@ def _eliminate(
             force[chosen_free & (-rho > room)] = True
     cap = lam + room
     return LagrangeOutcome(lb, keep, force, cap, iterations, lam)
+
+
+def row_blocks(n: int, m: int, cells: int = 1 << 20) -> list[slice]:
+    """Slices of about ``cells`` entries over the rows of an ``n x m`` matrix (memory-bounded
+    passes over dense cost matrices)."""
+    step = max(1, cells // max(m, 1))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
 
 
 def start_multipliers(wd: FloatArray, open_cols: IntArray) -> FloatArray:

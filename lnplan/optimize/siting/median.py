@@ -77,6 +77,7 @@ from lnplan.optimize.siting._median_lagrange import (
     branch_and_bound,
     lagrangian_reduce,
     probe_sites,
+    row_blocks,
     start_multipliers,
 )
 from lnplan.optimize.siting._mip import MipBuilder
@@ -176,6 +177,23 @@ def _cost_of(d: FloatArray, w: FloatArray, open_cols: IntArray, f: FloatArray) -
     return float((w[act] * dist[act]).sum() + f[open_cols].sum())
 
 
+def _finite_or_big(d: FloatArray, rows: IntArray) -> FloatArray:
+    """``d[rows]`` with unreachable entries as 1e18, built by row blocks (one copy, no more)."""
+    out = np.empty((rows.size, d.shape[1]))
+    for blk_rows in row_blocks(rows.size, d.shape[1]):
+        blk = d[rows[blk_rows]]
+        out[blk_rows] = np.where(np.isfinite(blk), blk, 1e18)
+    return out
+
+
+def _cost_with_each(da: FloatArray, wa: FloatArray, d1: FloatArray) -> FloatArray:
+    """Per column ``k``: ``sum_i wa_i min(d1_i, da_ik)`` (the cost with site ``k`` added)."""
+    out = np.zeros(da.shape[1])
+    for rows in row_blocks(da.shape[0], da.shape[1]):
+        out += wa[rows] @ np.minimum(d1[rows, None], da[rows])
+    return out
+
+
 def _median_heuristic(
     d: FloatArray,
     w: FloatArray,
@@ -187,7 +205,7 @@ def _median_heuristic(
     """Greedy (add the best site) then best-improvement swaps; None when the rules defeat greedy."""
     _n, m = d.shape
     act = w > 0
-    da = np.where(np.isfinite(d[act]), d[act], 1e18)
+    da = _finite_or_big(d, np.flatnonzero(act))
     wa = w[act]
     chosen: list[int] = [int(j) for j in rules.existing]
     d1 = da[:, chosen].min(axis=1) if chosen else np.full(da.shape[0], 1e18)
@@ -213,7 +231,7 @@ def _median_heuristic(
     while len(chosen) < target:
         if time.perf_counter() > deadline:
             return None
-        val = (wa[:, None] * np.minimum(d1[:, None], da)).sum(axis=0) + f
+        val = _cost_with_each(da, wa, d1) + f
         val[~rules.allowed] = np.inf
         val[chosen] = np.inf
         picked = -1
@@ -245,32 +263,39 @@ def _fast_swap(
     open_cols: IntArray,
     deadline: float,
 ) -> IntArray:
-    """Best-improvement interchange with all swap values from two O(n m) passes per move."""
-    m = da.shape[1]
+    """Best-improvement interchange with all swap values from two O(n m) passes per move.
+
+    The passes run over row blocks (:func:`row_blocks`), so their temporaries stay small next to
+    the cost matrix.
+    """
+    n, m = da.shape
     cols = np.arange(m)
     current = open_cols.copy()
+    blocks = row_blocks(n, m)
     for _ in range(10_000):
         if time.perf_counter() > deadline or current.size == 0:
             break
         sub = da[:, current]
         order = np.argsort(sub, axis=1)[:, :2]
         c1 = current[order[:, 0]]
-        d1 = sub[np.arange(sub.shape[0]), order[:, 0]]
-        d2 = (
-            sub[np.arange(sub.shape[0]), order[:, 1]]
-            if current.size > 1
-            else np.full(sub.shape[0], 1e18)
-        )
+        d1 = sub[np.arange(n), order[:, 0]]
+        d2 = sub[np.arange(n), order[:, 1]] if current.size > 1 else np.full(n, 1e18)
         base = float((wa * d1).sum() + f[current].sum())
-        with_k = np.minimum(d1[:, None], da)
-        add = (wa[:, None] * with_k).sum(axis=0)  # cost with k added, nothing removed
-        corr = wa[:, None] * (np.minimum(d2[:, None], da) - with_k)
         pos = np.searchsorted(current, c1)
-        # Sum the correction rows per nearest site (sorted segments, not a scattered add).
-        order = np.argsort(pos, kind="stable")
-        present, starts = np.unique(pos[order], return_index=True)
-        g = np.zeros((current.size, m))
-        g[present] = np.add.reduceat(corr[order], starts, axis=0)
+        add = np.zeros(m)  # cost with k added, nothing removed
+        g = np.zeros((current.size, m))  # extra cost of removing each open site, per k
+        for rows in blocks:
+            blk = da[rows]
+            with_k = np.minimum(d1[rows, None], blk)
+            add += wa[rows] @ with_k
+            corr = np.minimum(d2[rows, None], blk)
+            corr -= with_k
+            corr *= wa[rows, None]
+            # Sum the correction rows per nearest site (sorted segments, not a scattered add).
+            p_rows = pos[rows]
+            by_site = np.argsort(p_rows, kind="stable")
+            present, starts = np.unique(p_rows[by_site], return_index=True)
+            g[present] += np.add.reduceat(corr[by_site], starts, axis=0)
         total = add[None, :] + g + f[current].sum() - f[current][:, None] + f[None, :]
         ok = swap_mask(current, cols, rules)
         total[~ok] = np.inf
@@ -479,9 +504,10 @@ def _solve_reduced(
     a solution must improve by at least 1, and any bound above ``incumbent - 1`` proves it.
     """
     act = np.flatnonzero(w > 0)
-    da, wa = d[act], w[act]
+    # Views, not copies, in the common case (every point has demand, every site allowed).
+    da, wa = (d, w) if act.size == d.shape[0] else (d[act], w[act])
     cols = np.flatnonzero(rules.allowed)
-    dc = da[:, cols]
+    dc = da if cols.size == d.shape[1] else da[:, cols]
     fc = f[cols]
     ub = _cost_of(d, w, heur, f)
     best_sol = heur
@@ -523,7 +549,7 @@ def _solve_reduced(
     lag = bound_and_reduce(start_multipliers(wd, np.searchsorted(cols, heur)), 3000)
     if not proven(lag.bound):
         # Lagrangian heuristic: interchange from the cheapest site sets the relaxation chose.
-        dz = np.where(np.isfinite(da), da, 1e18)
+        dz = _finite_or_big(d, act)
         improved = False
         t_heur = time.perf_counter()
         heur_end = t_heur + 0.1 * max(deadline - t_heur, 0.25)
@@ -535,6 +561,7 @@ def _solve_reduced(
             value = _cost_of(d, w, sites, f)
             if value < ub - 1e-9 * max(1.0, abs(ub)):
                 ub, best_sol, improved = value, sites, True
+        del dz
         details["lagrangian_heuristic_objective"] = ub
         if improved:
             lag = bound_and_reduce(lag.lam, 1000)
@@ -1117,7 +1144,7 @@ def _center_greedy(
     d: FloatArray, w: FloatArray, rules: PreparedRules, n_sites: int
 ) -> IntArray | None:
     act = w > 0
-    da = np.where(np.isfinite(d[act]), d[act], 1e18)
+    da = _finite_or_big(d, np.flatnonzero(act))
     chosen: list[int] = [int(j) for j in rules.existing]
     d1 = da[:, chosen].min(axis=1) if chosen else np.full(da.shape[0], 1e18)
     while len(chosen) < n_sites:
