@@ -463,25 +463,30 @@ def _is_integral(wa: FloatArray, f: FloatArray, da: FloatArray) -> bool:
 
 def _capped_levels(
     dk: FloatArray, valid: npt.NDArray[np.bool_]
-) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
-    """Distinct sorted distances per point over its ``valid`` entries, vectorised.
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int32]]:
+    """Distinct sorted distances per point over its ``valid`` entries, vectorised by row blocks.
 
     Returns ``(count, values, lev)``: the number of levels of each point, the level values of all
     points concatenated, and the level of every (point, column) entry (meaningless where not
     ``valid``).
     """
-    s = np.where(valid, dk, np.inf)
-    order = np.argsort(s, axis=1, kind="stable")
-    srt = np.take_along_axis(s, order, axis=1)
-    fin = np.isfinite(srt)
-    new = np.ones(srt.shape, dtype=np.bool_)
-    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
-    new &= fin
-    lev_sorted = np.cumsum(new, axis=1) - 1
-    lev = np.empty(s.shape, np.int64)
-    np.put_along_axis(lev, order, lev_sorted, axis=1)
-    count = new.sum(axis=1).astype(np.int64)
-    return count, srt[new], lev
+    n, m = dk.shape
+    count = np.zeros(n, np.int64)
+    lev = np.empty((n, m), np.int32)
+    values: list[FloatArray] = []
+    for rows in row_blocks(n, m):
+        s = np.where(valid[rows], dk[rows], np.inf)
+        order = np.argsort(s, axis=1, kind="stable")
+        srt = np.take_along_axis(s, order, axis=1)
+        del s
+        new = np.ones(srt.shape, dtype=np.bool_)
+        new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+        new &= np.isfinite(srt)
+        lev_sorted = (np.cumsum(new, axis=1, dtype=np.int32) - 1).astype(np.int32)
+        np.put_along_axis(lev[rows], order, lev_sorted, axis=1)
+        count[rows] = new.sum(axis=1)
+        values.append(srt[new])
+    return count, (np.concatenate(values) if values else np.zeros(0)), lev
 
 
 def _solve_reduced(
