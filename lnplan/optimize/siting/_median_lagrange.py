@@ -145,7 +145,7 @@ def lagrangian_reduce(
     sub = wd if aidx.size == wd.shape[1] else wd[:, aidx]
     # Built by row blocks: no full-size double-precision temporaries next to ``wd``.
     big = np.empty(sub.shape, np.float32)
-    for rows in row_blocks(sub.shape[0], sub.shape[1]):
+    for rows in dense_row_slices(sub.shape[0], sub.shape[1]):
         blk = sub[rows]
         big[rows] = np.where(np.isfinite(blk), blk, 1e30)
     del sub
@@ -215,7 +215,7 @@ def _eliminate(
     iterations: int,
 ) -> LagrangeOutcome:
     rho = f.astype(np.float64).copy()
-    for rows in row_blocks(wd.shape[0], wd.shape[1]):
+    for rows in dense_row_slices(wd.shape[0], wd.shape[1]):
         blk = wd[rows] - lam[rows, None]  # inf where unreachable: contributes 0 below
         np.minimum(blk, 0.0, out=blk)
         rho += blk.sum(axis=0)
@@ -241,7 +241,7 @@ def _eliminate(
     return LagrangeOutcome(lb, keep, force, cap, iterations, lam)
 
 
-def row_blocks(n: int, m: int, cells: int = 1 << 20) -> list[slice]:
+def dense_row_slices(n: int, m: int, cells: int = 1 << 20) -> list[slice]:
     """Slices of about ``cells`` entries over the rows of an ``n x m`` matrix (memory-bounded
     passes over dense cost matrices)."""
     step = max(1, cells // max(m, 1))

@@ -75,9 +75,9 @@ from lnplan.optimize.siting._common import (
 from lnplan.optimize.siting._median_lagrange import (
     LagrangeOutcome,
     branch_and_bound,
+    dense_row_slices,
     lagrangian_reduce,
     probe_sites,
-    row_blocks,
     start_multipliers,
 )
 from lnplan.optimize.siting._mip import MipBuilder
@@ -180,7 +180,7 @@ def _cost_of(d: FloatArray, w: FloatArray, open_cols: IntArray, f: FloatArray) -
 def _finite_or_big(d: FloatArray, rows: IntArray) -> FloatArray:
     """``d[rows]`` with unreachable entries as 1e18, built by row blocks (one copy, no more)."""
     out = np.empty((rows.size, d.shape[1]))
-    for blk_rows in row_blocks(rows.size, d.shape[1]):
+    for blk_rows in dense_row_slices(rows.size, d.shape[1]):
         blk = d[rows[blk_rows]]
         out[blk_rows] = np.where(np.isfinite(blk), blk, 1e18)
     return out
@@ -189,7 +189,7 @@ def _finite_or_big(d: FloatArray, rows: IntArray) -> FloatArray:
 def _cost_with_each(da: FloatArray, wa: FloatArray, d1: FloatArray) -> FloatArray:
     """Per column ``k``: ``sum_i wa_i min(d1_i, da_ik)`` (the cost with site ``k`` added)."""
     out = np.zeros(da.shape[1])
-    for rows in row_blocks(da.shape[0], da.shape[1]):
+    for rows in dense_row_slices(da.shape[0], da.shape[1]):
         out += wa[rows] @ np.minimum(d1[rows, None], da[rows])
     return out
 
@@ -265,13 +265,13 @@ def _fast_swap(
 ) -> IntArray:
     """Best-improvement interchange with all swap values from two O(n m) passes per move.
 
-    The passes run over row blocks (:func:`row_blocks`), so their temporaries stay small next to
-    the cost matrix.
+    The passes run over row blocks (:func:`dense_row_slices`), so their temporaries stay small
+    next to the cost matrix.
     """
     n, m = da.shape
     cols = np.arange(m)
     current = open_cols.copy()
-    blocks = row_blocks(n, m)
+    blocks = dense_row_slices(n, m)
     for _ in range(10_000):
         if time.perf_counter() > deadline or current.size == 0:
             break
@@ -474,7 +474,7 @@ def _capped_levels(
     count = np.zeros(n, np.int64)
     lev = np.empty((n, m), np.int32)
     values: list[FloatArray] = []
-    for rows in row_blocks(n, m):
+    for rows in dense_row_slices(n, m):
         s = np.where(valid[rows], dk[rows], np.inf)
         order = np.argsort(s, axis=1, kind="stable")
         srt = np.take_along_axis(s, order, axis=1)
