@@ -1,4 +1,4 @@
-"""p-median, facility location (fixed opening costs, capacities) and p-center.
+"""p-median and facility location (fixed opening costs, capacities); p-center is in :mod:`.center`.
 
 Notation: ``w_i`` demand of point ``i`` (households), ``d_ij`` travel cost per unit of demand from
 ``i`` to candidate ``j`` (km or minutes; ``inf`` = unreachable), ``y_j`` = 1 when site ``j`` is
@@ -41,10 +41,7 @@ OR-Library ``cap`` instances). Solved in :mod:`.flows`: large models first get a
 (demand rows relaxed, a continuous knapsack per site; bound, transport-LP incumbents, site
 fixing), then the exact HiGHS MIP on the sites left, with the incumbent as cutoff.
 
-**p-center**: minimise the largest ``d_ij`` over demand points with positive weight and their
-sites. The optimal radius is one of the distinct distances; a binary search over them solves one
-covering feasibility MIP per step (every point within the radius of an open site, ``p`` sites
-and the rules, with capacities as flows).
+**p-center** (:mod:`.center`) reuses the cost checks, the verifier and the result assembly here.
 
 Backend: HiGHS MIP through OR-Tools (as in :mod:`.coverage`) where the LP is strong. The measured
 naive ``n^2`` formulation stalls (pmed16 103 s, pmed26 no solution in 300 s); the radius formulation
@@ -124,16 +121,6 @@ class MedianProblem:
     cost: FloatArray | sparse.csr_array
     n_sites: int | None
     opening_cost: FloatArray | None = None
-    rules: SiteRules = field(default_factory=SiteRules)
-
-
-@dataclass(frozen=True)
-class CenterProblem:
-    """p-center: open ``n_sites`` sites to minimise the longest travel of any demand point."""
-
-    weights: FloatArray
-    cost: FloatArray | sparse.csr_array
-    n_sites: int
     rules: SiteRules = field(default_factory=SiteRules)
 
 
@@ -1020,152 +1007,3 @@ def _median_engine(details: Mapping[str, float]) -> str:
     if {"rows", "rounds", "lazy_levels"} & set(details):
         steps.append("HiGHS MIP (OR-Tools MathOpt), radius formulation")
     return " + ".join(steps) or "greedy + interchange"
-
-
-def solve_p_center(
-    problem: CenterProblem,
-    params: SolveParams | None = None,
-    *,
-    groups: Mapping[str, npt.ArrayLike] | None = None,
-) -> SitingResult:
-    """Minimise the longest travel of any demand point (with positive demand) to its site.
-
-    Returns
-    -------
-    SitingResult
-        ``objective`` is the radius (cost unit); ``bound`` the largest radius proved too short
-        plus one step, i.e. a valid lower bound.
-    """
-    params = params or SolveParams()
-    start = time.perf_counter()
-    deadline = start + params.time_limit_s
-    w = check_weights(problem.weights)
-    d = _dense_cost(problem.cost, w.size)
-    rules = prepare_rules(problem.rules, d.shape[1], problem.n_sites, total_demand=float(w.sum()))
-    _check_reach(d, w, rules)
-    check = _Check(problem.rules, problem.n_sites, params.rel_gap, center=True)
-    act = w > 0
-    allowed_d = d[np.ix_(act, rules.allowed)]
-    if not act.any():
-        heur0 = _median_heuristic(
-            d, np.ones(w.size), np.zeros(d.shape[1]), rules, problem.n_sites, deadline
-        )
-        chosen = heur0 if heur0 is not None else np.zeros(0, np.int64)
-        return _assemble(
-            d=d,
-            w=w,
-            chosen=chosen,
-            flows=None,
-            status="optimal",
-            objective=0.0,
-            bound=0.0,
-            start=start,
-            engine="trivial (no demand)",
-            groups=groups,
-            details={},
-            check=check,
-        )
-    low = float(allowed_d.min(axis=1).max())
-    radii = np.unique(allowed_d[np.isfinite(allowed_d)])
-    radii = radii[radii >= low]
-    lo, hi = 0, radii.size - 1
-    best: IntArray | None = None
-    best_flows = None
-    # Warm start: greedy on the largest distance (no capacities).
-    if rules.capacity is None:
-        g = _center_greedy(d, w, rules, problem.n_sites)
-        if g is not None:
-            r = float(d[np.ix_(act, g)].min(axis=1).max())
-            if np.isfinite(r):
-                hi = int(np.searchsorted(radii, r))
-                best = g
-    status = "optimal"
-    steps = 0
-    proven_hi = best is not None
-    if radii.size == 0:
-        raise InfeasibleError("no allowed candidate reaches the points with demand")
-    while lo < hi or not proven_hi:
-        mid = (lo + hi) // 2 if lo < hi else hi
-        steps += 1
-        st, chosen, _, _, flows = solve_flows(
-            d,
-            w,
-            np.zeros(d.shape[1]),
-            rules,
-            problem.n_sites,
-            params,
-            deadline,
-            feasibility_radius=float(radii[mid]),
-        )
-        if st == "infeasible":
-            if mid == hi:
-                raise InfeasibleError(
-                    f"no choice of {problem.n_sites} sites reaches every point with demand, even "
-                    f"within {radii[hi]:g}, under the rules and capacities (proved by the solver)"
-                )
-            lo = mid + 1
-        elif st in ("optimal", "feasible", "time_limit") and chosen.size:
-            best, best_flows, hi, proven_hi = chosen, flows, mid, True
-        else:
-            status = "feasible"
-            break
-    if best is None:
-        return _assemble(
-            d=d,
-            w=w,
-            chosen=np.zeros(0, np.int64),
-            flows=None,
-            status="no_solution",
-            objective=math.nan,
-            bound=float(radii[lo]),
-            start=start,
-            engine="HiGHS MIP (OR-Tools MathOpt), binary search on covering radius",
-            groups=groups,
-            details={"steps": float(steps)},
-            check=check,
-        )
-    if best_flows is not None:
-        radius = float(d[best_flows.nonzero()].max()) if best_flows.nnz else 0.0
-    else:
-        radius = float(d[np.ix_(act, best)].min(axis=1).max())
-    bound = float(radii[lo])
-    return _assemble(
-        d=d,
-        w=w,
-        chosen=best,
-        flows=best_flows,
-        status=status,
-        objective=radius,
-        bound=bound,
-        start=start,
-        engine="HiGHS MIP (OR-Tools MathOpt), binary search on covering radius",
-        groups=groups,
-        details={"steps": float(steps)},
-        check=check,
-    )
-
-
-def _center_greedy(
-    d: FloatArray, w: FloatArray, rules: PreparedRules, n_sites: int
-) -> IntArray | None:
-    act = w > 0
-    da = _finite_or_big(d, np.flatnonzero(act))
-    chosen: list[int] = [int(j) for j in rules.existing]
-    d1 = da[:, chosen].min(axis=1) if chosen else np.full(da.shape[0], 1e18)
-    while len(chosen) < n_sites:
-        val = np.minimum(d1[:, None], da).max(axis=0)
-        val[~rules.allowed] = np.inf
-        val[chosen] = np.inf
-        picked = -1
-        for j in np.lexsort(((np.minimum(d1[:, None], da)).sum(axis=0), val))[:200]:
-            if not np.isfinite(val[j]):
-                break
-            if greedy_order_ok(chosen, int(j), rules, n_sites):
-                picked = int(j)
-                break
-        if picked < 0:
-            return None
-        chosen.append(picked)
-        d1 = np.minimum(d1, da[:, picked])
-    out = np.asarray(sorted(chosen), np.int64)
-    return out if rules_hold(out, rules, n_sites) else None
