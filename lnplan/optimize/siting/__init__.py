@@ -22,6 +22,9 @@ Which backend and why (each module states its formulation):
   with a Lagrangian phase (bound, incumbents, site fixing) before the exact HiGHS MIP on large
   models.
 
+Covering models are split further: :mod:`.coverage_model` (their MIP and result assembly),
+:mod:`.equity` (max-min and floor equity over groups of demand).
+
 Shared pieces: :mod:`.reduction` (exact reductions of covering models), :mod:`.heuristics`
 (covering greedy and swaps), :mod:`._verify` (every answer's objective recomputed and its rules
 checked, independent of the models), :mod:`._model` (problem, rule and result types; the result
