@@ -203,6 +203,12 @@ class SitingResult:
         return self.covered_demand / self.total_demand if self.total_demand > 0 else 1.0
 
 
+def reserve_s(params: SolveParams) -> float:
+    """Time kept back from the last MIP of a solve for HiGHS overrunning its limit and for the
+    result."""
+    return min(0.03 * params.time_limit_s, 2.0)
+
+
 def main_sites(share: sparse.csr_array) -> IntArray:
     """Per row of a split-assignment matrix, the column with the largest share (-1 if none)."""
     out = np.full(share.shape[0], -1, np.int64)
