@@ -309,6 +309,66 @@ def _radius_levels(d: FloatArray, cols: IntArray) -> tuple[list[FloatArray], npt
     return levels, lev
 
 
+def _radius_model(
+    wa: FloatArray,
+    values: FloatArray,
+    count: npt.NDArray[np.int64],
+    lev: npt.NDArray[np.integer],
+    valid: npt.NDArray[np.bool_] | None,
+    y_lb: FloatArray,
+    y_ub: FloatArray,
+    y_obj: FloatArray,
+    cols: IntArray,
+    rules: PreparedRules,
+    n_sites: int | None,
+    *,
+    served_within_last: bool,
+) -> tuple[MipBuilder, int, float, int]:
+    """The radius formulation of the module docstring, the one builder of both radius MIPs.
+
+    Point ``i`` has ``count[i]`` distance levels (``values``, concatenated over the points);
+    ``lev[i, j]`` is the level of model column ``j`` for point ``i`` (used where ``valid``, all
+    when ``None``). ``z_i^k`` (``k < count - 1``) is 1 when ``i`` is not served within level
+    ``k``. ``served_within_last``: every point must be served within its last level (the reduced
+    model, exact for improving solutions); otherwise the last level has no row (a relaxation,
+    extended by lazy rounds). Returns the builder, the first site variable, the objective offset
+    (each point at its first level) and the level rows' nonzeros.
+    """
+    n_pts = count.size
+    n_rows_pt = count if served_within_last else np.maximum(count - 1, 0)
+    rbase = np.concatenate([[0], np.cumsum(n_rows_pt)])
+    vbase = np.concatenate([[0], np.cumsum(count)])
+    nz = np.maximum(count - 1, 0)
+    zbase = np.concatenate([[0], np.cumsum(nz)])
+    n_rows, n_z = int(rbase[-1]), int(zbase[-1])
+    owner = np.repeat(np.arange(n_pts), nz)
+    k = np.arange(n_z) - zbase[owner]
+    vpos = vbase[owner] + k
+    mip = MipBuilder.new()
+    y0 = mip.add_vars(cols.size, lb=y_lb, ub=y_ub, obj=y_obj, integer=True)
+    z0 = mip.add_vars(n_z, obj=wa[owner] * (values[vpos + 1] - values[vpos]))
+    use = lev < n_rows_pt[:, None]
+    if valid is not None:
+        use &= valid
+    ii, jj = np.nonzero(use)
+    zrow = rbase[owner] + k  # z_i^k enters row k with +1 and row k+1 (if any) with -1
+    nxt = k + 1 < n_rows_pt[owner]
+    zi = z0 + np.arange(n_z)
+    rows = np.concatenate([rbase[ii] + lev[ii, jj], zrow, zrow[nxt] + 1])
+    colsx = np.concatenate([y0 + jj, zi, zi[nxt]])
+    vals = np.concatenate([np.ones(ii.size), np.ones(n_z), -np.ones(int(nxt.sum()))])
+    a = sparse.csr_array((vals, (rows, colsx)), shape=(n_rows, mip.n_vars))
+    lo = np.zeros(n_rows)
+    lo[rbase[:-1][n_rows_pt > 0]] = 1.0
+    mip.add_rows(a, lo, np.inf)
+    add_rule_rows(mip, y0, cols, rules, n_sites, np.zeros(0, np.int64))
+    if n_sites is None:
+        mip.add_row(np.arange(y0, y0 + cols.size), 1.0, 1.0, np.inf)
+    has = count > 0
+    offset = float((wa[has] * values[vbase[:-1][has]]).sum())
+    return mip, y0, offset, int(a.nnz)
+
+
 def _solve_radius(
     d: FloatArray,
     w: FloatArray,
@@ -339,7 +399,6 @@ def _solve_radius(
     lb = -math.inf
     rounds = 0
     status = "feasible"
-    d0 = np.array([lv[0] for lv in levels])
     integral = bool(
         np.all(wa == np.round(wa))
         and np.all(f == np.round(f))
@@ -347,33 +406,27 @@ def _solve_radius(
     )
     while True:
         rounds += 1
-        mip = MipBuilder.new()
         lb_y, ub_y = site_bounds(cols, rules)
-        y0 = mip.add_vars(cols.size, lb=lb_y, ub=ub_y, obj=f[cols], integer=True)
-        base = np.concatenate([[0], np.cumsum(upto)])
-        n_rows = int(base[-1])
-        zcost = (
-            np.concatenate([wa[i] * np.diff(levels[i][: upto[i] + 1]) for i in range(act.size)])
-            if n_rows
+        values = (
+            np.concatenate([levels[i][: upto[i] + 1] for i in range(act.size)])
+            if act.size
             else np.zeros(0)
         )
-        z0 = mip.add_vars(n_rows, obj=zcost)
-        mask = lev < upto[:, None]
-        ii, jj = np.nonzero(mask)
-        r_y = base[ii] + lev[ii, jj]
-        owner = np.repeat(np.arange(act.size), upto)
-        kk = np.arange(n_rows) - base[owner]
-        later = np.flatnonzero(kk > 0)
-        rows = np.concatenate([r_y, np.arange(n_rows), later])
-        colsx = np.concatenate([y0 + jj, z0 + np.arange(n_rows), z0 + later - 1])
-        vals = np.concatenate([np.ones(ii.size), np.ones(n_rows), -np.ones(later.size)])
-        a = sparse.csr_array((vals, (rows, colsx)), shape=(n_rows, mip.n_vars))
-        lo = np.where(kk == 0, 1.0, 0.0)
-        mip.add_rows(a, lo, np.inf)
-        add_rule_rows(mip, y0, cols, rules, n_sites, np.zeros(0, np.int64))
-        if n_sites is None:
-            mip.add_row(np.arange(y0, y0 + cols.size), 1.0, 1.0, np.inf)
-        offset = float((wa * d0).sum())
+        mip, y0, offset, _ = _radius_model(
+            wa,
+            values,
+            upto + 1,
+            lev,
+            None,
+            lb_y,
+            ub_y,
+            f[cols],
+            cols,
+            rules,
+            n_sites,
+            served_within_last=False,
+        )
+        n_rows = int(upto.sum())
         cutoff = None
         if best_sol is not None:
             step = 0.5 if integral else 0.5 * max(1e-9, params.rel_gap) * max(1.0, abs(best_ub))
@@ -660,35 +713,24 @@ def _solve_reduced(
         if search.finished:
             return "optimal", best_sol, ub, settled(), details
     kcols = cols[keep]
-    base = np.concatenate([[0], np.cumsum(count)])
-    n_rows = int(base[-1])
-    nz = count - 1  # z variables per point: levels 1 .. L-1 ("not served within level k")
-    zbase = np.concatenate([[0], np.cumsum(nz)])
-    n_z = int(zbase[-1])
-    owner = np.repeat(np.arange(n_pts), nz)
-    k = np.arange(n_z) - zbase[owner]
-    vpos = base[owner] + k
-    zcost = wa[owner] * (values[vpos + 1] - values[vpos])
-    mip = MipBuilder.new()
-    lb_y = np.where(force[keep], 1.0, 0.0)
-    y0 = mip.add_vars(kcols.size, lb=lb_y, ub=1.0, obj=fc[keep], integer=True)
-    z0 = mip.add_vars(n_z, obj=zcost)
-    ii, jj = np.nonzero(valid)
-    zrow = base[owner] + k  # z_i^k enters row k with +1 and row k+1 with -1
-    rows = np.concatenate([base[ii] + lev[ii, jj], zrow, zrow + 1])
-    colsx = np.concatenate([y0 + jj, z0 + np.arange(n_z), z0 + np.arange(n_z)])
-    vals = np.concatenate([np.ones(ii.size), np.ones(n_z), -np.ones(n_z)])
-    a = sparse.csr_array((vals, (rows, colsx)), shape=(n_rows, mip.n_vars))
-    lo = np.zeros(n_rows)
-    lo[base[:-1]] = 1.0
-    mip.add_rows(a, lo, np.inf)
-    add_rule_rows(mip, y0, kcols, rules, n_sites, np.zeros(0, np.int64))
-    if n_sites is None:
-        mip.add_row(np.arange(y0, y0 + kcols.size), 1.0, 1.0, np.inf)
-    offset = float((wa * values[base[:-1]]).sum())
+    mip, y0, offset, nnz = _radius_model(
+        wa,
+        values,
+        count,
+        lev,
+        valid,
+        np.where(force[keep], 1.0, 0.0),
+        np.ones(kcols.size),
+        fc[keep],
+        kcols,
+        rules,
+        n_sites,
+        served_within_last=True,
+    )
+    n_rows = int(count.sum())
     cutoff = ub - (0.5 if integral else delta)
     details["rows"] = float(n_rows)
-    details["nonzeros"] = float(a.nnz)
+    details["nonzeros"] = float(nnz)
     out = mip.solve(
         params,
         maximize=False,
