@@ -166,7 +166,10 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         if sec.equity != "none":
             if "city" not in groups:
                 raise InputError("sites.equity needs demand points with a county_code column")
-            equity = Equity(groups=groups["city"], mode=sec.equity, floor=sec.equity_floor)
+            # Demand cities as the candidates' city groups, so messages name the city.
+            index_of = {str(c): g for g, c in enumerate(codes)}
+            city_group = np.array([index_of.get(str(c), -1) for c in groups["city"]], np.int64)
+            equity = Equity(groups=city_group, mode=sec.equity, floor=sec.equity_floor)
         result = solve_max_coverage(
             CoverageProblem(weights, cover, n_open, rules), params, equity=equity, groups=groups
         )

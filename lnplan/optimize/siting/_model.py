@@ -316,8 +316,8 @@ def siting_result(
         gap = math.inf
         word = "no_solution_in_limit"
         unconstrained = None
-    if word == "optimal" and not proof:
-        proof = engine
+    if not proof:
+        proof = engine  # the search that produced the bound (blank below without a bound)
     work = {
         k: float(v)
         for k, v in details.items()

@@ -306,6 +306,7 @@ class _Check:
     target_weight: float | None = None
     floor_labels: npt.ArrayLike | None = None
     floor: float | Mapping[object, float] = 0.0
+    floor_names: Mapping[int, str] | None = None
 
     def verdict(
         self,
@@ -318,7 +319,7 @@ class _Check:
         broken = list(v.broken)
         if self.floor_labels is not None:
             broken += floors_broken(
-                w, served, np.asarray(self.floor_labels), self.floor, self.rules.group_names
+                w, served, np.asarray(self.floor_labels), self.floor, self.floor_names
             )
         if self.kind == "cover":
             return Verdict(v.objective, broken)

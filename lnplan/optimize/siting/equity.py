@@ -64,6 +64,7 @@ def solve_equity(
     """MCLP with an equity requirement; ``plain_solver`` solves the unconstrained MCLP."""
     gd = _group_data(equity, w)
     names = site_rules.group_names
+    label_of = {i: group_label(_plain(code), names) for i, code in enumerate(gd.codes)}
     # Feasibility of the floors: each group's coverage with every allowed candidate open.
     reach = np.asarray(c[:, np.flatnonzero(rules.allowed)].sum(axis=1)).ravel() > 0
     best = np.bincount(gd.index, weights=w * reach, minlength=gd.codes.size)
@@ -154,12 +155,18 @@ def solve_equity(
         if t1 < t_warm:
             fallback = []
         floors = np.full(gd.codes.size, max(t_star - 1e-7, 0.0))
-        check = replace(check, floor_labels=gd.index, floor=float(max(t_star - 1e-7, 0.0)))
+        check = replace(
+            check,
+            floor_labels=gd.index,
+            floor=float(max(t_star - 1e-7, 0.0)),
+            floor_names=label_of,
+        )
     else:
         check = replace(
             check,
             floor_labels=gd.index,
             floor={int(i): float(f) for i, f in enumerate(gd.floor)},
+            floor_names=label_of,
         )
     out, open_cols, row_cov, flows = _solve_mip(
         red,
