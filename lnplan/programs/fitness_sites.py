@@ -36,7 +36,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from lnplan.errors import InputError
+from lnplan.errors import InputError, LnplanError
 from lnplan.geo.boundaries import METRIC_CRS, WGS84
 from lnplan.optimize.result import outcome_record
 
@@ -199,6 +199,12 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
             result = solve_p_center(
                 CenterProblem(weights, cost, n_open, rules), params, groups=groups
             )
+    if result.status == "no_solution_in_limit":
+        # A time-out is not infeasibility: say which setting to raise.
+        raise LnplanError(
+            f"no choice of sites was found within sites.time_limit_s = {sec.time_limit_s:g} s "
+            f"({result.engine}); raise sites.time_limit_s"
+        )
     return _output(
         ProgrammeOutput,
         scenario,
