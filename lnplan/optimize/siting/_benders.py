@@ -56,7 +56,7 @@ from lnplan.optimize.siting._model import (
     SolveParams,
     reserve_s,
 )
-from lnplan.optimize.siting.coverage_model import _assemble, _Check, _solve_mip
+from lnplan.optimize.siting.coverage_model import CoverageCheck, _solve_mip, assemble_coverage
 from lnplan.optimize.siting.heuristics import _swap_improve
 from lnplan.optimize.siting.reduction import _covered_weight, _Reduced, _restrict
 
@@ -379,7 +379,7 @@ def max_coverage_benders(
     red: _Reduced,
     first: IntArray,
     details: dict[str, float],
-    check: _Check,
+    check: CoverageCheck,
 ) -> SitingResult:
     """Large MCLP: Benders LP bound, LP-guided incumbent, reduced-cost fixing, MIP on the rest.
 
@@ -532,7 +532,7 @@ def max_coverage_benders(
     yv[best_cols] = 1.0
     row_red = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
     chosen = np.concatenate([red.cols[best_cols], red.outside_open]).astype(np.int64)
-    return _assemble(
+    return assemble_coverage(
         c=c,
         w=w,
         red=red,

@@ -46,7 +46,7 @@ class Transport:
 
 
 @dataclass(frozen=True)
-class LagrangeOutcome:
+class CflpLagrangeOutcome:
     """Bound, incumbent and per-site bounds from the Lagrangian phase."""
 
     bound: float
@@ -132,7 +132,7 @@ def _knapsacks(
     return (val * xs).sum(axis=0), xs
 
 
-def _choose(
+def _choose_flow_sites(
     g: FloatArray, forced: BoolArray, banned: BoolArray, count: int | None, k_min: int
 ) -> tuple[float, BoolArray]:
     """Cheapest site choice: ``forced`` open, ``banned`` closed, ``count`` sites or >= ``k_min``."""
@@ -168,7 +168,7 @@ def lagrangian(
     *,
     feasible: Callable[[IntArray], bool] | None = None,
     max_iter: int = 1500,
-) -> LagrangeOutcome:
+) -> CflpLagrangeOutcome:
     """Subgradient optimisation of the Lagrangian dual, incumbents from the subproblem's sites.
 
     ``cost`` is the n x m allocation cost of whole demand points (``inf`` = unreachable), ``w`` the
@@ -196,7 +196,7 @@ def lagrangian(
         iterations += 1
         kval, xs = _knapsacks(cost, w, cap, lam)
         g = f + kval
-        yval, y = _choose(g, existing, no, count, k_min)
+        yval, y = _choose_flow_sites(g, existing, no, count, k_min)
         improved = False
         value = float(lam.sum()) + yval
         if best_lam is None or value > best_bound + 1e-12 * max(1.0, abs(best_bound)):
@@ -237,7 +237,7 @@ def lagrangian(
         best_lam = lam
     kval, _ = _knapsacks(cost, w, cap, best_lam)
     g = f + kval
-    base, y = _choose(g, existing, no, count, k_min)
+    base, y = _choose_flow_sites(g, existing, no, count, k_min)
     lam_sum = float(best_lam.sum())
     flip = np.full(m, math.inf)
     for j in range(m):
@@ -246,11 +246,11 @@ def lagrangian(
         one = np.zeros(m, dtype=np.bool_)
         one[j] = True
         if y[j]:
-            val, _ = _choose(g, existing, one, count, k_min)
+            val, _ = _choose_flow_sites(g, existing, one, count, k_min)
         else:
-            val, _ = _choose(g, existing | one, no, count, k_min)
+            val, _ = _choose_flow_sites(g, existing | one, no, count, k_min)
         flip[j] = lam_sum + val
-    return LagrangeOutcome(
+    return CflpLagrangeOutcome(
         bound=lam_sum + base,
         best=best,
         flip_bound=flip,

@@ -31,12 +31,12 @@ from lnplan.optimize.siting._model import (
 )
 from lnplan.optimize.siting.flows import solve_flows
 from lnplan.optimize.siting.median import (
-    _assemble,
-    _Check,
+    MedianCheck,
     _check_reach,
     _dense_cost,
     _finite_or_big,
     _median_heuristic,
+    assemble_median,
 )
 
 
@@ -71,7 +71,7 @@ def solve_p_center(
     d = _dense_cost(problem.cost, w.size)
     rules = prepare_rules(problem.rules, d.shape[1], problem.n_sites, total_demand=float(w.sum()))
     _check_reach(d, w, rules)
-    check = _Check(problem.rules, problem.n_sites, params.rel_gap, center=True)
+    check = MedianCheck(problem.rules, problem.n_sites, params.rel_gap, center=True)
     act = w > 0
     allowed_d = d[np.ix_(act, rules.allowed)]
     if not act.any():
@@ -79,7 +79,7 @@ def solve_p_center(
             d, np.ones(w.size), np.zeros(d.shape[1]), rules, problem.n_sites, deadline
         )
         chosen = heur0 if heur0 is not None else np.zeros(0, np.int64)
-        return _assemble(
+        return assemble_median(
             d=d,
             w=w,
             chosen=chosen,
@@ -138,7 +138,7 @@ def solve_p_center(
             status = "feasible"
             break
     if best is None:
-        return _assemble(
+        return assemble_median(
             d=d,
             w=w,
             chosen=np.zeros(0, np.int64),
@@ -157,7 +157,7 @@ def solve_p_center(
     else:
         radius = float(d[np.ix_(act, best)].min(axis=1).max())
     bound = float(radii[lo])
-    return _assemble(
+    return assemble_median(
         d=d,
         w=w,
         chosen=best,

@@ -81,12 +81,12 @@ from lnplan.optimize.siting._model import (
     reserve_s,
 )
 from lnplan.optimize.siting.coverage_model import (
+    CoverageCheck,
     Mode,
-    _assemble,
-    _Check,
     _no_answer,
     _solve_mip,
     _status,
+    assemble_coverage,
 )
 from lnplan.optimize.siting.equity import solve_equity
 from lnplan.optimize.siting.heuristics import _greedy, _swap_improve
@@ -186,7 +186,7 @@ def solve_max_coverage(
     w = check_weights(problem.weights)
     c = _pattern(problem.covers, w.size)
     rules = prepare_rules(problem.rules, c.shape[1], problem.n_sites)
-    check = _Check(problem.rules, problem.n_sites, params.rel_gap)
+    check = CoverageCheck(problem.rules, problem.n_sites, params.rel_gap)
     if equity is None:
         return _max_coverage(c, w, rules, problem.n_sites, params, start, deadline, groups, check)
     return solve_equity(
@@ -214,7 +214,7 @@ def _max_coverage(
     start: float,
     deadline: float,
     groups: Mapping[str, npt.ArrayLike] | None,
-    check: _Check,
+    check: CoverageCheck,
 ) -> SitingResult:
     n_free = n_sites - rules.existing.size
     outside = rules.existing if rules.capacity is None else np.zeros(0, np.int64)
@@ -259,7 +259,7 @@ def _max_coverage(
         # Nothing to choose, or no demand left to cover: every answer that keeps the rules
         # covers ``const``.
         chosen = np.concatenate([red.cols[hint] if hint is not None else [], red.outside_open])
-        return _assemble(
+        return assemble_coverage(
             c=c,
             w=w,
             red=red,
@@ -304,7 +304,7 @@ def _max_coverage(
         objective = heur_value
     chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
     bound = out.bound if math.isfinite(out.bound) else math.inf
-    return _assemble(
+    return assemble_coverage(
         c=c,
         w=w,
         red=red,
@@ -401,7 +401,9 @@ def solve_set_cover(
         raise InfeasibleError(
             "no choice of sites reaches the coverage target under the rules (proved by the solver)"
         )
-    check = _Check(problem.rules, None, params.rel_gap, kind=problem.minimize, target_weight=target)
+    check = CoverageCheck(
+        problem.rules, None, params.rel_gap, kind=problem.minimize, target_weight=target
+    )
     engine = "HiGHS MIP (OR-Tools MathOpt), partial set cover"
     status, objective = _status(out), out.objective
     if out.x is None and hint is not None:
@@ -418,7 +420,7 @@ def solve_set_cover(
     if status == "no_solution":
         return _no_answer(c, w, red, start, engine, groups, details, check, out.bound)
     chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
-    return _assemble(
+    return assemble_coverage(
         c=c,
         w=w,
         red=red,

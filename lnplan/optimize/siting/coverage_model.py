@@ -225,7 +225,7 @@ def _solve_mip(
 # --- result assembly --------------------------------------------------------------------------
 
 
-def _assemble(
+def assemble_coverage(
     *,
     c: sparse.csr_array,
     w: FloatArray,
@@ -240,7 +240,7 @@ def _assemble(
     engine: str,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: dict[str, float],
-    check: _Check,
+    check: CoverageCheck,
     unconstrained: float | None = None,
     price_proven: bool = False,
     can_be_optimal: bool = True,
@@ -296,7 +296,7 @@ def _assemble(
 
 
 @dataclass(frozen=True)
-class _Check:
+class CoverageCheck:
     """What :mod:`._verify` needs to recompute a coverage answer's objective and its rules."""
 
     rules: SiteRules
@@ -380,11 +380,11 @@ def _no_answer(
     engine: str,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: dict[str, float],
-    check: _Check,
+    check: CoverageCheck,
     bound: float,
 ) -> SitingResult:
     """The result when the time limit ran out before any answer (not an error)."""
-    return _assemble(
+    return assemble_coverage(
         c=c,
         w=w,
         red=red,

@@ -32,13 +32,13 @@ from lnplan.optimize.siting._model import (
     siting_result,
 )
 from lnplan.optimize.siting.coverage_model import (
-    _assemble,
-    _Check,
+    CoverageCheck,
     _group_data,
     _GroupData,
     _no_answer,
     _solve_mip,
     _status,
+    assemble_coverage,
 )
 from lnplan.optimize.siting.reduction import (
     _reduce,
@@ -55,7 +55,7 @@ def solve_equity(
     params: SolveParams,
     equity: Equity,
     groups: Mapping[str, npt.ArrayLike] | None,
-    check: _Check,
+    check: CoverageCheck,
     start: float,
     deadline: float,
     *,
@@ -211,7 +211,7 @@ def solve_equity(
     engine = f"HiGHS MIP (OR-Tools MathOpt), equity {equity.mode}"
     if status == "no_solution":
         return _no_answer(c, w, red, start, engine, groups, details, check, out.bound)
-    return _assemble(
+    return assemble_coverage(
         c=c,
         w=w,
         red=red,
@@ -262,7 +262,7 @@ def _equity_from_plain(
     start: float,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: dict[str, float],
-    check: _Check,
+    check: CoverageCheck,
     bound: float,
     unconstrained: float | None,
 ) -> SitingResult:

@@ -70,7 +70,7 @@ from lnplan.optimize.siting._common import (
     swap_mask,
 )
 from lnplan.optimize.siting._median_lagrange import (
-    LagrangeOutcome,
+    MedianLagrangeOutcome,
     branch_and_bound,
     dense_row_slices,
     lagrangian_reduce,
@@ -577,7 +577,7 @@ def _solve_reduced(
     existing = np.isin(cols, rules.existing)
     now = time.perf_counter()
 
-    def bound_and_reduce(lam0: FloatArray, max_iter: int) -> LagrangeOutcome:
+    def bound_and_reduce(lam0: FloatArray, max_iter: int) -> MedianLagrangeOutcome:
         return lagrangian_reduce(
             wd,
             fc,
@@ -792,7 +792,7 @@ def _solve_lazy(
     return status, chosen, obj, best_bound, details
 
 
-def _assemble(
+def assemble_median(
     *,
     d: FloatArray,
     w: FloatArray,
@@ -805,7 +805,7 @@ def _assemble(
     engine: str,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: Mapping[str, float],
-    check: _Check,
+    check: MedianCheck,
 ) -> SitingResult:
     n = d.shape[0]
     assignment = np.full(n, -1, np.int64)
@@ -861,7 +861,7 @@ def _whole(d: FloatArray, chunk: int = 2048) -> bool:
 
 
 @dataclass(frozen=True)
-class _Check:
+class MedianCheck:
     """What :mod:`._verify` needs to recompute a p-median or p-center answer and its rules."""
 
     rules: SiteRules
@@ -934,7 +934,7 @@ def solve_p_median(
                 f"demand of {w.sum():,.2f} (short by {w.sum() - total_cap:,.2f})"
             )
     _check_reach(d, w, rules)
-    check = _Check(problem.rules, problem.n_sites, params.rel_gap, opening=f)
+    check = MedianCheck(problem.rules, problem.n_sites, params.rel_gap, opening=f)
     if rules.capacity is not None:
         flow_details: dict[str, float] = {}
         status, chosen, obj, bound, flows = solve_flows(
@@ -948,7 +948,7 @@ def solve_p_median(
         engine = "HiGHS MIP (OR-Tools MathOpt), split-assignment model"
         if "lagrangian_bound" in flow_details:
             engine = f"Lagrangian bound, incumbent and site fixing + {engine}"
-        return _assemble(
+        return assemble_median(
             d=d,
             w=w,
             chosen=chosen,
@@ -971,7 +971,7 @@ def solve_p_median(
         # point together under the rules) or the heuristic missed it. A covering MIP decides.
         heur = _reaching_answer(d, w, rules, problem.n_sites, params, deadline)
         if heur is None:
-            return _assemble(
+            return assemble_median(
                 d=d,
                 w=w,
                 chosen=np.zeros(0, np.int64),
@@ -990,7 +990,7 @@ def solve_p_median(
         d, w, f, rules, problem.n_sites, params, deadline, heur
     )
     details.update(more)
-    return _assemble(
+    return assemble_median(
         d=d,
         w=w,
         chosen=chosen,
