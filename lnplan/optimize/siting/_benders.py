@@ -55,6 +55,7 @@ from lnplan.optimize.siting._model import (
     SitingResult,
     SolveParams,
     reserve_s,
+    time_share,
 )
 from lnplan.optimize.siting.coverage_model import CoverageCheck, _solve_mip, assemble_coverage
 from lnplan.optimize.siting.heuristics import _swap_improve
@@ -404,7 +405,7 @@ def max_coverage_benders(
             red.w,
             _master_rows(red, rules, n_sites),
             start=y0,
-            deadline=t0 + 0.55 * (deadline - t0),
+            deadline=time_share(deadline, 0.55, now=t0),
             rel_tol=1e-6,
             seed=params.seed,
         )
@@ -432,7 +433,7 @@ def max_coverage_benders(
             mode="max_cover",
             n_sites=n_sites,
             params=params,
-            deadline=now + 0.25 * (deadline - now),
+            deadline=time_share(deadline, 0.25, now=now),
             presolve=False,
         )
         if out_s.x is not None:
@@ -443,7 +444,7 @@ def max_coverage_benders(
     details["lp_support_sites"] = float(support.sum())
     details["lp_support_objective"] = const + best_val
     now = time.perf_counter()
-    swapped = _swap_improve(red, rules, best_cols, now + 0.2 * (deadline - now))
+    swapped = _swap_improve(red, rules, best_cols, time_share(deadline, 0.2, now=now))
     val = _covered_weight(red, swapped)
     if val > best_val + tol:
         best_cols, best_val = swapped, val
@@ -493,7 +494,7 @@ def max_coverage_benders(
             mode="max_cover",
             n_sites=n_sites,
             params=params,
-            deadline=final_deadline if last else now + 0.4 * (final_deadline - now),
+            deadline=final_deadline if last else time_share(final_deadline, 0.4, now=now),
             presolve=False,
             better_than=cutoff,
         )

@@ -203,6 +203,21 @@ class SitingResult:
         return self.covered_demand / self.total_demand if self.total_demand > 0 else 1.0
 
 
+def time_share(
+    deadline: float,
+    share: float,
+    *,
+    cap_s: float = math.inf,
+    floor_s: float = 0.0,
+    now: float | None = None,
+) -> float:
+    """The one time-budget helper of the siting models: a deadline ``share`` of the time left
+    before ``deadline`` (at least ``floor_s`` seconds counted, at most ``cap_s`` seconds away),
+    from ``now`` (default: the current ``time.perf_counter()``)."""
+    t = time.perf_counter() if now is None else now
+    return t + min(share * max(deadline - t, floor_s), cap_s)
+
+
 def reserve_s(params: SolveParams) -> float:
     """Time kept back from the last MIP of a solve for HiGHS overrunning its limit and for the
     result."""

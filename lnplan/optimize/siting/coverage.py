@@ -79,6 +79,7 @@ from lnplan.optimize.siting._model import (
     check_weights,
     prepare_rules,
     reserve_s,
+    time_share,
 )
 from lnplan.optimize.siting.coverage_model import (
     CoverageCheck,
@@ -236,7 +237,7 @@ def _max_coverage(
     }
     details["time_reduce_s"] = time.perf_counter() - start
     n_pick = n_sites - red.outside_open.size
-    heur_deadline = start + min(params.time_limit_s * 0.3, 20.0)
+    heur_deadline = time_share(deadline, 0.3, cap_s=20.0, now=start)
     # With capacities the greedy's coverage ignores them: it is no fallback answer.
     g = _greedy(red, rules, n_pick, n_sites) if rules.capacity is None else None
     hint = None

@@ -30,6 +30,7 @@ from lnplan.optimize.siting._model import (
     _plain,
     group_label,
     siting_result,
+    time_share,
 )
 from lnplan.optimize.siting.coverage_model import (
     CoverageCheck,
@@ -87,7 +88,7 @@ def solve_equity(
         n_sites,
         params,
         start,
-        start + params.time_limit_s * 0.4,
+        time_share(deadline, 0.4, now=start),
         groups,
         check,
     )
@@ -122,7 +123,7 @@ def solve_equity(
             mode="max_min",
             n_sites=n_sites,
             params=params,
-            deadline=start + params.time_limit_s * 0.7,
+            deadline=time_share(deadline, 0.7, now=start),
             groups=gd,
         )
         if out1.status == "infeasible":

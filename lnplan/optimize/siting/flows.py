@@ -26,7 +26,13 @@ from scipy import sparse
 from lnplan.optimize.siting._cflp_lagrange import Transport, lagrangian, local_search, min_sites
 from lnplan.optimize.siting._common import add_rule_rows, rules_hold, site_bounds
 from lnplan.optimize.siting._mip import MipBuilder
-from lnplan.optimize.siting._model import FloatArray, IntArray, PreparedRules, SolveParams
+from lnplan.optimize.siting._model import (
+    FloatArray,
+    IntArray,
+    PreparedRules,
+    SolveParams,
+    time_share,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +86,7 @@ def solve_flows(
     large = pairs > lagrange_min_pairs and act.size > 0
     if capacity is not None and feasibility_radius is None and large:
         now = time.perf_counter()
-        lag_deadline = now + min(_LAGRANGE_SHARE * (deadline - now), _LAGRANGE_MAX_S)
+        lag_deadline = time_share(deadline, _LAGRANGE_SHARE, cap_s=_LAGRANGE_MAX_S, now=now)
         cost = np.where(reach, wa[:, None] * sub, np.inf)
 
         def feasible(open_model_cols: IntArray) -> bool:
@@ -121,7 +127,7 @@ def solve_flows(
                 incumbent,
                 promising,
                 np.isin(cols, rules.existing),
-                now + min(_SEARCH_SHARE * (deadline - now), _SEARCH_MAX_S),
+                time_share(deadline, _SEARCH_SHARE, cap_s=_SEARCH_MAX_S, now=now),
                 feasible=feasible,
             )
             log.debug("local search: %.6f, %.1f s", incumbent.cost, time.perf_counter() - now)
@@ -223,7 +229,7 @@ def solve_flows(
         pair[ii, jj] = np.arange(e)
         vub = np.unique(pair[np.arange(act.size)[:, None], near])
         vub = vub[vub >= 0]
-        lp_deadline = time.perf_counter() + 0.4 * (deadline - time.perf_counter())
+        lp_deadline = time_share(deadline, 0.4)
         for _ in range(30):
             if time.perf_counter() > lp_deadline:
                 break

@@ -89,6 +89,7 @@ from lnplan.optimize.siting._model import (
     main_sites,
     prepare_rules,
     siting_result,
+    time_share,
 )
 from lnplan.optimize.siting._verify import Verdict, center_verdict, median_verdict
 from lnplan.optimize.siting.flows import solve_flows
@@ -587,7 +588,7 @@ def _solve_reduced(
             ub,
             delta,
             lam0,
-            now + 0.2 * max(deadline - now, 0.25),
+            time_share(deadline, 0.2, floor_s=0.25, now=now),
             max_iter=max_iter,
         )
 
@@ -597,7 +598,7 @@ def _solve_reduced(
         dz = _finite_or_big(d, act)
         improved = False
         t_heur = time.perf_counter()
-        heur_end = t_heur + 0.1 * max(deadline - t_heur, 0.25)
+        heur_end = time_share(deadline, 0.1, floor_s=0.25, now=t_heur)
         for cand in lag.candidates:
             sites = np.sort(cols[cand])
             if time.perf_counter() >= heur_end or not rules_hold(sites, rules, n_sites):
@@ -633,7 +634,7 @@ def _solve_reduced(
     details["levels_per_point"] = float(count.sum()) / max(n_pts, 1)
     if weak:
         t_probe = time.perf_counter()
-        probe_end = t_probe + 0.25 * (deadline - t_probe)
+        probe_end = time_share(deadline, 0.25, now=t_probe)
         alive = probe_sites(wd, fc, keep, existing | force, n_sites, ub, delta, lag.lam, probe_end)
         if (alive != keep).any():
             # Fewer sites: the bound rises, so re-derive the forced sites and the distance caps.
@@ -647,7 +648,7 @@ def _solve_reduced(
                 ub,
                 delta,
                 lag.lam,
-                probe_end + 0.05 * (deadline - probe_end),
+                time_share(deadline, 0.05, now=probe_end),
                 max_iter=1000,
                 n_keep=0,
             )
@@ -704,7 +705,7 @@ def _solve_reduced(
             delta,
             lag.lam,
             evaluate,
-            t_bb + 0.5 * (deadline - t_bb),
+            time_share(deadline, 0.5, now=t_bb),
         )
         details["search_nodes"] = float(search.nodes)
         details["search_s"] = time.perf_counter() - t_bb
@@ -963,7 +964,7 @@ def solve_p_median(
             check=check,
         )
     heur = _median_heuristic(
-        d, w, f, rules, problem.n_sites, start + min(0.3 * params.time_limit_s, 30.0)
+        d, w, f, rules, problem.n_sites, time_share(deadline, 0.3, cap_s=30.0, now=start)
     )
     details: dict[str, float] = {}
     if heur is None or not math.isfinite(_cost_of(d, w, heur, f)):
