@@ -209,3 +209,10 @@ def csr_rows_equal_groups(
             firsts.append(i)
         inverse[i] = seen[key]
     return np.asarray(firsts, np.int64), inverse
+
+
+def dense_row_slices(n: int, m: int, cells: int = 1 << 20) -> list[slice]:
+    """Slices of about ``cells`` entries over the rows of an ``n x m`` matrix (memory-bounded
+    passes over dense cost matrices)."""
+    step = max(1, cells // max(m, 1))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from lnplan.optimize.siting._common import dense_row_slices
 from lnplan.optimize.siting._model import FloatArray, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
@@ -241,13 +242,6 @@ def _eliminate(
             force[chosen_free & (-rho > room)] = True
     cap = lam + room
     return MedianLagrangeOutcome(lb, keep, force, cap, iterations, lam)
-
-
-def dense_row_slices(n: int, m: int, cells: int = 1 << 20) -> list[slice]:
-    """Slices of about ``cells`` entries over the rows of an ``n x m`` matrix (memory-bounded
-    passes over dense cost matrices)."""
-    step = max(1, cells // max(m, 1))
-    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
 
 
 def start_multipliers(wd: FloatArray, open_cols: IntArray) -> FloatArray:
