@@ -34,6 +34,27 @@ def test_fund_json(tmp_path: Path) -> None:
     assert sum(alloc.values()) == 35_000_000
     assert alloc["岫岩满族自治县"] == 2_000_000  # capped
     assert all(v % 10_000 == 0 for v in alloc.values())
+    assert out["rules_checked"] is True
+    assert out["proof"] == "CP-SAT search"
+    assert out["engine"] == "ortools-cp-sat"
+    assert 0 <= out["gap"] <= 1e-6
+    assert out["bound"] <= out["objective_value"]
+    assert {"branches", "conflicts", "deterministic_time"} <= set(out["work"])
+
+
+def test_fund_no_solution_in_limit_names_the_option(tmp_path: Path) -> None:
+    f = write(tmp_path, NEED)
+    args = ["fund", f, "--budget-yuan", "35000000", "--deterministic-time-s", "1e-9"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert out["status"] == "no_solution_in_limit"
+    assert out["allocations"] is None and out["objective_value"] is None
+    assert "--deterministic-time-s" in out["message"]
+    table = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert table.exit_code == 1
+    assert "no_solution_in_limit" in table.stderr and "Traceback" not in table.output
+    assert "infeasible" not in table.stderr
 
 
 def test_fund_gbk_csv_and_table(tmp_path: Path) -> None:
@@ -47,6 +68,9 @@ def test_fund_gbk_csv_and_table(tmp_path: Path) -> None:
     assert "岫岩满族自治县" in result.stdout
     assert "2,000,000" in result.stdout
     assert "cap" in result.stdout
+    assert "status optimal" in result.stdout
+    assert "proof: exact threshold in rational arithmetic" in result.stdout
+    assert "rules checked: yes" in result.stdout
 
 
 def test_fund_xlsx(tmp_path: Path) -> None:
