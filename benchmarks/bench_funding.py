@@ -11,7 +11,7 @@ Measures, after import and one warm-up solve (the targets of issue 5 in brackets
 - peak memory of one allocation of 35,000,000 yuan among 20 counties with a 10,000-, 100- and
   1-yuan unit, per objective (issue 13, defect 8: the old marginal-analysis hint built
   counties x budget/unit arrays, 490 MB at a 100-yuan unit and out of memory at 1 yuan). Each
-  case runs in a fresh child process and reports its peak resident set (``ru_maxrss``, which
+  case runs in a fresh child process and reports its peak resident set (``VmHWM``, which
   includes Python, numpy and OR-Tools themselves) and the peak of Python-side allocations
   (``tracemalloc``, numpy buffers included, CP-SAT's own memory not), with the solve time.
 
@@ -94,6 +94,19 @@ MEMORY_COUNTIES = 20
 MEMORY_UNITS = (10_000, 100, 1)
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident set: VmHWM (per process image; ``ru_maxrss`` would carry the
+    parent's peak across fork and exec), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(unit_yuan: int, objective: str) -> None:
     """One allocation in this (fresh) process; prints peak RSS and tracemalloc peak in MiB."""
     p = synthetic_problem()
@@ -113,7 +126,7 @@ def memory_child(unit_yuan: int, objective: str) -> None:
     seconds = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _peak_rss_mib()
     print(f"{rss:.1f} {peak / 2**20:.2f} {seconds * 1e3:.1f} {r.status}")
 
 
