@@ -327,6 +327,11 @@ def _county_names() -> set[str]:
     return set(table["name"]) | set(table["short_name"])
 
 
+def _signed(x: float) -> str:
+    """``+1,234.50``; ``n/a`` for NaN (that budget is impossible or was not solved)."""
+    return "n/a" if x != x else f"{x:+,.2f}"
+
+
 @app.command("fund")
 def fund_cmd(
     file: Annotated[
@@ -434,7 +439,7 @@ def fund_cmd(
         f"{unit_word.get(objective, '')} (recomputed from the allocation), bound "
         f"{result.bound:,.2f}, gap {result.gap:.3g} (proof: {result.proof}); rules checked: "
         f"{'yes' if result.rules_checked else 'no'}. One more unit of budget changes it by "
-        f"{expl.marginal_up:+,.2f}, one less by {-expl.marginal_down:+,.2f} (re-solved); "
+        f"{_signed(expl.marginal_up)}, one less by {_signed(-expl.marginal_down)} (re-solved); "
         f"{result.runtime_s * 1000:.0f} ms, {result.engine} ({work})",
         highlight=False,
         soft_wrap=True,

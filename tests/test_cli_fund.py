@@ -188,3 +188,29 @@ def test_fund_share_above_one_is_a_cell_error(tmp_path: Path) -> None:
     assert (
         "row 2, column 'floor_share': floor_share is a share: 0 to 1 (value '1.5')" in result.stderr
     )
+
+
+def test_fund_budget_too_many_units_is_a_clear_error(tmp_path: Path) -> None:
+    f = write(tmp_path, NEED)
+    for budget in ("1000000000000000", "100000000000000000000000"):
+        result = runner.invoke(app, ["fund", f, "--budget-yuan", budget, "--unit-yuan", "1"])
+        assert result.exit_code == 2, result.output
+        assert "use a larger unit" in result.stderr
+        assert "Traceback" not in result.output and result.exception is not None
+        assert isinstance(result.exception, SystemExit)
+
+
+def test_fund_zero_budget_says_one_less_is_impossible(tmp_path: Path) -> None:
+    f = write(tmp_path, NEED.replace("1000000", ""))
+    result = runner.invoke(app, ["fund", f, "--budget-yuan", "0"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "one less by n/a" in result.stdout
+    assert "nan" not in result.stdout
+
+
+def test_apportion_total_too_large_is_a_clear_error(tmp_path: Path) -> None:
+    f = write(tmp_path, "name,weight\nA,1\nB,2.5\n")
+    result = runner.invoke(app, ["apportion", f, "--total", str(10**25), "--method", "webster"])
+    assert result.exit_code == 2, result.output
+    assert "the total must be at most 9,007,199,254,740,992" in result.stderr
+    assert isinstance(result.exception, SystemExit)

@@ -73,6 +73,10 @@ _ALIASES: dict[str, Method] = {
     "equal-proportions": "huntington-hill",
 }
 
+#: the largest total: allocations are 64-bit integers and the divisor methods' jump start
+#: counts seats in floating point (exact to 2**53)
+MAX_TOTAL = 2**53
+
 # A priority: (tier, value). Tier 1 is Huntington-Hill's infinite priority of a first seat.
 _Key = tuple[int, Fraction]
 
@@ -228,6 +232,8 @@ def _validate(
     if isinstance(total, bool) or int(total) != total or total < 0:
         raise InputError(f"the total must be a whole number >= 0, got {total!r}")
     total = int(total)
+    if total > MAX_TOTAL:
+        raise InputError(f"the total must be at most {MAX_TOTAL:,}, got {total:,}")
     floors = _bounds(p.floors, names, "floor", 0)
     caps = [min(c, total) for c in _bounds(p.caps, names, "cap", total)]
     for name, f, c in zip(names, floors, caps, strict=True):

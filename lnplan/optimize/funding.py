@@ -91,6 +91,9 @@ JOBS_TOLERANCE = 1e-3  # expected jobs per county: where the jobs search may sto
 #: expected jobs per county by which rounding the curve to whole milli-jobs (and the model's
 #: whole milli-job variables) can hide jobs: 0.5 milli-job at the nodes plus 1 for the floor
 JOBS_ROUNDING = 1.5e-3
+#: most units ``B / U`` a problem may have: CP-SAT's model is 64-bit integer arithmetic and the
+#: proportional model multiplies units by :data:`SCALE` (35M yuan in 1-yuan units is 3.5e7)
+MAX_UNITS = 10**9
 PROOF_SEARCH = "CP-SAT search"
 PROOF_THRESHOLD = "exact threshold in rational arithmetic"
 
@@ -260,6 +263,8 @@ class _Prepared:
 
 
 def _yuan(x: float) -> str:
+    if isinstance(x, int | np.integer):
+        return f"{int(x):,} yuan"
     return f"{x:,.0f} yuan"
 
 
@@ -300,6 +305,11 @@ def _prepare(p: FundingProblem, objective: str) -> _Prepared:
         raise InputError(
             f"the budget {_yuan(budget)} is not a multiple of the unit {_yuan(unit)} "
             f"(remainder {_yuan(r)}; nearest: {_yuan(budget - r)} or {_yuan(budget - r + unit)})"
+        )
+    if budget // unit > MAX_UNITS:
+        raise InputError(
+            f"the budget {_yuan(budget)} is {budget // unit:,} units of {_yuan(unit)}; at most "
+            f"{MAX_UNITS:,} units can be allocated in exact integer arithmetic: use a larger unit"
         )
     w = np.asarray(p.need, dtype=np.float64)
     if w.shape != (n,):
@@ -483,8 +493,11 @@ def solve_funding(
             "the allocation constraints cannot all hold (floors, caps and committed amounts "
             "passed the per-county checks; please report this input)"
         )
-    if code == cp_model.MODEL_INVALID:
-        raise LnplanError(f"internal error: invalid CP-SAT model ({solver.ResponseStats()})")
+    if code == cp_model.MODEL_INVALID:  # e.g. numbers too large for 64-bit integers
+        raise LnplanError(
+            f"the allocation model is not valid for CP-SAT ({model.Validate()}); with "
+            f"{prep.n_units:,} units of {_yuan(prep.unit)}, try a larger unit"
+        )
     work = _work(solver, params, proven=code == cp_model.OPTIMAL)
     messages = []
     if work["limit"] == "wall clock":
