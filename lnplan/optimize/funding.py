@@ -495,7 +495,7 @@ def solve_funding(
         )
     if code == cp_model.MODEL_INVALID:  # e.g. numbers too large for 64-bit integers
         raise LnplanError(
-            f"the allocation model is not valid for CP-SAT ({model.Validate()}); with "
+            f"the allocation model is not valid for CP-SAT ({model.validate()}); with "
             f"{prep.n_units:,} units of {_yuan(prep.unit)}, try a larger unit"
         )
     work = _work(solver, params, proven=code == cp_model.OPTIMAL)
