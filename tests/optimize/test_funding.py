@@ -550,3 +550,21 @@ def test_sensitivity_statuses_follow_the_contract():
     assert set(ok.status) <= set(STATUSES) - {"infeasible", "no_solution_in_limit"}
     assert (ok.gap >= 0).all() and np.isfinite(ok.bound).all()
     assert [row["gap"] for row in ok.rows()] == ok.gap.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(0.05, 20.0), min_size=1, max_size=4),
+    st.lists(st.integers(0, 5), min_size=4, max_size=4),
+    st.integers(1, 40),
+)
+def test_kth_jump_point_matches_a_plain_merge(w, lo, k):
+    """The max-min fallback finds the k-th smallest point j / w_i (j >= lo_i) by bisection."""
+    from fractions import Fraction
+
+    from lnplan.optimize.funding import _kth_jump_point
+
+    fw = [Fraction(x) for x in w]
+    lo = lo[: len(w)]
+    points = sorted(Fraction(j) / fw[i] for i in range(len(w)) for j in range(lo[i], lo[i] + k))
+    assert _kth_jump_point(fw, lo, k) == points[k - 1]
