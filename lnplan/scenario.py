@@ -318,7 +318,16 @@ class FundingSection(_Section):
     floor_yuan: int = Field(default=0, ge=0, description="least allocation per eligible county")
     cap_yuan: int | None = Field(default=None, gt=0, description="most allocation per county")
     jobs_target: int = Field(ge=0, description="default: targets new_jobs_per_year")
-    time_limit_s: float = Field(default=30.0, gt=0)
+    deterministic_time_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="CP-SAT work limit per solve (deterministic seconds, not wall time): the same "
+        "scenario gives the same allocation under any machine load",
+    )
+    time_limit_s: float = Field(
+        default=30.0, gt=0, description="wall-clock safety cap per solve; hitting it is a warning"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FundingSection:
