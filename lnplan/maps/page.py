@@ -213,9 +213,9 @@ _JS = """
 document.addEventListener('DOMContentLoaded', function(){
 var map=%(map)s, L_=%(layers)s, narrow=window.innerWidth<=640, made=[];
 function feat(f,ll,st){var p=f.properties;
- if(p._n!==undefined){return L.marker(ll,{icon:L.divIcon({className:'ln-num',iconSize:[20,20],
+ if(p._n!=null){return L.marker(ll,{icon:L.divIcon({className:'ln-num',iconSize:[20,20],
   html:'<span style="background:'+st.fillColor+'">'+p._n+'</span>'})});}
- if(p._l!==undefined){return L.marker(ll,{interactive:false,icon:L.divIcon({className:'ln-city',
+ if(p._l!=null){return L.marker(ll,{interactive:false,icon:L.divIcon({className:'ln-city',
   iconSize:null,html:p._l})});}
  return L.circleMarker(ll,st);}
 L_.forEach(function(s,i){
@@ -277,9 +277,9 @@ class MapPage:
         *,
         styles: Sequence[Mapping[str, Any]],
         style_index: Sequence[int] | None = None,
-        popup: Sequence[str] | None = None,
-        tooltip: Sequence[str] | None = None,
-        number: Sequence[int] | None = None,
+        popup: Sequence[str | None] | None = None,
+        tooltip: Sequence[str | None] | None = None,
+        number: Sequence[int | None] | None = None,
         label: Sequence[str] | None = None,
         show: bool = True,
     ) -> None:

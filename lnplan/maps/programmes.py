@@ -418,19 +418,9 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
         coords = [pos[str(c)] for c in stops["township_code"]]
         line_pts = ([base_xy] if base_xy is not None else []) + coords
         line_pts += [base_xy] if base_xy is not None else []
-        line = gpd.GeoDataFrame(
-            geometry=[shapely.LineString([(p.x, p.y) for p in line_pts])], crs=4326
-        )
-        name = f"{team} · 第 {trip} 趟" if zh else f"{team} · trip {trip}"
-        page.add(
-            group,
-            name + ("（路线）" if zh else " (route)"),
-            line,
-            styles=[{"color": colour[team], "weight": 3, "opacity": 0.85}],
-            tooltip=[esc(name)],
-        )
-        pts = gpd.GeoDataFrame(geometry=coords, crs=4326)
-        popups = []
+        line = shapely.LineString([(p.x, p.y) for p in line_pts])
+        name = f"第 {trip} 趟" if zh else f"trip {trip}"
+        popups: list[str | None] = [None]
         for s in stops.to_dict("records"):
             rows = [
                 ("日期" if zh else "Day", f"第 {s['day']} 天" if zh else f"day {s['day']}"),
@@ -442,13 +432,19 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
                 ("县（区）" if zh else "County", esc(s["county"])),
             ]
             popups.append(_popup(rows, f"{s['order']}. {esc(s['township'])}"))
+        # One layer per trip: its straight-line route and its numbered stops.
         page.add(
-            group,
-            name + ("（站点）" if zh else " (stops)"),
-            pts,
-            styles=[{"fillColor": colour[team]}],
+            f"{group} · {team}",
+            name,
+            gpd.GeoDataFrame(geometry=[line, *coords], crs=4326),
+            styles=[
+                {"color": colour[team], "weight": 3, "opacity": 0.85},
+                {"fillColor": colour[team]},
+            ],
+            style_index=[0] + [1] * len(coords),
             popup=popups,
-            number=[int(o) for o in stops["order"]],
+            tooltip=[esc(f"{team} · {name}")] + [None] * len(coords),
+            number=[None, *(int(o) for o in stops["order"])],
         )
         for day, on_day in stops.groupby("day"):
             night = overnight.get((team, trip, int(cast(Any, day))))

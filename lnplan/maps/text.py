@@ -193,15 +193,16 @@ def fund_sentences(summary: Mapping[str, Any], rec: Mapping[str, Any], lang: Lan
     """Key sentences of the employment-fund result."""
     budget = float(summary.get("budget_yuan", 0))
     n = int(summary.get("priority_counties", 0))
+    how = {
+        "proportional": ("，按各县需求的比例分配", " in proportion to need"),
+        "jobs": ("，按预期新增就业最多的原则分配", " for the most expected new jobs"),
+    }.get(str(summary.get("objective")), ("", ""))
     if lang == "zh":
-        out = [
-            f"{money(budget, lang)}就业保障金分配给 {count(n)} 个重点县（区），按需求比例分配，"
-            "并遵守每县的最低额与上限。",
-        ]
+        out = [f"{money(budget, lang)}就业保障金分配给 {count(n)} 个重点县（区）{how[0]}。"]
     else:
         out = [
             f"{money(budget, lang)} of employment security fund shared among {count(n)} priority "
-            "counties in proportion to need, within each county's floor and cap.",
+            f"counties{how[1]}."
         ]
     out.append(quality(rec, lang))
     return out
