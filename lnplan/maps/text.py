@@ -122,8 +122,8 @@ def quality(rec: Mapping[str, Any], lang: Language) -> str:
     if status == "optimal" and (gap is None or gap == 0.0):
         return "已证明是最优方案。" if zh else "Proven to be the best plan."
     if gap is not None and status in ("optimal", "feasible"):
-        shown = max(gap, 0.0)
-        text = f"{100 * shown:.1f}%" if shown >= 0.001 else "0.1%"
+        # "不超过" must hold: round the gap up to the shown 0.1%.
+        text = f"{max(math.ceil(1000 * max(gap, 0.0) - 1e-9), 1) / 10:.1f}%"
         return (
             f"与可证明的最优方案相差不超过 {text}。"
             if zh
