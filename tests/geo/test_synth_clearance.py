@@ -27,9 +27,8 @@ def test_quick_world_households_clear_of_shared_points() -> None:
 
     sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "quick.toml")
     w = build_world(sc)
-    pts = [w.townships, w.candidates, w.facilities]
-    public = np.vstack([np.column_stack([p.to_crs(METRIC_CRS).geometry.x,
-                                         p.to_crs(METRIC_CRS).geometry.y]) for p in pts])  # fmt: skip
+    pts = [p.to_crs(METRIC_CRS) for p in (w.townships, w.candidates, w.facilities)]
+    public = np.vstack([np.column_stack([p.geometry.x, p.geometry.y]) for p in pts])
     hh = w.households.to_crs(METRIC_CRS)
     dist, _ = cKDTree(public).query(np.column_stack([hh.geometry.x, hh.geometry.y]))
     assert dist.min() >= HOUSEHOLD_CLEARANCE_M * 0.5

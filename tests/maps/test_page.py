@@ -68,7 +68,7 @@ def test_display_outlines_keep_shared_borders() -> None:
     assert len(out.counties) == len(counties) and len(out.cities) == 14
     # One topology: the simplified counties still tile the province (no gaps, no overlaps).
     geoms = out.counties.to_crs(METRIC_CRS).geometry.to_numpy()
-    assert not shapely.coverage_is_valid(geoms, gap_width=0.0) is False
+    assert shapely.coverage_is_valid(geoms, gap_width=0.0) is not False
     union = shapely.coverage_union_all(geoms)
     assert abs(sum(g.area for g in geoms) - union.area) / union.area < 1e-6
     nverts = shapely.get_num_coordinates(out.counties.geometry.to_numpy()).sum()
