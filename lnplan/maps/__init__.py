@@ -122,7 +122,17 @@ def overview_page(
         head = word(key, lang)
         sentences += [f"{head}：{s[0]}" if lang == "zh" else f"{head}: {s[0]}", *s[1:]]
         methods.append(f"{head}：{m}" if lang == "zh" else f"{head}: {m}")
+        before = len(page.layers)
         _draw(page, output, world, outlines, min_households=scenario.maps.min_cell_households)
+        if output.name == "fitness_sites":
+            # On the overview the fund's choropleth fills the counties: the sites' area layers
+            # start off (a click shows them), the sites themselves stay.
+            for spec in page.layers[before:]:
+                if spec.data["features"] and spec.data["features"][0]["geometry"]["type"] in (
+                    "Polygon",
+                    "MultiPolygon",
+                ):
+                    spec.show = False
     page.sentences = sentences
     page.method = methods
     return page
@@ -141,8 +151,7 @@ def write_run_maps(
     for output in drawn:
         page = programme_page(scenario, world, output, outlines)
         written.append(page.save(out / output.name / MAP_FILE))
-    if drawn:
-        written.append(overview_page(scenario, world, drawn, outlines).save(out / OVERVIEW_FILE))
+    written.append(overview_page(scenario, world, drawn, outlines).save(out / OVERVIEW_FILE))
     written.append(write_index(scenario, world, outputs, out))
     if scenario.maps.snapshots:
         from lnplan.report.snapshot import snapshot_run

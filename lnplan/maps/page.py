@@ -179,11 +179,11 @@ html,body{margin:0;padding:0}
 #ln-panel details{margin-top:6px;color:#555;font-size:12px}
 #ln-panel .ln-label{color:#b7410e;font-weight:bold}
 #ln-layers{top:10px;right:10px;max-width:240px}
-#ln-layers .ln-body{max-height:60vh}
+#ln-layers .ln-body{max-height:calc(50vh - 40px)}
 #ln-layers .ln-group{font-weight:bold;margin-top:4px}
 #ln-layers label{display:block;white-space:nowrap}
 #ln-legend{bottom:28px;right:10px;max-width:260px}
-#ln-legend .ln-body{max-height:45vh}
+#ln-legend .ln-body{max-height:calc(50vh - 50px)}
 .ln-sw{display:inline-block;width:14px;height:12px;margin-right:6px;vertical-align:middle;
  border:1px solid #666}
 .ln-dot{display:inline-block;width:11px;height:11px;border-radius:50%;margin-right:6px;

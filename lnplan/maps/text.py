@@ -224,14 +224,14 @@ def routes_sentences(
     if lang == "zh":
         out = [
             f"{count(teams)} 支专家队从{base}出发，{count(days)} 天内分 {count(trips)} 趟走访 "
-            f"{count(towns)} 个乡镇，筛查 {count(done)} 名 8–14 岁儿童（占待筛查 {count(waiting)} "
+            f"{count(towns)} 个乡镇，筛查 {count(done)} 名儿童（占待筛查 {count(waiting)} "
             f"人的 {pct(share)}）。",
             f"共行驶约 {count(km)} 公里。",
         ]
     else:
         out = [
             f"{count(teams)} expert teams from {base} make {count(trips)} trips in {count(days)} "
-            f"days to {count(towns)} townships and screen {count(done)} children aged 8-14 "
+            f"days to {count(towns)} townships and screen {count(done)} children "
             f"({pct(share)} of {count(waiting)} waiting).",
             f"About {count(km)} km driven.",
         ]

@@ -128,8 +128,8 @@ def _check_shareable(output: ProgrammeOutput, name: str, frame: pd.DataFrame) ->
     private = [c for c in frame.columns if str(c).lower() in PRIVATE_COLUMNS]
     if private:
         raise LnplanError(
-            f"programme {output.name}: {name!r} has household columns {private}; only aggregates "
-            "may be written (use lnplan.geo.aggregate.shareable_cells)"
+            f"programme {output.name}: {name!r} has household rows; only aggregates may be "
+            f"written (it has the columns {private}; use lnplan.geo.aggregate.shareable_cells)"
         )
 
 

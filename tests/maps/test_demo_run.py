@@ -60,6 +60,15 @@ def test_run_writes_maps_workbook_and_index(demo: tuple[Path, object]) -> None:
     assert "演示数据" in index
 
 
+def test_sizes_of_shared_pages(demo: tuple[Path, object]) -> None:
+    # Limits of issue 10 for the demo; the quick run draws the same outlines and 80 sites.
+    out, _ = demo
+    assert (out / "index.html").stat().st_size <= 400_000
+    for page in MAPS[1:]:
+        assert (out / page).stat().st_size <= 3_000_000, page
+    assert (out / "overview.html").stat().st_size <= 5_000_000
+
+
 def test_no_external_src_or_href_in_any_html(demo: tuple[Path, object]) -> None:
     out, _ = demo
     pages = sorted(out.rglob("*.html"))

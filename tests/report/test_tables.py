@@ -43,7 +43,7 @@ def test_csv_has_a_bom_for_excel(tmp_path: Path) -> None:
 
 def test_household_columns_are_refused(tmp_path: Path) -> None:
     bad = ProgrammeOutput(name="x", tables={"t": pd.DataFrame({"household_id": ["H1"]})})
-    with pytest.raises(LnplanError, match="household columns"):
+    with pytest.raises(LnplanError, match="has household rows; only aggregates"):
         write_output(bad, tmp_path, formats=["csv"])
 
 
