@@ -213,3 +213,32 @@ def test_maps_render_offline_in_a_browser(
             capture_output=True, timeout=120, check=True,
         )  # fmt: skip
         assert (shots / f"{stem}_{size[0]}.png").stat().st_size > 10_000
+
+
+def test_snapshot_png_and_a4_pdf(demo: tuple[Path, object], chromium: str, tmp_path: Path) -> None:
+    from lnplan.report.snapshot import snapshot
+
+    out, _ = demo
+    png, pdf = tmp_path / "fund.png", tmp_path / "fund.pdf"
+    snapshot(out / "employment_fund/map.html", png, pdf)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = pdf.read_bytes()
+    assert text.startswith(b"%PDF")
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", text)
+    assert box is not None
+    assert (round(float(box.group(1))), round(float(box.group(2)))) == (842, 595)  # A4 landscape
+
+
+def test_a_cjk_font_is_installed() -> None:
+    # Without one, Chinese in snapshots renders as boxes (tofu).
+    fc = shutil.which("fc-list")
+    fonts = (
+        subprocess.run([fc, ":lang=zh"], capture_output=True, text=True, check=False).stdout
+        if fc
+        else ""
+    )
+    if not fonts.strip():
+        reason = "no CJK font (apt-get install fonts-noto-cjk)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
