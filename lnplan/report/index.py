@@ -73,7 +73,8 @@ def write_index(
     if (out / OVERVIEW_FILE).exists():
         links.append(f'<li><a href="{OVERVIEW_FILE}">{esc(t["overview"])}</a></li>')
     if (out / WORKBOOK).exists():
-        links.append(f'<li><a href="{WORKBOOK}">{esc(t["workbook"])}（{WORKBOOK}）</a></li>')
+        shown = f"（{WORKBOOK}）" if lang == "zh" else f" ({WORKBOOK})"
+        links.append(f'<li><a href="{WORKBOOK}">{esc(t["workbook"])}{shown}</a></li>')
     if (out / RUN_GPKG).exists():
         links.append(f'<li><a href="{RUN_GPKG}">{esc(t["gpkg"])}</a></li>')
     if links:
@@ -91,7 +92,7 @@ def write_index(
             for f in sorted(folder.iterdir()):
                 if f.name == MAP_FILE or f.name.startswith(".") or not f.is_file():
                     continue
-                shown = NAMES.get(f.stem, f.stem)
+                shown = NAMES.get(f.stem, f.stem) if lang == "zh" else f.stem
                 items.append(
                     f'<a href="{esc(output.name)}/{esc(f.name)}">{esc(shown)}'
                     f" ({esc(f.suffix.lstrip('.'))})</a>"
