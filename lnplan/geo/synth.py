@@ -113,6 +113,11 @@ REDRAWS = 30
 #: No demo household lies closer than this to a township, candidate or facility point (all of which
 #: are shared): a privacy scan of the outputs can then match household positions strictly.
 HOUSEHOLD_CLEARANCE_M = 25.0
+#: Shared grid cells (lnplan.geo.aggregate) have their corners on multiples of the cell size in
+#: the metric CRS; no demo household lies within this distance of a point of the 100 m lattice, so
+#: a strict privacy scan does not mistake a cell corner for a household.
+LATTICE_M = 100.0
+LATTICE_CLEARANCE_M = 2.0
 TWO_PERSON_SHARE = 0.08
 URBAN_CHILDREN_FACTOR = 0.25
 CERTIFIED_DISABLED_SHARE = 0.03
@@ -184,6 +189,27 @@ def _clear_of(
         random_dir = np.column_stack([np.cos(angle), np.sin(angle)])
         unit = np.where((norm > 1e-6)[:, None], away / np.maximum(norm, 1e-6)[:, None], random_dir)
         out[close] = public_xy[near[close]] + unit * clearance_m * 1.01
+    return out
+
+
+def _off_lattice(xy: FloatArray, step_m: float, clearance_m: float) -> FloatArray:
+    """``xy`` (metres) with points closer than ``clearance_m`` to a multiple of ``step_m`` in both
+    coordinates moved straight away from it to ``clearance_m`` (diagonally when on it)."""
+    if len(xy) == 0:
+        return xy
+    corner = np.round(xy / step_m) * step_m
+    away = xy - corner
+    norm = np.hypot(away[:, 0], away[:, 1])
+    close = norm < clearance_m
+    if not close.any():
+        return xy
+    out = xy.copy()
+    unit = np.where(
+        (norm[close] > 1e-9)[:, None],
+        away[close] / np.maximum(norm[close], 1e-9)[:, None],
+        np.array([[np.sqrt(0.5), np.sqrt(0.5)]]),
+    )
+    out[close] = corner[close] + unit * clearance_m * 1.01
     return out
 
 
@@ -467,6 +493,7 @@ def make_world(settings: WorldSection, seed: int, *, data: DataSection | None = 
     facilities = _points_gdf(facs, lonlat(np.asarray(fac_xy)))
     public_xy = np.vstack([unit_xy, np.asarray(cand_xy).reshape(-1, 2), np.asarray(fac_xy)])
     xy = _clear_of(xy, public_xy, HOUSEHOLD_CLEARANCE_M, np.random.default_rng(seed))
+    xy = _off_lattice(xy, LATTICE_M, LATTICE_CLEARANCE_M)
     households = _points_gdf(hh, lonlat(xy))
 
     # --- county indicators ---

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from lnplan.geo.synth import HOUSEHOLD_CLEARANCE_M, _clear_of
+from lnplan.geo.synth import HOUSEHOLD_CLEARANCE_M, _clear_of, _off_lattice
 
 
 def test_points_on_or_near_public_points_are_moved_out() -> None:
@@ -32,3 +32,13 @@ def test_quick_world_households_clear_of_shared_points() -> None:
     hh = w.households.to_crs(METRIC_CRS)
     dist, _ = cKDTree(public).query(np.column_stack([hh.geometry.x, hh.geometry.y]))
     assert dist.min() >= HOUSEHOLD_CLEARANCE_M * 0.5
+    xy = np.column_stack([hh.geometry.x, hh.geometry.y])
+    assert np.hypot(*(xy - np.round(xy / 100.0) * 100.0).T).min() >= 1.9  # off grid corners
+
+
+def test_points_near_grid_corners_are_moved_off() -> None:
+    xy = np.array([[2000.0, 4000.0], [2000.5, 4000.0], [2050.0, 4050.0], [1999.0, 3999.0]])
+    out = _off_lattice(xy, 100.0, 2.0)
+    corner = np.round(out / 100.0) * 100.0
+    assert (np.hypot(*(out - corner).T) >= 2.0).all()
+    np.testing.assert_array_equal(out[2], xy[2])
