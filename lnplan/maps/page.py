@@ -244,6 +244,7 @@ document.querySelectorAll('.ln-box').forEach(function(b){
  btn.onclick=function(){b.classList.toggle('ln-folded');};
 });
 L.control.zoom({position:'bottomleft'}).addTo(map);
+map.invalidateSize(); map.fitBounds(%(bounds)s);
 document.body.setAttribute('data-ln-ready','1');
 });
 """
@@ -408,7 +409,8 @@ class MapPage:
              "show": s.show, "features": s.features}
             for s in self.layers
         ]  # fmt: skip
-        js = _JS % {"map": fmap.get_name(), "layers": script_json(spec)}
+        fit = [[miny, minx], [maxy, maxx]]
+        js = _JS % {"map": fmap.get_name(), "layers": script_json(spec), "bounds": script_json(fit)}
         root.script.add_child(Element(js))
         return str(root.render())
 

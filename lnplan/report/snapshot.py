@@ -64,23 +64,39 @@ def chromium_flags(profile: Path) -> list[str]:
     ]
 
 
+#: Headless Chromium lays pages out at least this wide, whatever the window size.
+MIN_LAYOUT_WIDTH = 500
+
+
 def snapshot(
     page: Path, png: Path | None, pdf: Path | None, *, window: tuple[int, int] = WINDOW
 ) -> None:
-    """Write a PNG and/or an A4 PDF of ``page``."""
+    """Write a PNG and/or an A4 PDF of ``page``.
+
+    A window narrower than headless Chromium's layout minimum (a phone's 390 px) is emulated by
+    drawing the page in a frame of exactly that width, so the PNG shows the phone layout.
+    """
     browser = find_chromium()
     with tempfile.TemporaryDirectory(prefix="lnplan-chromium-") as profile:
         base = [browser, *chromium_flags(Path(profile)), f"--window-size={window[0]},{window[1]}"]
-        jobs = []
+        shown = page.resolve().as_uri()
+        if window[0] < MIN_LAYOUT_WIDTH:
+            frame = Path(profile) / "phone.html"
+            frame.write_text(
+                f'<!DOCTYPE html><html><body style="margin:0"><iframe src="{shown}" '
+                f'style="border:0;width:{window[0]}px;height:{window[1]}px"></iframe></body></html>',
+                encoding="utf-8",
+            )
+            shown = frame.as_uri()
+        jobs: list[tuple[Path, list[str]]] = []
         if png is not None:
-            jobs.append([*base, f"--screenshot={png}", page.resolve().as_uri()])
+            jobs.append((png, [*base, f"--screenshot={png}", shown]))
         if pdf is not None:
-            jobs.append([*base, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-                         page.resolve().as_uri()])  # fmt: skip
-        for cmd in jobs:
+            pdf_cmd = [*base, "--no-pdf-header-footer", f"--print-to-pdf={pdf}"]
+            jobs.append((pdf, [*pdf_cmd, page.resolve().as_uri()]))
+        for made, cmd in jobs:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, check=False)
-            target = Path(cmd[-2].split("=", 1)[1])
-            if done.returncode != 0 or not target.is_file():
+            if done.returncode != 0 or not made.is_file():
                 raise LnplanError(
                     f"Chromium could not snapshot {page}: {done.stderr.strip()[-500:]}"
                 )
