@@ -563,6 +563,24 @@ def bench_siting_cmd(
     )
 
 
+@app.command("snapshot")
+def snapshot_cmd(
+    run_dir: Annotated[str, typer.Argument(help="A folder written by `lnplan run`.")],
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write A4 PDFs.")] = True,
+) -> None:
+    """PNG (and A4 PDF) snapshots of a run's maps into RUN_DIR/snapshots (headless Chromium)."""
+    from pathlib import Path
+
+    from lnplan.report.snapshot import snapshot_run
+
+    try:
+        written = snapshot_run(Path(run_dir), pdf=pdf)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    for path in written:
+        console.print(str(path), highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -217,10 +217,23 @@ class TravelSection(_Section):
 class MapsSection(_Section):
     """Map options."""
 
-    tiles: Literal["cartodb-positron", "openstreetmap", "none", "custom"] = "openstreetmap"
+    tiles: Literal["auto", "none", "tianditu", "gaode", "openstreetmap", "custom"] = Field(
+        default="auto",
+        description="base tiles: 'auto' is Tianditu when a key is set, else 'none' (a light "
+        "basemap drawn from the embedded outlines); 'gaode' shifts layers to GCJ-02 for display",
+    )
+    tianditu_key: str | None = Field(
+        default=None,
+        description="Tianditu key (TIANDITU_KEY in the environment wins); it is readable by "
+        "whoever opens the HTML",
+    )
     tiles_url: str | None = Field(default=None, description="URL template for tiles = 'custom'")
     tiles_attribution: str | None = None
     offline_assets: bool = Field(default=True, description="embed Leaflet JS/CSS (no CDN)")
+    language: Literal["zh", "en"] = Field(default="zh", description="language of maps and pages")
+    snapshots: bool = Field(
+        default=False, description="also write PNG and A4 PDF snapshots of each map (Chromium)"
+    )
     min_cell_households: int = Field(
         default=MIN_CELL_HOUSEHOLDS,
         ge=MIN_CELL_HOUSEHOLDS,

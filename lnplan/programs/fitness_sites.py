@@ -328,6 +328,13 @@ def _output(
     sites = cands.iloc[chosen][_SITE_COLUMNS].copy()
     sites.insert(1, "status", np.where(is_existing, "existing", "new"))
     sites["catchment_households"] = catch_hh[chosen].astype(np.int64)
+    # For the map's popups: households within reach of each site, and those only it reaches.
+    reach_of = sparse.csr_array(mat[:, chosen]).astype(np.int64)
+    n_reach = np.asarray(reach_of.sum(axis=1)).ravel()
+    sites["households_within_reach"] = np.asarray(reach_of.T @ households).ravel()
+    sites["households_only_this_site"] = np.asarray(
+        reach_of.T @ np.where(n_reach == 1, households, 0)
+    ).ravel()
     sites = sites.sort_values("status", kind="stable", key=lambda s: s != "new")
     by_existing = np.zeros(len(pts), dtype=bool)
     if existing.size:
