@@ -1,27 +1,50 @@
-"""Child screening tours: expert teams from a provincial base screen children in townships.
+"""Child screening tours: expert teams from their bases screen children in townships.
 
 The programme (:func:`run`, registered in :mod:`lnplan.programs`)
 ------------------------------------------------------------------
-1. **Sites**: townships with children awaiting screening (``children_8_14`` in
-   ``world.townships``). When there are more than the horizon could ever serve, only the largest
-   are offered to the solver (:func:`preselect`): sorted by children, until they hold
-   ``PRESELECT_FACTOR`` times the children the teams could screen if they never drove or set up.
-   Every township not screened, offered or not, is listed in ``unscreened``.
-2. **Base**: ``screening.base`` names a city (its city rehabilitation centre) or a county (its
-   county rehabilitation centre) in ``world.facilities``; all ``n_teams`` teams start there.
-3. **Travel**: road travel times from :class:`lnplan.geo.travel.RoadModel` (great-circle km times
-   the terrain's detour factor over its speed; mountain counties from the world); road km are
-   great-circle km times the mean detour factor of the two ends.
-4. **Routing** (:mod:`lnplan.optimize.routing`): working days ``day_start``-``day_end`` with a
-   ``lunch_min`` break at 12:00 (or mid-day if 12:00 is outside the day), trips of at most
-   ``max_trip_days`` days sleeping where each day ends, ``horizon_days`` working days, service
-   ``setup_min + min_per_child × children`` per visit, large townships split into visit-days, and
-   townships dropped (fewest children first) when the horizon is too short.
+1. **Teams**: ``n_teams`` teams of ``examiners_per_team`` examiners. Team ``k`` is based at
+   ``screening.bases[k % len(bases)]`` (a city: its city rehabilitation centre; a county: its
+   county rehabilitation centre in ``world.facilities``), or at ``screening.base`` for all.
+   A visit screening ``c`` children takes ``setup_min + c × min_per_child ÷ examiners_per_team``
+   minutes (:func:`service_s`), so a team-day screens at most :func:`children_per_team_day`.
+2. **Dates**: ``horizon_days`` working days from ``start_date``, skipping weekends, China's
+   public holidays (days worked in lieu count) and ``blocked_dates``
+   (:mod:`lnplan.programs.screening_calendar`). Every table carries dates.
+3. **Travel**: road minutes from :class:`lnplan.geo.travel.RoadModel` (great-circle km times the
+   terrain's detour factor over its speed), replaced by ``data.travel_matrix`` for the pairs it
+   has (ids: township codes and the bases' facility ids); road km are great-circle km times the
+   mean detour factor of the two ends.
+4. **Visit-days**: a township out of reach in one working day (the shortest drive in leaves no
+   time for one child) is left out and listed in ``unscreened`` with the reason. A township over
+   one day's capacity is split into full visit-days and a remainder (:func:`split_parts`), each
+   paying its own set-up; visits are numbered in the order they happen.
+5. **Offer** (:func:`preselect`): per city (and priority county) the most valuable visit-days
+   until they hold the floors ``min_share_by_city`` / ``min_share_priority``, then the most
+   valuable of the rest, value being children × weight (``priority_weight``,
+   ``mountain_weight``) per second on site and driving in.
+6. **Routing** (:mod:`lnplan.optimize.routing`): trips of at most ``max_trip_days`` working days
+   sleeping where each day ends; each visit may be dropped at a penalty of its children times
+   their weight (four times more for visit-days that meet a floor); ``balance_weight`` evens
+   the trips out.
+7. **Check** (:mod:`lnplan.programs.screening_check`): the tables are re-derived from the
+   scenario and the travel model by independent code before anything is returned; a broken
+   rule stops the run (:class:`~lnplan.programs.screening_check.PlanCheckError`).
 
-Outputs (aggregates by township; no household rows): tables ``schedule`` (per team, day and
-visit, with arrival, start, end and departure times), ``team_days`` (children, km and hours
-driven, overnight place), ``teams`` (totals), ``unscreened`` (children left per township); layers
-``routes`` (one line per trip), ``screened`` and ``unscreened`` (township points).
+Floors the data prove impossible (a city's reachable children, or more children than
+:func:`upper_bound` allows) raise :class:`lnplan.errors.InfeasibleError`; floors the search
+misses are reported (``floors`` table, ``floors_met``). The summary states the need in team-days
+(screening time alone) beside the team-days available and used, and an upper bound on the
+children the teams can screen (:func:`upper_bound`) with the gap. With ``target_share`` and
+``deadline``, :func:`size_campaign` finds the fewest teams reaching the share by the deadline.
+
+Not settable yet (refused as unknown keys): blocked dates per team and township time windows;
+the routing model has no per-team calendar and the scenario no window table.
+
+Outputs (aggregates by township; no household rows): tables ``schedule`` (per team, date and
+visit: arrival, start, end, departure), ``trips`` (leave and return), ``team_days`` (children, km
+and hours driven, overnight place), ``teams``, ``unscreened`` (children left per township and
+why), ``coverage_by_city``, ``coverage_by_county``, ``floors``, ``sizing``; layers ``routes``
+(one line per trip), ``screened`` and ``unscreened`` (township points), ``coverage`` (counties).
 """
 
 from __future__ import annotations
@@ -247,6 +270,7 @@ class Plan:
     all_parts: list[Part]  # every reachable visit-day (for the bound)
     reach_s: npt.NDArray[np.int64]  # shortest drive into each township
     priority_codes: set[str]
+    counties: gpd.GeoDataFrame
 
 
 def _travel(
@@ -351,9 +375,8 @@ def build_plan(scenario: Scenario, world: World, *, n_teams: int | None = None) 
     max_day = _max_per_day(reach, sec, work)
     unreachable = {
         int(i): (
-            f"out of reach: the shortest drive in takes {reach[i] / 3600:.1f} h, leaving no "
-            f"time for one child in a {work / 3600:.1f} h working day after "
-            f"{sec.setup_min} min set-up"
+            f"车程过远：最近的驶入车程需 {reach[i] / 3600:.1f} 小时，{work / 3600:.1f} 小时的"
+            f"工作日扣除 {sec.setup_min} 分钟准备后不足以筛查 1 名儿童"
         )
         for i in np.flatnonzero(max_day < 1)
     }
@@ -414,6 +437,7 @@ def build_plan(scenario: Scenario, world: World, *, n_teams: int | None = None) 
         all_parts=parts,
         reach_s=reach,
         priority_codes=_priority_codes(world),
+        counties=world.counties,
     )
 
 
@@ -542,11 +566,11 @@ def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
         if i in plan.unreachable:
             reasons.append(plan.unreachable[i])
         elif i not in offered_rows:
-            reasons.append("not offered: other townships screen more children per day")
+            reasons.append("未纳入方案：其他乡镇每个工作日可筛查更多儿童")
         elif screened[i]:
-            reasons.append("partly screened: the campaign's days ran out")
+            reasons.append("部分筛查：活动工作日已用完")
         else:
-            reasons.append("not fitted: the campaign's days ran out")
+            reasons.append("未安排：活动工作日已用完")
     unscreened = pd.DataFrame(
         {
             "township_code": towns["code"].astype(str),
@@ -582,6 +606,7 @@ def coverage_tables(plan: Plan, screened: npt.NDArray[np.int64]) -> dict[str, pd
         )
         .reset_index()
     )
+    by_county.insert(3, "priority", by_county["county_code"].astype(str).isin(plan.priority_codes))
     by_county["share_screened"] = (
         by_county["children_screened"] / by_county["children_awaiting"]
     ).round(4)
@@ -668,8 +693,25 @@ def layers(
         crs="EPSG:4326",
     )
     unscreened_layer = suppress_small_counts(unscreened_layer, ["children_left"], minimum=min_count)
-    # Drawn in this order: the many unscreened townships underneath, the routes on top.
-    out = {"unscreened": unscreened_layer}
+    cov = tabs["coverage_by_county"].set_index("county_code")
+    counties = plan.counties[plan.counties["code"].astype(str).isin(cov.index)]
+    codes = counties["code"].astype(str)
+    coverage = gpd.GeoDataFrame(
+        {
+            "city": counties["city"].to_numpy(),
+            "county": counties["name"].to_numpy(),
+            "children_awaiting": cov.loc[codes, "children_awaiting"].to_numpy(),
+            "children_screened": cov.loc[codes, "children_screened"].to_numpy(),
+            "share_screened": cov.loc[codes, "share_screened"].to_numpy(),
+        },
+        geometry=counties.geometry.to_numpy(),
+        crs=counties.crs,
+    ).to_crs("EPSG:4326")
+    coverage = suppress_small_counts(
+        coverage, ["children_awaiting", "children_screened"], minimum=min_count
+    )
+    # Drawn in this order: counties, the many unscreened townships, the routes on top.
+    out = {"coverage": coverage, "unscreened": unscreened_layer}
     if not screened_layer.empty:
         out["screened"] = suppress_small_counts(
             screened_layer, ["children_screened"], minimum=min_count

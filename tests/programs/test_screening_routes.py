@@ -213,7 +213,7 @@ def test_unreachable_township_is_listed_not_fatal(quick, tmp_path) -> None:
     left = out.tables["unscreened"].set_index("township_code")
     code = str(towns.loc[chosen[0], "code"])
     assert left.loc[code, "children_left"] == towns.loc[chosen[0], "children_8_14"]
-    assert "out of reach" in left.loc[code, "reason"]
+    assert "车程过远" in left.loc[code, "reason"]
     assert out.summary["townships_out_of_reach"] == 1
 
 
