@@ -101,3 +101,28 @@ def test_the_checker_shares_no_code_with_the_scheduler() -> None:
     assert {m for m in imported if m.startswith("lnplan.programs.screening_routes.")} == {
         "lnplan.programs.screening_routes.find_base"
     }
+
+
+def test_an_empty_plan_is_written_with_its_columns_and_checked(case, monkeypatch, tmp_path) -> None:
+    """A search that finds nothing in its limit gives empty tables, still checked."""
+    import lnplan.optimize.routing as routing
+
+    scenario, world, _ = case
+    real = routing.solve_routing
+
+    def nothing(problem, params):
+        result = real(problem, params)
+        return dataclasses.replace(
+            result,
+            trips=(),
+            demand_served=0,
+            dropped=tuple(range(len(problem.stops))),
+            travel_time_s=0,
+            distance_km=0.0,
+        )
+
+    monkeypatch.setattr(routing, "solve_routing", nothing)
+    out = screening_routes.run(scenario, world, tmp_path)
+    assert out.tables["schedule"].empty and "date" in out.tables["schedule"].columns
+    assert out.summary["children_screened"] == 0 and out.summary["solution_checked"] is True
+    assert out.tables["unscreened"]["children_left"].sum() == out.summary["children_awaiting"]
