@@ -310,6 +310,15 @@ class FundingSection(_Section):
         return self
 
 
+#: Screening settings planners ask for that the tours cannot honour yet, with the reason.
+_SCREENING_NOT_YET = {
+    "team_blocked_dates": "the routing model has one calendar for all teams; use blocked_dates "
+    "(no team works) or fewer n_teams",
+    "time_windows": "townships cannot yet be given visiting hours; every working hour is allowed",
+    "gather_km": "screening at gathering points is not planned yet; each township is visited",
+}
+
+
 class ScreeningSection(_Section):
     """Child screening tours by mobile teams (lnplan.programs.screening_routes)."""
 
@@ -366,6 +375,15 @@ class ScreeningSection(_Section):
         description="stop the tour search after this many improving solutions instead of at "
         "time_limit_s: the same scenario and seed then give the same tours on any machine",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, raw: Any) -> Any:
+        if isinstance(raw, Mapping):
+            for key, why in _SCREENING_NOT_YET.items():
+                if key in raw:
+                    raise ValueError(f"{key}: not supported yet: {why}")
+        return raw
 
     @property
     def working_min_per_day(self) -> int:

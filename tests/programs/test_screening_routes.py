@@ -315,3 +315,12 @@ def test_sizing_returns_the_fewest_teams_with_the_reason(quick) -> None:
     else:
         assert info["binding"] == "days left"
     assert (table["children_screened"] <= table["children_upper_bound"]).all()
+
+
+@pytest.mark.parametrize("key", ["team_blocked_dates", "time_windows", "gather_km"])
+def test_settings_the_tours_cannot_honour_are_refused_clearly(key) -> None:
+    """Finding 4: settings were ignored without a word."""
+    from lnplan.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=f"{key}: not supported yet"):
+        load_scenario(REPO / "scenarios" / "quick.toml", [f"screening.{key}=1"])
