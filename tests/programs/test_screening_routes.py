@@ -324,3 +324,20 @@ def test_settings_the_tours_cannot_honour_are_refused_clearly(key) -> None:
 
     with pytest.raises(ScenarioError, match=f"{key}: not supported yet"):
         load_scenario(REPO / "scenarios" / "quick.toml", [f"screening.{key}=1"])
+
+
+def test_priority_county_floors_are_offered(quick) -> None:
+    scenario, world = quick
+    sc = _with(scenario, min_share_priority=0.3)
+    plan = screening_routes.build_plan(sc, world)
+    floors = screening_routes.check_floors_possible(plan, sc.screening)
+    pri = [f for f in floors if f[0] == "priority county"]
+    towns = plan.towns
+    in_pri = towns["county_code"].astype(str).isin(plan.priority_codes)
+    assert len(pri) == towns.loc[in_pri, "county"].nunique() > 0
+    offered = {}
+    for p in plan.parts:
+        county = towns["county"].iloc[p.row]
+        offered[county] = offered.get(county, 0) + p.children
+    for _, county, need, have in pri:
+        assert offered.get(county, 0) >= min(need, have)
