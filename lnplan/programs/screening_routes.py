@@ -85,6 +85,8 @@ SECTION = "screening"
 PRESELECT_FACTOR = 0.3
 #: Never offer fewer townships than this (when there are that many).
 PRESELECT_MIN = 60
+#: Sizing offers at least this many times the target's children (the offer must not bind).
+SIZING_OFFER = 1.25
 #: A visit-day chosen to meet a city's or priority county's floor is worth this many times more.
 FLOOR_BOOST = 4.0
 
@@ -217,13 +219,16 @@ def preselect(
     sec: ScreeningSection,
     capacity: int,
     priority_codes: Collection[str] = (),
+    *,
+    min_children: int = 0,
 ) -> list[Part]:
     """The visit-days offered to the solver.
 
     First, in every city, the most valuable visit-days (children times weight per second on site
     and driving in) until they hold the city's floor (``min_share_by_city``, plus
     ``min_share_priority`` in priority counties); then the most valuable of the rest until the
-    offer holds ``PRESELECT_FACTOR`` times ``capacity`` children (at least ``PRESELECT_MIN``).
+    offer holds ``PRESELECT_FACTOR`` times ``capacity`` children, and at least ``min_children``
+    children and ``PRESELECT_MIN`` visit-days.
     """
     ranked = sorted(parts, key=lambda p: (-p.value, p.key))
     chosen: dict[str, Part] = {}
@@ -247,7 +252,8 @@ def preselect(
                 got += p.children
     total = sum(p.children for p in chosen.values())
     for p in ranked:
-        if total >= PRESELECT_FACTOR * capacity and len(chosen) >= PRESELECT_MIN:
+        enough = max(PRESELECT_FACTOR * capacity, min_children)
+        if total >= enough and len(chosen) >= PRESELECT_MIN:
             break
         if p.key not in chosen:
             chosen[p.key] = p
@@ -336,7 +342,9 @@ def _matrix_ids(matrix: MatrixSource) -> set[str]:
     return set(frame[cols[0]].astype(str).str.strip()) | set(frame[cols[1]].astype(str).str.strip())
 
 
-def build_plan(scenario: Scenario, world: World, *, n_teams: int | None = None) -> Plan:
+def build_plan(
+    scenario: Scenario, world: World, *, n_teams: int | None = None, min_offer: int = 0
+) -> Plan:
     """The routing problem of the scenario, with everything needed to report it.
 
     Townships out of reach in one working day are left out (listed with the reason); large
@@ -393,7 +401,7 @@ def build_plan(scenario: Scenario, world: World, *, n_teams: int | None = None) 
             value = c * weight[i] / (service_s(sec, c) + (int(reach[i]) if j == 0 else 0))
             parts.append(Part(f"{towns['code'].iloc[i]}#{j + 1}", i, c, value, float(weight[i])))
     capacity = sec.n_teams * sec.horizon_days * children_per_team_day(sec)
-    offered = preselect(parts, towns, sec, capacity, _priority_codes(world))
+    offered = preselect(parts, towns, sec, capacity, _priority_codes(world), min_children=min_offer)
     rows = sorted({p.row for p in offered})
     node_of_row = {r: nb + k for k, r in enumerate(rows)}
     keep = list(range(nb)) + [nb + r for r in rows]
@@ -848,8 +856,10 @@ def size_campaign(
     then plans with more teams, one at a time (doubling the step, then halving back) until a
     plan reaches the target or ``max_teams`` is tried. Returns the tries and the answer with its
     binding reason: ``capacity`` (the bound's team count suffices: screening time binds),
-    ``driving`` (more teams than the bound: the time lost to driving binds) or ``days left``
-    (not even ``max_teams`` teams reach the target in the days left).
+    ``driving`` (more teams than the bound: the time lost to driving binds), ``days left`` (the
+    bound proves that not even ``max_teams`` teams reach the target in the days left) or
+    ``search limit`` (the bound allows it, but no plan found within the search's limit did; the
+    search stops adding teams once more teams screen no more).
     """
     from lnplan.optimize.routing import solve_routing
 
@@ -896,7 +906,7 @@ def size_campaign(
 
     def screened_with(n: int) -> int:
         if n not in found:
-            plan = build_plan(sized, world, n_teams=n)
+            plan = build_plan(sized, world, n_teams=n, min_offer=math.ceil(SIZING_OFFER * target))
             result = solve_routing(plan.problem, params)
             found[n] = int(result.demand_served)
             tries.append(
@@ -911,18 +921,26 @@ def size_campaign(
         return found[n]
 
     lo, hi, step = lower - 1, None, 1  # lo: known short (or below the bound), hi: known enough
-    n = lower
+    n, best = lower, -1
     while n <= sec.max_teams:
-        if screened_with(n) >= target:
+        got = screened_with(n)
+        if got >= target:
             hi = n
             break
-        lo, n, step = n, n + step, step * 2
-    if hi is None and lo < sec.max_teams:
-        n = sec.max_teams
-        if screened_with(n) >= target:
-            hi = n
+        if got <= best:
+            break  # more teams screen no more within the search's limit: stop adding
+        best, lo, n, step = got, n, min(n + step, sec.max_teams + 1), step * 2
     if hi is None:
-        info.update(teams_needed=None, binding="days left")
+        most = max(found.values())
+        info.update(
+            teams_needed=None,
+            binding="search limit",
+            note=(
+                f"no plan with up to {max(found)} teams reached {target} children (at most "
+                f"{most}); the bound allows it from {lower} teams, so the search, not the days "
+                "left, fell short: raise time_limit_s or max_iterations"
+            ),
+        )
     else:
         while hi - lo > 1:
             mid = (lo + hi) // 2
@@ -1012,6 +1030,9 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
             else f"time limit: {sec.time_limit_s:g} s (plans may differ between machines)"
         ),
     }
+    warnings = list(getattr(result, "warnings", ()) or ())
+    if warnings or getattr(result, "time_limit_hit", False):
+        summary["search_warning"] = "; ".join(warnings) or "search cut short by the time limit"
     if floors:
         summary["floors_met"] = bool(tabs["floors"]["met"].all())
     if sec.target_share is not None:

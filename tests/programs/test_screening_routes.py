@@ -313,7 +313,7 @@ def test_sizing_returns_the_fewest_teams_with_the_reason(quick) -> None:
         if n - 1 in tried.index:
             assert not tried.loc[n - 1, "reached"]
     else:
-        assert info["binding"] == "days left"
+        assert info["binding"] in ("days left", "search limit")
     assert (table["children_screened"] <= table["children_upper_bound"]).all()
 
 
@@ -341,3 +341,13 @@ def test_priority_county_floors_are_offered(quick) -> None:
         offered[county] = offered.get(county, 0) + p.children
     for _, county, need, have in pri:
         assert offered.get(county, 0) >= min(need, have)
+
+
+def test_sizing_says_when_the_days_left_cannot_suffice(quick) -> None:
+    scenario, world = quick
+    sc = _with(scenario, target_share=1.0, deadline=dt.date(2023, 9, 4), max_teams=2)
+    params = SolveParams(time_limit_s=30, seed=0, max_iterations=5)
+    table, info = screening_routes.size_campaign(sc, world, params)
+    assert info["working_days_left"] == 1
+    assert info["teams_lower_bound"] is None and info["teams_needed"] is None
+    assert info["binding"] == "days left" and table.empty
