@@ -1005,6 +1005,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         "children_awaiting": awaiting,
         "children_screened": screened,
         "children_left": awaiting - screened,
+        "share_screened": round(screened / max(awaiting, 1), 4),
         "children_upper_bound": bound,
         "upper_bound_from": bound_source,
         "gap_children": round((bound - screened) / max(bound, 1), 4),
