@@ -402,6 +402,8 @@ def build_plan(
             parts.append(Part(f"{towns['code'].iloc[i]}#{j + 1}", i, c, value, float(weight[i])))
     capacity = sec.n_teams * sec.horizon_days * children_per_team_day(sec)
     offered = preselect(parts, towns, sec, capacity, _priority_codes(world), min_children=min_offer)
+    if sec.max_trip_days > 1:
+        offered = _fit_offer(offered, tt, nb, sec, work, towns, unreachable)
     rows = sorted({p.row for p in offered})
     node_of_row = {r: nb + k for k, r in enumerate(rows)}
     keep = list(range(nb)) + [nb + r for r in rows]
@@ -450,6 +452,43 @@ def build_plan(
         priority_codes=_priority_codes(world),
         counties=world.counties,
     )
+
+
+def _fit_offer(
+    offered: list[Part],
+    tt: npt.NDArray[np.int64],
+    nb: int,
+    sec: ScreeningSection,
+    work: int,
+    towns: pd.DataFrame,
+    unreachable: dict[int, str],
+) -> list[Part]:
+    """Re-split (or leave out) offered townships whose nearest offered neighbour is farther than
+    their nearest township: the routing model measures the drive in among the places offered."""
+    big = np.iinfo(np.int64).max
+    while True:
+        rows = sorted({p.row for p in offered})
+        places = np.r_[np.arange(nb), nb + np.asarray(rows, dtype=np.int64)]
+        into = tt[np.ix_(places, nb + np.asarray(rows, dtype=np.int64))].copy()
+        into[nb + np.arange(len(rows)), np.arange(len(rows))] = big
+        drive = into.min(axis=0)
+        reach = dict(zip(rows, drive.tolist(), strict=True))
+        most = dict(zip(rows, _max_per_day(drive, sec, work).tolist(), strict=True))
+        changed = {r for r in rows if any(p.children > most[r] for p in offered if p.row == r)}
+        if not changed:
+            return offered
+        kept = [p for p in offered if p.row not in changed]
+        for r in sorted(changed):
+            mine = [p for p in offered if p.row == r]
+            if most[r] < 1:
+                unreachable[r] = (
+                    f"车程过远：在纳入方案的乡镇中，最近的驶入车程需 {reach[r] / 3600:.1f} 小时，"
+                    f"工作日扣除 {sec.setup_min} 分钟准备后不足以筛查 1 名儿童"
+                )
+                continue
+            for j, c in enumerate(split_parts(sum(p.children for p in mine), most[r])):
+                kept.append(replace(mine[0], key=f"{towns['code'].iloc[r]}#{j + 1}", children=c))
+        offered = sorted(kept, key=lambda p: (p.row, p.key))
 
 
 def _calendar(sec: ScreeningSection):  # -> Calendar

@@ -351,3 +351,29 @@ def test_sizing_says_when_the_days_left_cannot_suffice(quick) -> None:
     assert info["working_days_left"] == 1
     assert info["teams_lower_bound"] is None and info["teams_needed"] is None
     assert info["binding"] == "days left" and table.empty
+
+
+def test_a_township_out_of_reach_among_the_offer_is_left_out(quick, tmp_path, monkeypatch) -> None:
+    """Finding 5: a township whose only near neighbour is not offered is out of a day's reach
+    for the routing model (it measures the drive in among the places offered); it used to
+    abort the run."""
+    scenario, world = quick
+    small, chosen = _small_world(world, keep=6)
+    towns = small.townships.copy()
+    wgs = towns.to_crs("EPSG:4326").geometry
+    for i in chosen[:2]:  # a far-away pair: near each other, far from everything else
+        towns.loc[i, "geometry"] = wgs.loc[[i]].translate(xoff=8.0).to_crs(towns.crs).iloc[0]
+    small = dataclasses.replace(small, townships=towns)
+    lonely = str(towns.loc[chosen[1], "code"])
+    real = screening_routes.preselect
+
+    def without_neighbour(parts, *args, **kwargs):
+        return [p for p in real(parts, *args, **kwargs) if not p.key.startswith(lonely + "#")]
+
+    monkeypatch.setattr(screening_routes, "preselect", without_neighbour)
+    out = screening_routes.run(_with(scenario, max_iterations=20), small, tmp_path)
+    left = out.tables["unscreened"].set_index("township_code")
+    code = str(towns.loc[chosen[0], "code"])
+    assert "车程过远" in left.loc[code, "reason"]
+    assert left.loc[code, "children_left"] == towns.loc[chosen[0], "children_8_14"]
+    assert "未纳入" in left.loc[lonely, "reason"]
