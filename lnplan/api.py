@@ -210,6 +210,11 @@ class Plan:
         return self.views[attr]
 
     @property
+    def views_by_name(self) -> dict[str, ProgrammeView]:
+        """The views by programme name (``fitness_sites``, ...)."""
+        return {v.name: v for v in self.views.values()}
+
+    @property
     def manifest(self) -> dict[str, Any]:
         """What ``run.json`` holds (also without an output folder)."""
         return dict(self.result.manifest)

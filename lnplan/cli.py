@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -242,6 +245,16 @@ def _scenario_problems(sc: object) -> list[str]:
     return problems
 
 
+@contextmanager
+def _cap_warnings_printed_later() -> Iterator[None]:
+    """Silence SafetyCapWarning during a run: :func:`_print_plan` prints them once, in colour."""
+    from lnplan.run import SafetyCapWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SafetyCapWarning)
+        yield
+
+
 class _RichSteps:
     """A rich progress bar on stderr for the steps of a run (none when stderr is not a terminal)."""
 
@@ -371,7 +384,7 @@ def run_cmd(
                 soft_wrap=True,
             )
             return
-        with _RichSteps(sc.name) as steps:
+        with _RichSteps(sc.name) as steps, _cap_warnings_printed_later():
             plan = run(
                 sc,
                 out if out is not None else sc.output.folder,
@@ -401,7 +414,7 @@ def demo_cmd(
         console.print(
             f"demo: {sc.description} (SYNTHETIC DEMO DATA)", highlight=False, soft_wrap=True
         )
-        with _RichSteps(sc.name) as steps:
+        with _RichSteps(sc.name) as steps, _cap_warnings_printed_later():
             plan = run(sc, out, fresh=fresh, progress=steps)
     except LnplanError as exc:
         raise fail(str(exc)) from None

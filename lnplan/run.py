@@ -33,6 +33,7 @@ import platform
 import shutil
 import tempfile
 import time
+import warnings as _warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -176,6 +177,10 @@ def write_world_folder(world: World, out_dir: Path | str, *, cell_km: float = 2.
         out / "private" / "households.gpkg",
         out / "private" / "README.txt",
     ]
+
+
+class SafetyCapWarning(UserWarning):
+    """A search stopped at its wall-clock safety cap (its answer may vary with the load)."""
 
 
 #: Packages whose versions the manifest records.
@@ -376,7 +381,8 @@ def run_scenario(
                 )
             )
     for text in warnings:
-        logger.warning("%s", text)
+        logger.info("%s", text)
+        _warnings.warn(text, SafetyCapWarning, stacklevel=2)
     manifest = _manifest(scenario, world, summary, outputs, runs, missing, warnings, base)
     manifest["world_from"] = world_from
     if out_dir is None:
