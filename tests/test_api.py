@@ -231,3 +231,33 @@ def test_progress_callable_sees_every_step(tmp_path: Path, monkeypatch: pytest.M
     lnplan.run(lnplan.load_scenario(QUICK), tmp_path / "o", progress=lambda *a: seen.append(a))
     assert [s[0] for s in seen] == ["building the world", "writing outputs", "done"]
     assert [s[1] for s in seen] == [0, 1, 2] and {s[2] for s in seen} == {2}
+
+
+def test_baseline_keeps_sites_within_the_loss(tmp_path: Path) -> None:
+    only_sites = {"funding.enabled": False, "screening.enabled": False, "sites.time_limit_s": 2.0}
+    base = lnplan.run(lnplan.load_scenario(QUICK, set=only_sites), tmp_path / "a", progress=False)
+    scn = lnplan.load_scenario(QUICK, set={**only_sites, "sites.p": 82})
+    plan = lnplan.run(scn, tmp_path / "b", baseline=base.out_dir, progress=False)
+    s = plan.sites.summary
+    assert s["baseline_sites"] == 80 and len(plan.sites.table) == 82
+    # Every answer keeps at least what the best plan keeps anyway, and loses at most max_loss.
+    assert s["baseline_sites_kept"] >= s["baseline_sites_kept_by_best_plan"]
+    assert s["stability_cost"] <= scn.stability.max_loss + 1e-9
+    assert s["baseline_sites_kept"] + s["baseline_sites_removed"] == 80
+    ids = set(plan.sites.table["candidate_id"])
+    assert len(ids & set(base.sites.table["candidate_id"])) == s["baseline_sites_kept"]
+    assert plan.manifest["baseline"]["lines"][0].startswith("fitness_sites: kept")
+    assert plan.manifest["programme_runs"]["fitness_sites"]["outcome"] == "solved"
+
+
+def test_keep_candidates_are_chosen(tmp_path: Path) -> None:
+    only_sites = {"funding.enabled": False, "screening.enabled": False, "sites.time_limit_s": 2.0}
+    scn = lnplan.load_scenario(QUICK, set=only_sites)
+    world_ids = lnplan.run(scn, progress=False).result.world.candidates["candidate_id"]  # type: ignore[union-attr]
+    keep = sorted(world_ids.astype(str))[:5]
+    plan = lnplan.run(
+        lnplan.load_scenario(QUICK, set={**only_sites, "sites.keep_candidates": keep}),
+        progress=False,
+    )
+    assert set(keep) <= set(plan.sites.table["candidate_id"])
+    assert len(plan.sites.table) == scn.sites.p  # type: ignore[union-attr]

@@ -120,8 +120,10 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         else {g: sec.max_sites_per_city for g in range(codes.size)}
     )
     all_groups = np.concatenate([group, np.full(existing.size, codes.size)]).astype(np.int64)
+    # sites.keep_candidates (lnplan.stability, --baseline): chosen for certain, counted in p.
+    kept = np.setdiff1d(_excluded(cands.iloc[:n_new], sec.keep_candidates), excluded)
     rules = SiteRules(
-        existing=existing,
+        existing=np.concatenate([existing, kept]).astype(np.int64),
         excluded=excluded,
         candidate_group=all_groups,
         group_min=group_min,
