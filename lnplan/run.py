@@ -26,6 +26,7 @@ replaced only if it is empty or was written by lnplan (it holds :data:`MARKER`).
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import logging
 import os
@@ -344,7 +345,7 @@ def run_scenario(
             output, source = None, None
             # Only lnplan's own programmes are cached: the key fingerprints lnplan's code.
             cacheable = module.__name__.startswith("lnplan.")
-            if not fresh and base is None and cacheable:
+            if not fresh and cacheable:
                 if previous is not None:
                     output = cache.load_from_disk(previous, module.NAME, key)
                     source = str(previous)
@@ -359,6 +360,8 @@ def run_scenario(
                     from lnplan.stability import run_stable
 
                     output = run_stable(module, scenario, world, folder, base)
+                    # Held to a baseline: not the plain answer, so not under the plain key.
+                    key = cache.digest({"key": key, "baseline": base.fingerprint(scenario)})
                 else:
                     output = module.run(scenario, world, folder)
                 if not isinstance(output, ProgrammeOutput):
@@ -370,6 +373,10 @@ def run_scenario(
                 )
             else:
                 logger.info("programme %s reused from %s (key %s)", module.NAME, source, key[:12])
+                if base is not None:
+                    from lnplan.stability import report_reused
+
+                    output = report_reused(module, base, output)
             outputs.append(output)
             runs.append(
                 ProgrammeRun(
@@ -478,8 +485,17 @@ def _write_run(
             layers = shareable_world_layers(world, min_households=minimum, cell_km=cell_km)
             write_gpkg(layers, world_gpkg)
         files += [tmp / "scenario.json", tmp / "world_summary.csv", world_gpkg]
+        same_formats = _previous_formats(previous) == list(scenario.output.formats)
+        copied: list[str] = []
         for output, run in zip(outputs, runs, strict=True):
-            files += write_output(output, tmp / output.name, formats=list(scenario.output.formats))
+            if same_formats and previous is not None and run.reused_from == str(previous):
+                # Reused from this folder: its files (tables, layers, map) are copied, not redrawn.
+                files += _copy_programme_folder(previous, tmp, output.name)
+                copied.append(output.name)
+            else:
+                files += write_output(
+                    output, tmp / output.name, formats=list(scenario.output.formats)
+                )
             cache.save_to_disk(tmp, output, run.key)
         cache.save_world_files_key(tmp, files_key)
         if world.households.attrs.get("synthetic", False):
@@ -487,7 +503,9 @@ def _write_run(
         maps = importlib.import_module("lnplan.maps")
         hook = getattr(maps, "write_run_maps", None)
         if hook is not None:
-            files += [Path(p) for p in hook(scenario, world, outputs, tmp)]
+            keep = {"keep": copied} if "keep" in inspect.signature(hook).parameters else {}
+            files += [Path(p) for p in hook(scenario, world, outputs, tmp, **keep)]
+        files = list(dict.fromkeys(files))
         file_names = sorted(str(p.relative_to(tmp)) for p in files)
         manifest["files"] = file_names
         (tmp / "run.json").write_text(
@@ -495,6 +513,26 @@ def _write_run(
             encoding="utf-8",
         )
     return file_names
+
+
+def _previous_formats(previous: Path | None) -> list[str] | None:
+    """The output formats of the run in ``previous`` (from its run.json), if known."""
+    if previous is None:
+        return None
+    try:
+        manifest = json.loads((previous / "run.json").read_text(encoding="utf-8"))
+        return list(manifest["resolved_scenario"]["output"]["formats"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _copy_programme_folder(previous: Path, tmp: Path, name: str) -> list[Path]:
+    """Copy ``previous/<name>`` (a reused programme's files) into the new run folder."""
+    target = tmp / name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(previous / name, target)
+    return sorted(p for p in target.rglob("*") if p.is_file() and p.name != "map.html")
 
 
 def _copy_world_files(previous: Path | None, tmp: Path, files_key: str) -> bool:

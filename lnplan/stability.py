@@ -18,6 +18,9 @@ The employment fund and the screening tours are solved as without a baseline, an
 how much moved (the fund's amounts are unique optima of a convex objective, so they move only as
 far as the new budget requires; the tours have no keep-option in the routing engines yet).
 
+A programme whose inputs did not change since the run in its output folder is reused, as without
+a baseline (nothing moves that had not moved already), and only reported.
+
 Every programme's summary gets ``baseline_*`` entries: what stayed, what moved, and the cost in
 objective; the run's manifest gets the same under ``baseline``.
 """
@@ -53,10 +56,32 @@ class Baseline:
     schedule: pd.DataFrame | None
     report: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def fingerprint(self, scenario: Scenario) -> dict[str, Any]:
+        """What a plan held to this baseline depends on besides its own inputs."""
+        from lnplan.cache import file_sha256
+
+        files = sorted(p for p in self.run_dir.rglob("*.csv") if p.is_file())
+        return {
+            "max_loss": scenario.stability.max_loss,
+            "files": {str(p.relative_to(self.run_dir)): file_sha256(p) for p in files},
+        }
+
     def describe(self) -> dict[str, Any]:
         """The manifest entry: the folder, per programme what stayed and moved, and lines."""
         lines = [str(r["line"]) for r in self.report.values() if "line" in r]
         return {"run_dir": str(self.run_dir), "programmes": self.report, "lines": lines}
+
+
+def report_reused(module: ModuleType, base: Baseline, output: ProgrammeOutput) -> ProgrammeOutput:
+    """The baseline report for a programme whose output was reused (its inputs did not change:
+    nothing was re-solved, so nothing moved that had not moved already)."""
+    if module.NAME == "fitness_sites" and base.sites is not None:
+        return _report_sites(base, output)
+    if module.NAME == "employment_fund" and base.allocation is not None:
+        return _report_fund(base, output)
+    if module.NAME == "screening_routes" and base.schedule is not None:
+        return _report_tours(base, output)
+    return output
 
 
 def load_baseline(run_dir: str | Path) -> Baseline:
@@ -167,14 +192,41 @@ def _stable_sites(
         "stability_max_loss": max_loss,
         "stability_resolves": rounds,
     }
+    than = (
+        f"{cost:.3%} below the best plan found"
+        if cost >= 0
+        else f"{-cost:.3%} above the best plan found (its search stopped at a limit)"
+    )
     line = (
         f"fitness_sites: kept {kept} of {len(ids)} baseline sites (the best plan alone keeps "
         f"{extra['baseline_sites_kept_by_best_plan']}), {extra['sites_added_since_baseline']} "
-        f"added; objective {cost:.3%} below the best (allowed {max_loss:.2%})"
+        f"added; objective {than} (allowed loss {max_loss:.2%})"
     )
     base.report["fitness_sites"] = {**extra, "line": line}
     logger.info("%s", line)
     return _with_summary(chosen, extra)
+
+
+def _report_sites(base: Baseline, output: ProgrammeOutput) -> ProgrammeOutput:
+    assert base.sites is not None
+    old = base.sites
+    if "status" in old.columns:
+        old = old[old["status"].astype(str) == "new"]
+    ids = set(old["candidate_id"].astype(str))
+    new_ids = set(output.tables["sites"]["candidate_id"].astype(str))
+    extra = {
+        "baseline_sites": len(ids),
+        "baseline_sites_kept": len(ids & new_ids),
+        "baseline_sites_removed": len(ids - new_ids),
+        "sites_added_since_baseline": len(new_ids - ids),
+        "stability_cost": 0.0,
+    }
+    line = (
+        f"fitness_sites: reused (inputs unchanged); {extra['baseline_sites_kept']} of {len(ids)} "
+        f"baseline sites kept, {extra['sites_added_since_baseline']} added"
+    )
+    base.report["fitness_sites"] = {**extra, "line": line}
+    return _with_summary(output, extra)
 
 
 def _report_fund(base: Baseline, best: ProgrammeOutput) -> ProgrammeOutput:

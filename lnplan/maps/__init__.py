@@ -9,7 +9,7 @@ when the world is made up.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,9 +52,18 @@ def _summary_lines(summary: dict[str, Any], limit: int = 8) -> list[str]:
 
 
 def write_run_maps(
-    scenario: Scenario, world: World, outputs: Sequence[ProgrammeOutput], out_dir: Path
+    scenario: Scenario,
+    world: World,
+    outputs: Sequence[ProgrammeOutput],
+    out_dir: Path,
+    *,
+    keep: Collection[str] = (),
 ) -> list[Path]:
-    """Write ``index.html`` and ``<programme>/map.html`` for each programme with layers."""
+    """Write ``index.html`` and ``<programme>/map.html`` for each programme with layers.
+
+    Programmes named in ``keep`` whose ``map.html`` is already in ``out_dir`` (copied from an
+    earlier run by :mod:`lnplan.run` because their output was reused) are linked, not redrawn.
+    """
     options = map_options(scenario.maps)
     label = [world.label] if world.label else []
     counties = geo_boundaries.counties()
@@ -64,6 +73,12 @@ def write_run_maps(
         if not output.layers:
             continue
         path = Path(out_dir) / output.name / "map.html"
+        if output.name in keep and path.is_file():
+            written.append(path)
+            links.append(
+                f'<a href="{html.escape(output.name)}/map.html">{html.escape(output.name)}</a>'
+            )
+            continue
         write_layers_map(
             path,
             dict(output.layers),
