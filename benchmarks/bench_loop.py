@@ -91,7 +91,7 @@ def main() -> int:
     s = stable.sites.summary
     print(
         f"   baseline cost {s['stability_cost']:.3%} of the best "
-        f"(max {s['stability_max_loss']:.2%})"
+        f"(max {stable.scenario.stability.max_loss:.2%})"
     )
     fund_b = timed(
         "3c. budget +2,000,000 with --baseline", more, work / "budget_b", baseline=work / "a"

@@ -345,7 +345,10 @@ def run_scenario(
             output, source = None, None
             # Only lnplan's own programmes are cached: the key fingerprints lnplan's code.
             cacheable = module.__name__.startswith("lnplan.")
-            if not fresh and cacheable:
+            # With a baseline, only a programme whose inputs are the baseline's own is reused:
+            # a plain answer to changed inputs must not stand in for the plan held to it.
+            unchanged = base is None or base.keys.get(module.NAME) == key
+            if not fresh and cacheable and unchanged:
                 if previous is not None:
                     output = cache.load_from_disk(previous, module.NAME, key)
                     source = str(previous)

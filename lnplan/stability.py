@@ -18,8 +18,8 @@ The employment fund and the screening tours are solved as without a baseline, an
 how much moved (the fund's amounts are unique optima of a convex objective, so they move only as
 far as the new budget requires; the tours have no keep-option in the routing engines yet).
 
-A programme whose inputs did not change since the run in its output folder is reused, as without
-a baseline (nothing moves that had not moved already), and only reported.
+A programme whose inputs are the baseline run's own (same cache key) is reused from the cache as
+without a baseline (its plan is the baseline's) and only reported; any other is solved as above.
 
 Every programme's summary gets ``baseline_*`` entries: what stayed, what moved, and the cost in
 objective; the run's manifest gets the same under ``baseline``.
@@ -27,6 +27,7 @@ objective; the run's manifest gets the same under ``baseline``.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,6 +55,7 @@ class Baseline:
     sites: pd.DataFrame | None
     allocation: pd.DataFrame | None
     schedule: pd.DataFrame | None
+    keys: dict[str, str] = field(default_factory=dict)
     report: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def fingerprint(self, scenario: Scenario) -> dict[str, Any]:
@@ -95,11 +97,18 @@ def load_baseline(run_dir: str | Path) -> Baseline:
     from lnplan.compare import run_tables
 
     tables = run_tables(Path(run_dir))
+    try:
+        manifest = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+        runs = manifest.get("programme_runs", {})
+        keys = {str(k): str(v.get("key")) for k, v in runs.items() if isinstance(v, dict)}
+    except (OSError, ValueError):
+        keys = {}
     return Baseline(
         run_dir=Path(run_dir).resolve(),
         sites=tables.table("fitness_sites", "sites"),
         allocation=tables.table("employment_fund", "allocation"),
         schedule=tables.table("screening_routes", "schedule"),
+        keys=keys,
     )
 
 

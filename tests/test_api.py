@@ -261,3 +261,16 @@ def test_keep_candidates_are_chosen(tmp_path: Path) -> None:
     )
     assert set(keep) <= set(plan.sites.table["candidate_id"])
     assert len(plan.sites.table) == scn.sites.p  # type: ignore[union-attr]
+
+
+def test_baseline_is_not_bypassed_by_a_cached_plain_answer(tmp_path: Path) -> None:
+    only_sites = {"funding.enabled": False, "screening.enabled": False, "sites.time_limit_s": 2.0}
+    base = lnplan.run(lnplan.load_scenario(QUICK, set=only_sites), tmp_path / "a", progress=False)
+    scn = lnplan.load_scenario(QUICK, set={**only_sites, "sites.p": 81})
+    lnplan.run(scn, tmp_path / "plain", progress=False)  # the plain answer is now in memory
+    held = lnplan.run(scn, tmp_path / "held", baseline=base.out_dir, progress=False)
+    assert held.manifest["programme_runs"]["fitness_sites"]["outcome"] == "solved"
+    assert "baseline_sites_kept_by_best_plan" in held.sites.summary
+    same = lnplan.run(base.scenario, tmp_path / "same", baseline=base.out_dir, progress=False)
+    assert same.manifest["programme_runs"]["fitness_sites"]["outcome"] == "reused"
+    assert same.sites.summary["baseline_sites_kept"] == 80
