@@ -349,9 +349,11 @@ def run_scenario(
             # a plain answer to changed inputs must not stand in for the plan held to it.
             unchanged = base is None or base.keys.get(module.NAME) == key
             if not fresh and cacheable and unchanged:
-                if previous is not None:
-                    output = cache.load_from_disk(previous, module.NAME, key)
-                    source = str(previous)
+                # With a baseline, its own output first: it is the plan to keep.
+                for folder in (base.run_dir if base is not None else None, previous):
+                    if output is None and folder is not None:
+                        output = cache.load_from_disk(folder, module.NAME, key)
+                        source = str(folder)
                 if output is None:
                     output, source = cache.load_from_memory(key), "memory"
             if output is None:

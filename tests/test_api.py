@@ -273,4 +273,5 @@ def test_baseline_is_not_bypassed_by_a_cached_plain_answer(tmp_path: Path) -> No
     assert "baseline_sites_kept_by_best_plan" in held.sites.summary
     same = lnplan.run(base.scenario, tmp_path / "same", baseline=base.out_dir, progress=False)
     assert same.manifest["programme_runs"]["fitness_sites"]["outcome"] == "reused"
+    assert same.manifest["programme_runs"]["fitness_sites"]["reused_from"] == str(base.out_dir)
     assert same.sites.summary["baseline_sites_kept"] == 80
