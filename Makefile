@@ -27,15 +27,17 @@ $(BENCH_STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(BASE_STAMP)
-	$(BIN)/lnplan run scenarios/liaoning_2022.toml --out out/demo
+	$(BIN)/lnplan demo --out out/demo
 
+# The notebooks run too (nbmake, kernel python3, a time limit per cell).
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 tests --nbmake notebooks --nbmake-timeout=300
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check lnplan tests benchmarks data
 	$(BIN)/ruff format --check lnplan tests benchmarks data
 	$(BIN)/mypy
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 format: $(TEST_STAMP)
 	$(BIN)/ruff format lnplan tests benchmarks data

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -216,6 +219,117 @@ def world_cmd(
     )
 
 
+def _scenario_problems(sc: object) -> list[str]:
+    """Problems in the user layers a valid scenario names (every one, not the first)."""
+    from lnplan.geo.layers import validate_layer
+
+    problems: list[str] = []
+    data = sc.data  # type: ignore[attr-defined]
+    for kind in ("households", "facilities", "candidates"):
+        source = getattr(data, kind)
+        if source is None:
+            continue
+        try:
+            _, found = validate_layer(
+                source.path,
+                kind,
+                coords=source.coords,
+                columns=source.columns or None,
+                encoding=source.encoding,
+                layer=source.layer,
+            )
+        except LnplanError as exc:
+            problems.append(f"data.{kind}: {exc}")
+            continue
+        problems += [f"data.{kind}: {p}" for p in found]
+    return problems
+
+
+@contextmanager
+def _cap_warnings_printed_later() -> Iterator[None]:
+    """Silence SafetyCapWarning during a run: :func:`_print_plan` prints them once, in colour."""
+    from lnplan.run import SafetyCapWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SafetyCapWarning)
+        yield
+
+
+class _RichSteps:
+    """A rich progress bar on stderr for the steps of a run (none when stderr is not a terminal)."""
+
+    def __init__(self, title: str) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.title = title
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=not err_console.is_terminal,
+        )
+        self.task: object = None
+
+    def __enter__(self) -> _RichSteps:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __call__(self, text: str, done: int, total: int) -> None:
+        logging.getLogger("lnplan.cli").info("%s: %s", self.title, text)
+        if self.task is None:
+            self.task = self.progress.add_task(self.title, total=total)
+        self.progress.update(
+            self.task,  # type: ignore[arg-type]
+            completed=done,
+            total=total,
+            description=f"{self.title}: {text}",
+        )
+
+
+def _print_plan(plan: object, *, show_world: bool = True) -> None:
+    from lnplan.api import Plan, headline
+
+    assert isinstance(plan, Plan)
+    result = plan.result
+    if show_world:
+        _summary_table(result.summary, f"{plan.scenario.name}: world, seed {plan.scenario.seed}")
+    runs = plan.manifest.get("programme_runs", {})
+    for view in plan.views.values():
+        info = runs.get(view.name, {})
+        how = info.get("outcome", "solved")
+        if info.get("reused_from"):
+            how = f"reused from {info['reused_from']}"
+        console.print(
+            f"{view.name}: {headline(view)} [{how}, {info.get('time_s', 0):.1f} s]",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    base = plan.manifest.get("baseline")
+    if base:
+        for line in base.get("lines", []):
+            console.print(f"baseline: {line}", highlight=False, soft_wrap=True, markup=False)
+    for text in plan.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+    for section in result.missing_sections:
+        console.print(
+            f"note: section {section!r} is enabled but no programme for it is installed yet",
+            highlight=False,
+            markup=False,
+        )
+    if plan.out_dir is not None:
+        console.print(f"outputs written to {plan.out_dir}", highlight=False, soft_wrap=True)
+        index = plan.out_dir / "index.html"
+        if index.is_file():
+            console.print(f"map: {index}", highlight=False, soft_wrap=True)
+
+
 @app.command("run")
 def run_cmd(
     scenario: Annotated[str, typer.Argument(help="Scenario TOML file.")],
@@ -226,35 +340,129 @@ def run_cmd(
         list[str] | None,
         typer.Option("--set", help="Override a scenario value: KEY=VALUE (repeatable)."),
     ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Solve every programme again (ignore the cache).")
+    ] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="An earlier run folder: keep as much of its plan as possible within "
+            "stability.max_loss of the best objective.",
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only check the scenario and its input files; list every "
+            "problem and exit (0 when clean, 2 when not).",
+        ),
+    ] = False,
 ) -> None:
-    """Run every programme a scenario enables and write the outputs (whole or not at all)."""
-    from lnplan.run import run_scenario
+    """Run every programme a scenario enables and write the outputs (whole or not at all).
+
+    A programme whose inputs did not change since the last run into the same folder is reused
+    from that folder's cache (the manifest run.json says which were solved and which reused).
+    """
+    from lnplan.api import run
     from lnplan.scenario import load_scenario
 
     try:
         sc = load_scenario(scenario, set_ or [])
-        with err_console.status("starting", spinner="dots") as status:
-
-            def on_step(text: str) -> None:
-                status.update(f"{sc.name}: {text} ...")
-                logging.getLogger("lnplan.cli").info("%s: %s", sc.name, text)
-
-            result = run_scenario(sc, out if out is not None else sc.output.folder, on_step=on_step)
+        if check:
+            problems = _scenario_problems(sc)
+            if problems:
+                for p in problems:
+                    console.print(p, highlight=False, soft_wrap=True, markup=False)
+                n = len(problems)
+                raise fail(f"{scenario}: {n} problem{'s' if n != 1 else ''} found")
+            enabled = ", ".join(sc.enabled_sections()) or "none"
+            console.print(
+                f"{scenario}: OK, scenario {sc.name!r} (programmes enabled: {enabled})",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return
+        with _RichSteps(sc.name) as steps, _cap_warnings_printed_later():
+            plan = run(
+                sc,
+                out if out is not None else sc.output.folder,
+                fresh=fresh,
+                baseline=baseline,
+                progress=steps,
+            )
     except LnplanError as exc:
         raise fail(str(exc)) from None
-    _summary_table(result.summary, f"{sc.name}: world, seed {sc.seed}")
-    for o in result.outputs:
-        console.print(f"programme {o.name}: done", highlight=False)
-    for section in result.missing_sections:
+    _print_plan(plan)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[str, typer.Option("--out", help="Output folder.")] = "out/demo",
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Solve every programme again (ignore the cache).")
+    ] = False,
+) -> None:
+    """Run the demo scenario (scenarios/demo.toml: the 2022 targets on the synthetic world,
+    with the demo's shorter work and time limits) and print one line per programme."""
+    from lnplan.api import DEMO_SCENARIO, run
+    from lnplan.scenario import load_scenario
+
+    try:
+        sc = load_scenario(DEMO_SCENARIO)
         console.print(
-            f"note: section {section!r} is enabled but no programme for it is installed yet",
-            highlight=False,
-            markup=False,
+            f"demo: {sc.description} (SYNTHETIC DEMO DATA)", highlight=False, soft_wrap=True
         )
-    console.print(f"outputs written to {result.out_dir}", highlight=False, soft_wrap=True)
-    index = result.out_dir / "index.html"
-    if index.is_file():
-        console.print(f"map: {index}", highlight=False, soft_wrap=True)
+        with _RichSteps(sc.name) as steps, _cap_warnings_printed_later():
+            plan = run(sc, out, fresh=fresh, progress=steps)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    _print_plan(plan, show_world=False)
+
+
+@app.command("compare")
+def compare_cmd(
+    run_a: Annotated[str, typer.Argument(help="The first run folder.")],
+    run_b: Annotated[str, typer.Argument(help="The second run folder.")],
+    out: Annotated[
+        str | None,
+        typer.Option("--out", help="Write comparison.xlsx and comparison.html into this folder."),
+    ] = None,
+) -> None:
+    """What changed from RUN_A to RUN_B: sites added and removed, yuan per county, coverage per
+    city, children, days and townships per team."""
+    from rich import box
+    from rich.table import Table
+
+    from lnplan.compare import compare
+
+    try:
+        result = compare(run_a, run_b, out)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    for line in result.sentences():
+        console.print(line, highlight=False, soft_wrap=True)
+    wide = Console(width=max(console.width, 120))
+    for title, frame in result.tables().items():
+        if frame.empty:
+            continue
+        shown = frame
+        if title == "fund_by_county":
+            shown = frame[frame["change_yuan"] != 0]
+        if shown.empty:
+            continue
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in shown.columns:
+            table.add_column(str(col), justify="right" if shown[col].dtype.kind in "if" else "left")
+        for row in shown.head(40).itertuples(index=False):
+            table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        wide.print(table)
+        if len(shown) > 40:
+            console.print(f"... {len(shown) - 40} more rows (see the workbook)", highlight=False)
+    if out is not None:
+        for name in ("comparison.xlsx", "comparison.html"):
+            console.print(f"written: {out}/{name}", highlight=False, soft_wrap=True)
 
 
 # --- routing: bench routing -------------------------------------------------------------------

@@ -271,6 +271,11 @@ class SitesSection(_Section):
     exclude_candidates: list[str] = Field(
         default_factory=list, description="candidate_id values that may not be chosen"
     )
+    keep_candidates: list[str] = Field(
+        default_factory=list,
+        description="candidate_id values that must be chosen; they count towards p "
+        "(set by lnplan run --baseline to keep a baseline's sites)",
+    )
     demand: Literal["township", "grid", "h3"] = "grid"
     grid_cell_km: float = Field(default=2.0, gt=0, le=100)
     h3_resolution: int = Field(default=7, ge=0, le=15)
@@ -471,6 +476,18 @@ class ScreeningSection(_Section):
         return self
 
 
+class StabilitySection(_Section):
+    """How much a plan may give up to stay close to a baseline run (lnplan run --baseline)."""
+
+    max_loss: float = Field(
+        default=0.005,
+        ge=0,
+        le=0.5,
+        description="largest relative loss of the best objective accepted to keep the "
+        "baseline's decisions (0.005 = 0.5 %)",
+    )
+
+
 # --- the scenario --------------------------------------------------------------------------------
 
 
@@ -486,6 +503,7 @@ class Scenario(_Section):
     world: WorldSection = Field(default_factory=WorldSection)
     travel: TravelSection = Field(default_factory=TravelSection)
     maps: MapsSection = Field(default_factory=MapsSection)
+    stability: StabilitySection = Field(default_factory=StabilitySection)
     sites: SitesSection | None = None
     funding: FundingSection | None = None
     screening: ScreeningSection | None = None

@@ -30,76 +30,13 @@ Layers and their columns (every GeoDataFrame in EPSG:4326; every layer has a boo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import geopandas as gpd
-import pandas as pd
 
+from lnplan.geo.planning_world import SYNTHETIC_LABEL, World
+from lnplan.geo.synth import make_world
 from lnplan.scenario import DataSection, Scenario
 
-#: Text placed on every output made from the synthetic world.
-SYNTHETIC_LABEL = "SYNTHETIC DEMO DATA — not real households, children or indicators"
-
-
-@dataclass(frozen=True)
-class World:
-    """The layers of one planning run (see the module docstring for columns)."""
-
-    households: gpd.GeoDataFrame
-    townships: gpd.GeoDataFrame
-    candidates: gpd.GeoDataFrame
-    facilities: gpd.GeoDataFrame
-    county_indicators: pd.DataFrame
-    counties: gpd.GeoDataFrame
-    seed: int
-    synthetic: bool
-
-    @property
-    def label(self) -> str:
-        """The text every output made from this world carries: which layers are made up."""
-        layers = {
-            "households": self.households,
-            "townships": self.townships,
-            "candidates": self.candidates,
-            "facilities": self.facilities,
-            "county indicators": self.county_indicators,
-        }
-        made_up = [name for name, layer in layers.items() if layer.attrs.get("synthetic", False)]
-        if not made_up:
-            return ""
-        if len(made_up) == len(layers):
-            return SYNTHETIC_LABEL
-        return f"PARTLY SYNTHETIC DEMO DATA — made up: {', '.join(made_up)}"
-
-    def mountain_counties(self) -> set[str]:
-        """Codes of the counties in mountain terrain (for :class:`lnplan.geo.travel.RoadModel`)."""
-        ind = self.county_indicators
-        return set(ind.loc[ind["terrain"] == "mountain", "county_code"].astype(str))
-
-    def summary(self) -> pd.DataFrame:
-        """Counts per city (and a total row): households, persons, townships, children,
-        candidates, facilities, counties, priority counties."""
-        keys = self.county_indicators[["city_code", "city"]].drop_duplicates()
-        keys = keys.sort_values("city_code").reset_index(drop=True)
-        out = keys.copy()
-
-        def count(frame: pd.DataFrame, name: str, col: str | None = None) -> None:
-            grouped = (
-                frame.groupby("city_code")[col].sum() if col else frame.groupby("city_code").size()
-            )
-            out[name] = out["city_code"].map(grouped).fillna(0).astype("int64")
-
-        count(self.households, "households")
-        count(self.households, "persons", "persons")
-        count(self.townships, "townships")
-        count(self.townships, "children_8_14", "children_8_14")
-        count(self.candidates, "candidates")
-        count(self.facilities, "facilities")
-        count(self.county_indicators, "counties")
-        count(self.county_indicators, "priority_counties", "priority")
-        total = out.drop(columns=["city_code", "city"]).sum()
-        total_row = pd.DataFrame([{"city_code": "210000", "city": "辽宁省 (total)", **total}])
-        return pd.concat([out, total_row], ignore_index=True)
+__all__ = ["SYNTHETIC_LABEL", "World", "build_world", "with_user_layers"]
 
 
 def build_world(scenario: Scenario) -> World:
@@ -109,8 +46,6 @@ def build_world(scenario: Scenario) -> World:
     in ``scenario.data`` (households, facilities, candidates) replaces its synthetic counterpart
     (see :func:`with_user_layers`).
     """
-    from lnplan.geo.synth import make_world
-
     world = make_world(scenario.world, scenario.seed, data=scenario.data)
     return with_user_layers(world, scenario.data)
 

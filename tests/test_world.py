@@ -55,3 +55,24 @@ def test_bad_user_layer_lists_its_problems(tmp_path: Path) -> None:
     sc = load_scenario(QUICK, [f'data.households.path="{households}"'])
     with pytest.raises(LayerValidationError, match="row 2, column 'lon': not a number"):
         build_world(sc)
+
+
+def test_world_and_synth_do_not_import_each_other() -> None:
+    import ast
+
+    import lnplan
+
+    root = Path(lnplan.__file__).parent
+
+    def imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+        return found
+
+    assert "lnplan.world" not in imports(root / "geo" / "synth.py")
+    assert not {m for m in imports(root / "geo" / "planning_world.py") if m.startswith("lnplan")}

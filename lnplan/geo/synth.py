@@ -82,6 +82,7 @@ from pyproj import Transformer
 
 from lnplan.errors import InputError
 from lnplan.geo import boundaries
+from lnplan.geo.planning_world import SYNTHETIC_LABEL, World
 from lnplan.scenario import DataSection, WorldSection
 from lnplan.targets import (
     load_city_population,
@@ -89,7 +90,6 @@ from lnplan.targets import (
     load_priority_counties,
     load_townships,
 )
-from lnplan.world import SYNTHETIC_LABEL, World
 
 logger = logging.getLogger(__name__)
 

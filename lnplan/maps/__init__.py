@@ -17,7 +17,7 @@ own few lines of JavaScript, so no folium plugin (and none of its CDN assets) is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,9 +139,18 @@ def overview_page(
 
 
 def write_run_maps(
-    scenario: Scenario, world: World, outputs: Sequence[ProgrammeOutput], out_dir: Path
+    scenario: Scenario,
+    world: World,
+    outputs: Sequence[ProgrammeOutput],
+    out_dir: Path,
+    *,
+    keep: Collection[str] = (),
 ) -> list[Path]:
-    """Write the programme maps, ``overview.html`` and ``index.html``; return their paths."""
+    """Write the programme maps, ``overview.html`` and ``index.html``; return their paths.
+
+    Programmes named in ``keep`` whose ``map.html`` is already in ``out_dir`` (copied from an
+    earlier run by :mod:`lnplan.run` because their output was reused) are linked, not redrawn.
+    """
     from lnplan.report.index import write_index
 
     out = Path(out_dir)
@@ -149,6 +158,10 @@ def write_run_maps(
     written: list[Path] = []
     drawn = [o for o in outputs if o.name in _TITLE]
     for output in drawn:
+        kept = out / output.name / MAP_FILE
+        if output.name in keep and kept.is_file():
+            written.append(kept)
+            continue
         page = programme_page(scenario, world, output, outlines)
         written.append(page.save(out / output.name / MAP_FILE))
     written.append(overview_page(scenario, world, drawn, outlines).save(out / OVERVIEW_FILE))

@@ -358,6 +358,10 @@ class MapPage:
 
     def render(self) -> str:
         """The whole HTML page."""
+        return str(self.folium_map().get_root().render())
+
+    def folium_map(self) -> Any:
+        """The page as a ``folium.Map`` (it shows inline in Jupyter); :meth:`render` writes it."""
         import folium as cdn_folium
 
         cls: Any = folium.Map if self.offline else cdn_folium.Map
@@ -412,7 +416,7 @@ class MapPage:
         fit = [[miny, minx], [maxy, maxx]]
         js = _JS % {"map": fmap.get_name(), "layers": script_json(spec), "bounds": script_json(fit)}
         root.script.add_child(Element(js))
-        return str(root.render())
+        return fmap
 
     def save(self, path: str | Path) -> Path:
         """Write the page whole or not at all."""

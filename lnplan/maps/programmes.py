@@ -338,10 +338,17 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
     sched = out.tables.get("schedule", pd.DataFrame())
     days = out.tables.get("team_days", pd.DataFrame())
     routes = out.layers.get("routes")
-    base_xy = None
-    if routes is not None and len(routes):
-        first = routes.to_crs("EPSG:4326").geometry.iloc[0]
-        base_xy = shapely.Point(first.coords[0])
+    # Each trip starts and ends at its team's base: the first point of its route line.
+    bases: dict[tuple[str, int], shapely.Point] = {}
+    if routes is not None and len(routes) and {"team", "trip"} <= set(routes.columns):
+        for r in routes.to_crs("EPSG:4326").itertuples():
+            bases[(str(r.team), int(cast(Any, r.trip)))] = shapely.Point(r.geometry.coords[0])
+    day_col = "date" if "date" in sched.columns else "day"
+
+    def day_text(value: Any) -> str:
+        if day_col == "date":
+            return esc(value)
+        return f"第 {value} 天" if zh else f"day {value}"
 
     unscreened = out.tables.get("unscreened")
     if unscreened is not None and len(unscreened):
@@ -410,12 +417,13 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
     overnight = {}
     if days is not None and len(days) and "overnight" in days:
         for d in days.to_dict("records"):
-            overnight[(str(d["team"]), int(d["trip"]), int(d["day"]))] = str(d["overnight"])
+            overnight[(str(d["team"]), int(d["trip"]), str(d[day_col]))] = str(d["overnight"])
     nights = []
     for key, stops in sched.groupby(["team", "trip"], sort=False):
         team, trip = str(cast(tuple, key)[0]), int(cast(tuple, key)[1])
         stops = stops.sort_values("order")
         coords = [pos[str(c)] for c in stops["township_code"]]
+        base_xy = bases.get((team, trip))
         line_pts = ([base_xy] if base_xy is not None else []) + coords
         line_pts += [base_xy] if base_xy is not None else []
         line = shapely.LineString([(p.x, p.y) for p in line_pts])
@@ -423,7 +431,7 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
         popups: list[str | None] = [None]
         for s in stops.to_dict("records"):
             rows = [
-                ("日期" if zh else "Day", f"第 {s['day']} 天" if zh else f"day {s['day']}"),
+                ("日期" if zh else "Date", day_text(s[day_col])),
                 ("到达" if zh else "Arrival", esc(s["arrive"])),
                 (
                     "筛查儿童" if zh else "Children screened",
@@ -446,15 +454,15 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
             tooltip=[esc(f"{team} · {name}")] + [None] * len(coords),
             number=[None, *(int(o) for o in stops["order"])],
         )
-        for day, on_day in stops.groupby("day"):
-            night = overnight.get((team, trip, int(cast(Any, day))))
+        for day, on_day in stops.groupby(day_col):
+            night = overnight.get((team, trip, str(day)))
             last = on_day.sort_values("order").iloc[-1]
             if night and str(night) in (str(last["visit"]), str(last["township"])):
                 nights.append(
                     (
                         team,
                         trip,
-                        int(cast(Any, day)),
+                        day_text(day),
                         str(last["township"]),
                         pos[str(last["township_code"])],
                     )
@@ -469,9 +477,7 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
                 {"radius": 11, "color": "#222222", "weight": 2, "fill": False, "dashArray": "2 2"}
             ],
             tooltip=[
-                f"{esc(t)}：第 {d} 天住 {esc(n)}"
-                if zh
-                else f"{esc(t)}: night of day {d} at {esc(n)}"
+                f"{esc(t)}：{d} 住 {esc(n)}" if zh else f"{esc(t)}: night of {d} at {esc(n)}"
                 for t, _trip, d, n, _p in nights
             ],
         )

@@ -135,8 +135,10 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     cost = _per_candidate(cands, sec.site_cost_yuan, sec.site_cost_column, "site cost")
     if cost is not None:
         cost[n_new:] = 0.0  # existing sites are paid for
+    # sites.keep_candidates (lnplan.stability, --baseline): chosen for certain, counted in p.
+    kept = np.setdiff1d(_excluded(cands.iloc[:n_new], sec.keep_candidates), excluded)
     rules = SiteRules(
-        existing=existing,
+        existing=np.concatenate([existing, kept]).astype(np.int64),
         excluded=excluded,
         candidate_group=all_groups,
         group_min=group_min,

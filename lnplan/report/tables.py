@@ -172,10 +172,20 @@ def write_outputs(
     written: list[Path] = []
     for output in outputs:
         written += write_output(output, out / output.name, formats=list(scenario.output.formats))
-    if outputs:
-        written.append(write_workbook(scenario, outputs, out / WORKBOOK))
-        written += write_run_gpkg(outputs, out / RUN_GPKG)
-    return written
+    return written + write_run_deliverables(scenario, outputs, out)
+
+
+def write_run_deliverables(
+    scenario: Scenario, outputs: Sequence[ProgrammeOutput], out_dir: Path
+) -> list[Path]:
+    """The run's workbook and GeoPackage of every shareable layer (nothing without outputs)."""
+    if not outputs:
+        return []
+    out = Path(out_dir)
+    return [
+        write_workbook(scenario, outputs, out / WORKBOOK),
+        *write_run_gpkg(outputs, out / RUN_GPKG),
+    ]
 
 
 # --- workbook -------------------------------------------------------------------------------------
