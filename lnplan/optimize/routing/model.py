@@ -18,6 +18,8 @@ windows) and VRPTW (capacity and one service-start window per stop); see
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,6 +67,10 @@ class Calendar:
         Start of the lunch break (seconds after 00:00) and its length (0: no lunch break).
     day_length_s
         Length of one day on the time axis (86 400 s for real calendars).
+    day_limits_s
+        Optional working seconds of each day of the horizon (on the work clock, lunch excluded),
+        at most ``work_per_day_s``: a short day ends early (a half day before a holiday, or the
+        day lengths of a benchmark). Empty: every day is a full working day.
     """
 
     horizon_days: int = 20
@@ -74,11 +80,22 @@ class Calendar:
     lunch_start_s: int = 12 * 3600
     lunch_s: int = 3600
     day_length_s: int = DAY_S
+    day_limits_s: tuple[int, ...] = ()
 
     @property
     def work_per_day_s(self) -> int:
         """Working seconds in one day (``W``)."""
         return self.day_end_s - self.day_start_s - max(self.lunch_s, 0)
+
+    def work_on_day_s(self, day: int) -> int:
+        """Working seconds of day ``day`` (its limit, or the whole working day)."""
+        if day < len(self.day_limits_s):
+            return min(self.day_limits_s[day], self.work_per_day_s)
+        return self.work_per_day_s
+
+    def day_work_end(self, day: int) -> int:
+        """Work-clock moment at which day ``day``'s work ends (``day * W`` + its working time)."""
+        return day * self.work_per_day_s + self.work_on_day_s(day)
 
     def day_open_s(self, day: int) -> int:
         """Absolute (wall-clock) start of working day ``day``."""
@@ -177,11 +194,21 @@ class Stop:
 
 @dataclass(frozen=True)
 class Team:
-    """A team (vehicle) with its base node and an optional capacity per trip."""
+    """A team (vehicle) with its base node and an optional capacity per trip.
+
+    ``end`` is the place where each of its trips ends (``None``: back at its base), e.g. a team
+    that assembles at one hospital and finishes at another.
+    """
 
     base: int
     name: str = ""
     capacity: int | None = None
+    end: int | None = None
+
+    @property
+    def end_node(self) -> int:
+        """Where the team's trips end."""
+        return self.base if self.end is None else self.end
 
 
 @dataclass(frozen=True)
@@ -191,6 +218,11 @@ class RoutingProblem:
     The objective is the total travel time (seconds) plus the drop penalties of stops left out,
     plus ``balance_weight`` times the longest trip's working time (driving plus service) when
     ``balance_weight > 0``.
+
+    ``lodging`` lists the places where a team may spend a night (hotels, guest houses). Empty (the
+    screening default): a team sleeps where its day ends, at its last stop of the day. Given: each
+    day of a trip ends with a drive to a lodging place (or the team's base or end), where the next
+    day begins; the trips then carry these places in ``PlannedTrip.nights``.
     """
 
     travel_time_s: npt.NDArray[np.int64]
@@ -200,6 +232,7 @@ class RoutingProblem:
     calendar: Calendar = field(default_factory=Calendar)
     balance_weight: float = 0.0
     node_names: tuple[str, ...] = ()
+    lodging: tuple[int, ...] = ()
 
     @property
     def n_nodes(self) -> int:
@@ -250,18 +283,28 @@ class SolveParams:
 
 @dataclass(frozen=True)
 class StopOrder:
-    """The order of the stops of one trip, as an engine returns it (times are set afterwards)."""
+    """The order of the stops of one trip, as an engine returns it (times are set afterwards).
+
+    On problems with ``lodging`` the engine also says where each night is spent (``nights``) and
+    on which day each stop is served (``days``, one per stop).
+    """
 
     team: int
     first_day: int
     last_day: int
     stops: tuple[int, ...]
+    nights: tuple[int, ...] = ()
+    days: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class PlannedTrip:
     """One timed trip before checking: the ordered stops, their service starts and the return to
-    base, all on the wall clock (seconds since day 0, 00:00)."""
+    base, all on the wall clock (seconds since day 0, 00:00).
+
+    ``nights`` (problems with ``lodging`` only): the place of each night of the trip, one per day
+    from ``first_day`` to ``last_day - 1``; each day ends with the drive there.
+    """
 
     team: int
     first_day: int
@@ -269,6 +312,7 @@ class PlannedTrip:
     stops: tuple[int, ...]
     start_s: tuple[int, ...]
     return_s: int
+    nights: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -322,12 +366,21 @@ class Trip:
 
 @dataclass(frozen=True)
 class RoutingResult:
-    """A checked solution.
+    """A checked solution, following the result contract of :mod:`lnplan.optimize.result`.
 
     ``objective`` is in the model's unit: seconds of travel plus the penalties of dropped stops
-    (the balance term, if any, is not included). ``travel_time_s`` and ``distance_km`` are the
-    totals over all trips. ``engine`` always names the engine that ran; ``status`` is
-    ``"feasible"`` (heuristic engines prove no optimality).
+    (the balance term, if any, is not included), recomputed from the returned trips by
+    :func:`~lnplan.optimize.routing.check.plan_objective`, which shares no code with the engines.
+    ``bound`` is a proven lower bound on that objective (``-inf`` or ``0`` when nothing cheap is
+    known; see :func:`~lnplan.optimize.routing.bound.objective_bound`) and ``gap`` the proven gap
+    of the two; ``proof`` names the bound. ``status`` is ``"optimal"`` only when the bound meets
+    the objective, else ``"feasible"`` (heuristic engines prove no optimality).
+    ``rules_checked`` is true only after :func:`~lnplan.optimize.routing.check.check_trips` ran
+    and passed on the trips. ``travel_time_s`` and ``distance_km`` are the totals over all trips.
+
+    ``work`` records the search effort (solutions or iterations, rounds); ``time_limit_hit`` is
+    true when the wall-clock safety cap (``SolveParams.time_limit_s``) stopped a search or the
+    repair before its work limit, and ``warnings`` then says so ("search cut short: ...").
     """
 
     engine: str
@@ -340,7 +393,18 @@ class RoutingResult:
     dropped: tuple[int, ...]
     demand_served: int
     demand_dropped: int
-    checked: bool
+    rules_checked: bool
+    bound: float = -math.inf
+    gap: float = math.inf
+    proof: str = ""
+    work: Mapping[str, float] = field(default_factory=dict)
+    time_limit_hit: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> bool:
+        """Alias of ``rules_checked`` (the name used before the result contract)."""
+        return self.rules_checked
 
     @property
     def n_routes(self) -> int:

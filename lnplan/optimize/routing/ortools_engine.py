@@ -31,15 +31,20 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import time
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from lnplan.optimize.routing.model import RoutingProblem, SolveParams, StopOrder
+from lnplan.optimize.routing.check import plan_objective
+from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, SolveParams, StopOrder
+from lnplan.optimize.routing.repair import time_and_repair
 from lnplan.optimize.routing.validate import allowed_start_intervals
 
-__all__ = ["solve_ortools"]
+__all__ = ["plan_with_ortools", "solve_ortools"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +56,7 @@ def solve_ortools(
     tuned: bool = True,
     lead_s: Mapping[int, int] | None = None,
     log_search: bool = False,
-) -> tuple[list[StopOrder], str]:
+) -> tuple[list[StopOrder], bool, dict[str, float]]:
     """Solve with OR-Tools routing.
 
     ``lead_s`` raises the night lead of some stops (stop index -> seconds of the day that must
@@ -59,10 +64,12 @@ def solve_ortools(
 
     Returns
     -------
-    trips, status
-        The stop order of each non-empty trip (not yet timed), and ``"feasible"`` or
-        ``"no_solution"``.
+    trips, found, work
+        The stop order of each non-empty trip (not yet timed), whether a solution was found, and
+        the work done (``solutions``, ``time_limit_hit``).
     """
+    if problem.lodging:
+        return _solve_lodging(problem, params, tuned=tuned, log_search=log_search)
     cal = problem.calendar
     bases = sorted({t.base for t in problem.teams})
     base_index = {b: i for i, b in enumerate(bases)}
@@ -159,6 +166,28 @@ def solve_ortools(
         work = routing.GetDimensionOrDie("work")
         work.SetGlobalSpanCostCoefficient(max(1, round(problem.balance_weight)))
 
+    solution, work = _search(routing, params, tuned=tuned, log_search=log_search)
+    if solution is None:
+        return [], False, work
+
+    trips: list[StopOrder] = []
+    for v, (team, first, last) in enumerate(vehicles):
+        stops: list[int] = []
+        idx = solution.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(idx):
+            stops.append(manager.IndexToNode(idx) - n_base)
+            idx = solution.Value(routing.NextVar(idx))
+        if stops:
+            trips.append(StopOrder(team, first, last, tuple(stops)))
+    log.info("OR-Tools objective %s", solution.ObjectiveValue())
+    return trips, True, work
+
+
+def _search(
+    routing: pywrapcp.RoutingModel, params: SolveParams, *, tuned: bool, log_search: bool
+) -> tuple[Any, dict[str, float]]:
+    """Run the search: work limit ``max_iterations`` (OR-Tools ``solution_limit``), the
+    wall-clock ``time_limit_s`` as a safety cap. Returns the assignment (or None) and the work."""
     search = pywrapcp.DefaultRoutingSearchParameters()
     if tuned:
         search.first_solution_strategy = (
@@ -171,18 +200,231 @@ def solve_ortools(
     if params.max_iterations is not None:
         search.solution_limit = int(params.max_iterations)
     search.log_search = log_search
+    t0 = time.perf_counter()
     solution = routing.SolveWithParameters(search)
-    if solution is None:
-        return [], "no_solution"
+    elapsed = time.perf_counter() - t0
+    solutions = int(routing.solver().Solutions())
+    reached_work_limit = params.max_iterations is not None and solutions >= params.max_iterations
+    local_optimum = (
+        not tuned and solution is not None and elapsed < 0.95 * params.time_limit_s
+    )  # the default search stops by itself at a local optimum
+    hit = not reached_work_limit and not local_optimum and elapsed >= 0.95 * params.time_limit_s
+    return solution, {"solutions": solutions, "time_limit_hit": float(hit)}
 
+
+def plan_with_ortools(
+    problem: RoutingProblem,
+    params: SolveParams,
+    *,
+    tuned: bool,
+    deadline: float,
+    log_search: bool = False,
+) -> tuple[bool, list[PlannedTrip], dict[str, float], bool]:
+    """OR-Tools rounds with lead learning, exact timing and repair; the best timed plan wins.
+
+    Multi-day problems without lodging run up to three rounds (half the time, then a quarter
+    each), each learning night leads from the last: a stop that did not fit after exact timing
+    gets the drive from its predecessor as its lead. A round that finds nothing gives the rest of
+    the time to one last round. Plans are compared by
+    :func:`~lnplan.optimize.routing.check.plan_objective`. The deadline covers timing and repair.
+
+    Returns
+    -------
+    found, planned, work, repair_cut_short
+    """
+    rounds = 3 if problem.calendar.horizon_days > 1 and tuned and not problem.lodging else 1
+    lead: dict[int, int] = {}
+    best: tuple[float, list[PlannedTrip]] | None = None
+    work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
+    repair_cut = False
+    last = False
+    for r in range(rounds):
+        last = last or r == rounds - 1
+        remaining = deadline - time.perf_counter()
+        if r > 0 and remaining < 0.1:
+            break
+        budget = replace(params, time_limit_s=max(0.1, remaining * (1.0 if last else 0.5)))
+        sequences, found, got = solve_ortools(
+            problem, budget, tuned=tuned, lead_s=lead, log_search=log_search
+        )
+        work["rounds"] += 1
+        work["solutions"] += got["solutions"]
+        work["time_limit_hit"] = max(work["time_limit_hit"], got["time_limit_hit"])
+        if not found:
+            break
+        planned, left, cut = time_and_repair(problem, sequences, deadline=deadline)
+        repair_cut = repair_cut or cut
+        score = plan_objective(problem, planned)
+        log.info("round %d: %d stop(s) did not fit after timing; score %s", r, len(left), score)
+        if best is None or score < best[0]:
+            best = (score, planned)
+        if not planned and problem.stops:
+            last = True  # nothing found in time: one last, longer round
+            continue
+        if not left or last:
+            break
+        _learn_leads(problem, sequences, set(left), lead)
+    if best is None:
+        return False, [], work, repair_cut
+    return True, best[1], work, repair_cut
+
+
+def _learn_leads(
+    problem: RoutingProblem, sequences: list[StopOrder], left: set[int], lead: dict[int, int]
+) -> None:
+    tt = problem.travel_time_s
+    for seq in sequences:
+        nodes = [problem.teams[seq.team].base] + [problem.stops[i].node for i in seq.stops]
+        for pos, i in enumerate(seq.stops):
+            if i in left:
+                lead[i] = max(lead.get(i, 0), int(tt[nodes[pos], nodes[pos + 1]]))
+
+
+def _solve_lodging(
+    problem: RoutingProblem, params: SolveParams, *, tuned: bool, log_search: bool
+) -> tuple[list[StopOrder], bool, dict[str, float]]:
+    """OR-Tools model of trips whose nights are spent at lodging places (exact night rule).
+
+    One vehicle per (team, trip slot), on a *period clock* where day ``d`` is
+    ``[d P, d P + work_on_day(d)]`` with ``P = 3 W + 1``: the night is longer than two working
+    days. Waiting (slack) is at most ``W`` everywhere except at a night's *arrival* node, so a
+    night can only be spent there: crossing a night elsewhere needs more than ``W`` of slack.
+    Each possible night is a pair of optional nodes at a lodging place (one pair per place and
+    night of the slot): the arrival node (inside a working day, unbounded slack, followed only by
+    its departure node) and the departure node (exactly at a day's opening, so the drive out of
+    the lodging starts in the morning). The pair is a pickup-and-delivery pair (same vehicle, both
+    or neither). The team's base and end count as lodging places.
+    """
+    cal = problem.calendar
+    w = cal.work_per_day_s
+    period = 3 * w + 1
+    slots = cal.trip_slots()
+    vehicles = [(t, first, last) for t in range(len(problem.teams)) for first, last in slots]
+    n_stops = len(problem.stops)
+    # node list: 0..n_stops-1 stops; then per vehicle start and end; then lodging pairs
+    loc: list[int] = [s.node for s in problem.stops]
+    service = [s.service_s for s in problem.stops]
+    starts, ends = [], []
+    for t, _, _ in vehicles:
+        starts.append(len(loc))
+        loc.append(problem.teams[t].base)
+        service.append(0)
+        ends.append(len(loc))
+        loc.append(problem.teams[t].end_node)
+        service.append(0)
+    pairs: list[tuple[int, int, int, int]] = []  # (vehicle, place, arrival node, departure node)
+    for v, (t, first, last) in enumerate(vehicles):
+        member = problem.teams[t]
+        places = sorted(set(problem.lodging) | {member.base, member.end_node})
+        for _night in range(last - first):
+            for place in places:
+                pairs.append((v, place, len(loc), len(loc) + 1))
+                loc += [place, place]
+                service += [0, 0]
+    n = len(loc)
+    loc_a = np.array(loc, dtype=np.int64)
+    travel = problem.travel_time_s[np.ix_(loc_a, loc_a)].astype(np.int64)
+    manager = pywrapcp.RoutingIndexManager(n, len(vehicles), starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    cost_cb = routing.RegisterTransitMatrix(travel.tolist())
+    routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
+    transit = travel + np.array(service, dtype=np.int64)[:, None]
+    time_cb = routing.RegisterTransitMatrix(transit.tolist())
+    horizon = cal.horizon_days * period
+    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    dim = routing.GetDimensionOrDie("time")
+
+    def on_period(a: int, b: int) -> tuple[int, int]:
+        d = a // w
+        return d * period + a - d * w, d * period + b - d * w
+
+    def restrict(var: Any, intervals: list[tuple[int, int]]) -> None:
+        var.SetRange(intervals[0][0], intervals[-1][1])
+        for (_, b), (c, _) in itertools.pairwise(intervals):
+            if c - 1 >= b + 1:
+                var.RemoveInterval(b + 1, c - 1)
+
+    solver = routing.solver()
+    for k, stop in enumerate(problem.stops):
+        idx = manager.NodeToIndex(k)
+        allowed = [on_period(a, b) for a, b in allowed_start_intervals(cal, stop)]
+        if stop.drop_penalty is not None:
+            routing.AddDisjunction([idx], int(stop.drop_penalty))
+        if not allowed:
+            routing.ActiveVar(idx).SetValue(0)
+            continue
+        restrict(dim.CumulVar(idx), allowed)
+        dim.SlackVar(idx).SetRange(0, w)
+    for v, (_, first, last) in enumerate(vehicles):
+        opens = [d * period for d in range(first, last + 1)]
+        start = routing.Start(v)
+        dim.CumulVar(start).SetValues(opens)
+        dim.SlackVar(start).SetRange(0, w)
+        days = [(d * period, d * period + cal.work_on_day_s(d)) for d in range(first, last + 1)]
+        restrict(dim.CumulVar(routing.End(v)), days)
+        routing.AddVariableMinimizedByFinalizer(dim.CumulVar(routing.End(v)))
+    for v, _place, arr, dep in pairs:
+        a_idx, d_idx = manager.NodeToIndex(arr), manager.NodeToIndex(dep)
+        _, first, last = vehicles[v]
+        routing.AddDisjunction([a_idx], 0)
+        routing.AddDisjunction([d_idx], 0)
+        routing.AddPickupAndDelivery(a_idx, d_idx)
+        routing.SetAllowedVehiclesForIndex([v], a_idx)
+        routing.SetAllowedVehiclesForIndex([v], d_idx)
+        solver.Add(routing.VehicleVar(a_idx) == routing.VehicleVar(d_idx))
+        solver.Add(routing.ActiveVar(a_idx) == routing.ActiveVar(d_idx))
+        routing.NextVar(a_idx).SetValues([a_idx, d_idx])
+        days = [(d * period, d * period + cal.work_on_day_s(d)) for d in range(first, last)]
+        restrict(dim.CumulVar(a_idx), days)
+        dim.CumulVar(d_idx).SetValues([d * period for d in range(first + 1, last + 1)])
+        dim.SlackVar(d_idx).SetRange(0, w)
+    # a drive longer than a day never happens: remove such arcs between stops
+    too_long = travel[:n_stops, :n_stops] > w
+    for a in range(n_stops):
+        cut = [manager.NodeToIndex(int(b)) for b in np.nonzero(too_long[a])[0] if b != a]
+        if cut:
+            routing.NextVar(manager.NodeToIndex(a)).RemoveValues(cut)
+    caps = [problem.teams[t].capacity for t, _, _ in vehicles]
+    if any(c is not None for c in caps):
+        total = sum(s.demand for s in problem.stops)
+        demand = [s.demand for s in problem.stops] + [0] * (n - n_stops)
+        demand_cb = routing.RegisterUnaryTransitVector(demand)
+        routing.AddDimensionWithVehicleCapacity(
+            demand_cb, 0, [total if c is None else int(c) for c in caps], True, "load"
+        )
+    solution, work = _search(routing, params, tuned=tuned, log_search=log_search)
+    if solution is None:
+        return [], False, work
+    place_of = {arr: place for _, place, arr, _ in pairs}
     trips: list[StopOrder] = []
-    for v, (team, first, last) in enumerate(vehicles):
+    for v, (team, first, _last) in enumerate(vehicles):
         stops: list[int] = []
+        stop_days: list[int] = []
+        nights: list[int] = []
+        here = problem.teams[team].base
         idx = solution.Value(routing.NextVar(routing.Start(v)))
         while not routing.IsEnd(idx):
-            stops.append(manager.IndexToNode(idx) - n_base)
+            node = manager.IndexToNode(idx)
+            when = solution.Value(dim.CumulVar(idx))
+            if node < n_stops:
+                stops.append(node)
+                stop_days.append(when // period)
+            elif node in place_of:
+                day = when // period
+                nights += [here] * max(0, day - first - len(nights))
+                here = place_of[node]
+                nights.append(here)
             idx = solution.Value(routing.NextVar(idx))
-        if stops:
-            trips.append(StopOrder(team, first, last, tuple(stops)))
+        end_day = solution.Value(dim.CumulVar(idx)) // period
+        start_day = solution.Value(dim.CumulVar(routing.Start(v))) // period
+        if not stops:
+            continue
+        # nights are counted from the slot's first day; trim to the trip's own days
+        while len(nights) < end_day - first:
+            nights.append(here)
+        nights = nights[start_day - first : end_day - first]
+        trips.append(
+            StopOrder(team, start_day, end_day, tuple(stops), tuple(nights), tuple(stop_days))
+        )
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
-    return trips, "feasible"
+    return trips, True, work

@@ -59,9 +59,9 @@ def allowed_start_intervals(cal: Calendar, stop: Stop) -> tuple[tuple[int, int],
     w = cal.work_per_day_s
     blocked = set(stop.blocked_days)
     days = [
-        (d * w, (d + 1) * w - stop.service_s)
+        (d * w, cal.day_work_end(d) - stop.service_s)
         for d in range(cal.horizon_days)
-        if d not in blocked and stop.service_s <= w
+        if d not in blocked and stop.service_s <= cal.work_on_day_s(d)
     ]
     if not stop.time_windows_s:
         return tuple(days)
@@ -127,8 +127,19 @@ def validate_problem(problem: RoutingProblem) -> None:
     for k, team in enumerate(problem.teams):
         if not 0 <= team.base < n:
             raise InputError(f"team {team.name or k}: base node {team.base} is not in 0..{n - 1}")
+        if team.end is not None and not 0 <= team.end < n:
+            raise InputError(f"team {team.name or k}: end node {team.end} is not in 0..{n - 1}")
         if team.capacity is not None and team.capacity < 0:
             raise InputError(f"team {team.name or k}: capacity {team.capacity} is negative")
+    for node in problem.lodging:
+        if not 0 <= node < n:
+            raise InputError(f"lodging place {node} is not a node in 0..{n - 1}")
+    for d, limit in enumerate(cal.day_limits_s):
+        if not 0 <= limit <= cal.work_per_day_s:
+            raise InputError(
+                f"day_limits_s[{d}] is {limit} s; it must lie in 0..{cal.work_per_day_s} "
+                "(the working day without lunch)"
+            )
     horizon_end = cal.day_close_s(cal.horizon_days - 1)
     horizon_start = cal.day_open_s(0)
     for k, s in enumerate(problem.stops):
@@ -162,10 +173,14 @@ def _check_feasibility(problem: RoutingProblem) -> None:
     bases = sorted({t.base for t in problem.teams})
     day_s = cal.work_per_day_s
     # Where a team may sleep before a stop (see sleep_nodes): bases and the other stops' places.
+    if problem.lodging:
+        bases = sorted(set(bases) | set(problem.lodging) | {t.end_node for t in problem.teams})
     everywhere = np.array(sorted(set(bases) | {s.node for s in problem.stops}), dtype=np.int64)
     is_base = np.isin(everywhere, bases)
     for k, s in enumerate(problem.stops):
         label = problem.stop_name(k)
+        if s.drop_penalty is not None:
+            continue  # an optional stop that cannot be served is left out and reported dropped
         if max_cap is not None and s.demand > max_cap:
             raise InfeasibleError(
                 f"{label}: demand {s.demand} exceeds the largest team capacity {max_cap}"
