@@ -184,18 +184,33 @@ def solve_ortools(
 
 
 def _search(
-    routing: pywrapcp.RoutingModel, params: SolveParams, *, tuned: bool, log_search: bool
+    routing: pywrapcp.RoutingModel,
+    params: SolveParams,
+    *,
+    tuned: bool,
+    log_search: bool,
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
 ) -> tuple[Any, dict[str, float]]:
     """Run the search: work limit ``max_iterations`` (OR-Tools ``solution_limit``), the
     wall-clock ``time_limit_s`` as a safety cap. Returns the assignment (or None) and the work."""
     search = pywrapcp.DefaultRoutingSearchParameters()
     if tuned:
-        search.first_solution_strategy = (
-            routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+        search.first_solution_strategy = getattr(
+            routing_enums_pb2.FirstSolutionStrategy, first_solution
         )
         search.local_search_metaheuristic = (
             routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
         )
+    import os
+
+    meta = os.environ.get("LNPLAN_META")
+    if tuned and meta:
+        search.local_search_metaheuristic = getattr(
+            routing_enums_pb2.LocalSearchMetaheuristic, meta
+        )
+    for op in os.environ.get("LNPLAN_OPS", "").split(","):
+        if op:
+            setattr(search.local_search_operators, op, 3)  # BOOL_TRUE
     search.time_limit.FromMilliseconds(max(1, math.ceil(params.time_limit_s * 1000)))
     if params.max_iterations is not None:
         search.solution_limit = int(params.max_iterations)
@@ -296,8 +311,17 @@ def _solve_lodging(
     or neither). The team's base and end count as lodging places.
     """
     cal = problem.calendar
-    w = cal.work_per_day_s
+    w_s = cal.work_per_day_s
+    # Engine unit: domains with daily holes cost memory and time in proportion to their range,
+    # so the clock counts units of ``unit`` seconds (durations rounded up, day limits down: a
+    # plan of the engine is never tighter than in seconds), keeping the horizon near 1e5 units.
+    unit = max(1, math.ceil(cal.horizon_days * (3 * w_s + 1) / 100_000))
+    w = w_s // unit
     period = 3 * w + 1
+
+    def limit_of(d: int) -> int:
+        return cal.work_on_day_s(d) // unit
+
     slots = cal.trip_slots()
     vehicles = [(t, first, last) for t in range(len(problem.teams)) for first, last in slots]
     n_stops = len(problem.stops)
@@ -324,19 +348,22 @@ def _solve_lodging(
     n = len(loc)
     loc_a = np.array(loc, dtype=np.int64)
     travel = problem.travel_time_s[np.ix_(loc_a, loc_a)].astype(np.int64)
+    travel_u = -(-travel // unit)
     manager = pywrapcp.RoutingIndexManager(n, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
     cost_cb = routing.RegisterTransitMatrix(travel.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
-    transit = travel + np.array(service, dtype=np.int64)[:, None]
+    transit = travel_u + (-(-np.array(service, dtype=np.int64) // unit))[:, None]
+    for _, _, arr, dep in pairs:
+        transit[arr, dep] = period - w  # the night: waiting up to W more reaches the next morning
     time_cb = routing.RegisterTransitMatrix(transit.tolist())
     horizon = cal.horizon_days * period
-    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    routing.AddDimension(time_cb, w, horizon, False, "time")  # waiting: at most one day
     dim = routing.GetDimensionOrDie("time")
 
     def on_period(a: int, b: int) -> tuple[int, int]:
-        d = a // w
-        return d * period + a - d * w, d * period + b - d * w
+        d = a // w_s
+        return d * period - (-(a - d * w_s) // unit), d * period + (b - d * w_s) // unit
 
     def restrict(var: Any, intervals: list[tuple[int, int]]) -> None:
         var.SetRange(intervals[0][0], intervals[-1][1])
@@ -348,19 +375,18 @@ def _solve_lodging(
     for k, stop in enumerate(problem.stops):
         idx = manager.NodeToIndex(k)
         allowed = [on_period(a, b) for a, b in allowed_start_intervals(cal, stop)]
+        allowed = [(a, b) for a, b in allowed if a <= b]
         if stop.drop_penalty is not None:
             routing.AddDisjunction([idx], int(stop.drop_penalty))
         if not allowed:
             routing.ActiveVar(idx).SetValue(0)
             continue
         restrict(dim.CumulVar(idx), allowed)
-        dim.SlackVar(idx).SetRange(0, w)
     for v, (_, first, last) in enumerate(vehicles):
         opens = [d * period for d in range(first, last + 1)]
         start = routing.Start(v)
         dim.CumulVar(start).SetValues(opens)
-        dim.SlackVar(start).SetRange(0, w)
-        days = [(d * period, d * period + cal.work_on_day_s(d)) for d in range(first, last + 1)]
+        days = [(d * period, d * period + limit_of(d)) for d in range(first, last + 1)]
         restrict(dim.CumulVar(routing.End(v)), days)
         routing.AddVariableMinimizedByFinalizer(dim.CumulVar(routing.End(v)))
     for v, _place, arr, dep in pairs:
@@ -369,21 +395,37 @@ def _solve_lodging(
         routing.AddDisjunction([a_idx], 0)
         routing.AddDisjunction([d_idx], 0)
         routing.AddPickupAndDelivery(a_idx, d_idx)
-        routing.SetAllowedVehiclesForIndex([v], a_idx)
-        routing.SetAllowedVehiclesForIndex([v], d_idx)
+        routing.VehicleVar(a_idx).SetValues([-1, v])
+        routing.VehicleVar(d_idx).SetValues([-1, v])
         solver.Add(routing.VehicleVar(a_idx) == routing.VehicleVar(d_idx))
         solver.Add(routing.ActiveVar(a_idx) == routing.ActiveVar(d_idx))
         routing.NextVar(a_idx).SetValues([a_idx, d_idx])
-        days = [(d * period, d * period + cal.work_on_day_s(d)) for d in range(first, last)]
+        days = [(d * period, d * period + limit_of(d)) for d in range(first, last)]
         restrict(dim.CumulVar(a_idx), days)
         dim.CumulVar(d_idx).SetValues([d * period for d in range(first + 1, last + 1)])
-        dim.SlackVar(d_idx).SetRange(0, w)
-    # a drive longer than a day never happens: remove such arcs between stops
-    too_long = travel[:n_stops, :n_stops] > w
-    for a in range(n_stops):
-        cut = [manager.NodeToIndex(int(b)) for b in np.nonzero(too_long[a])[0] if b != a]
+    # A drive (with the service before it) longer than a working day never happens; removing
+    # such arcs also makes a night impossible anywhere but at a night's arrival node: crossing
+    # one elsewhere needs more than W of waiting.
+    too_long = transit > w
+    for _, _, arr, dep in pairs:
+        too_long[arr, dep] = False
+    is_terminal = np.zeros(n, dtype=bool)
+    is_terminal[starts + ends] = True
+    for v in range(len(vehicles)):
+        for a_node, a_index in ((starts[v], routing.Start(v)),):
+            cut = [manager.NodeToIndex(int(b)) for b in np.nonzero(too_long[a_node])[0]
+                   if not is_terminal[b]]  # fmt: skip
+            if cut:
+                routing.NextVar(a_index).RemoveValues(cut)
+    for a in range(n):
+        if is_terminal[a]:
+            continue
+        idx = manager.NodeToIndex(a)
+        cut = [manager.NodeToIndex(int(b)) for b in np.nonzero(too_long[a])[0]
+               if not is_terminal[b] and b != a]  # fmt: skip
+        cut += [routing.End(v) for v in range(len(vehicles)) if too_long[a, ends[v]]]
         if cut:
-            routing.NextVar(manager.NodeToIndex(a)).RemoveValues(cut)
+            routing.NextVar(idx).RemoveValues(cut)
     caps = [problem.teams[t].capacity for t, _, _ in vehicles]
     if any(c is not None for c in caps):
         total = sum(s.demand for s in problem.stops)
@@ -392,7 +434,15 @@ def _solve_lodging(
         routing.AddDimensionWithVehicleCapacity(
             demand_cb, 0, [total if c is None else int(c) for c in caps], True, "load"
         )
-    solution, work = _search(routing, params, tuned=tuned, log_search=log_search)
+    import os
+
+    solution, work = _search(
+        routing,
+        params,
+        tuned=tuned,
+        log_search=log_search,
+        first_solution=os.environ.get("LNPLAN_FS", "PARALLEL_CHEAPEST_INSERTION"),
+    )
     if solution is None:
         return [], False, work
     place_of = {arr: place for _, place, arr, _ in pairs}
@@ -417,8 +467,8 @@ def _solve_lodging(
             idx = solution.Value(routing.NextVar(idx))
         end_day = solution.Value(dim.CumulVar(idx)) // period
         start_day = solution.Value(dim.CumulVar(routing.Start(v))) // period
-        if not stops:
-            continue
+        if not stops and problem.teams[team].end_node == problem.teams[team].base:
+            continue  # no trip; a team that ends elsewhere still makes its way there
         # nights are counted from the slot's first day; trim to the trip's own days
         while len(nights) < end_day - first:
             nights.append(here)

@@ -85,4 +85,9 @@ def time_and_repair(
                 trips[best[1]] = best[2]
             else:
                 log.info("stop %d (%s) could not be re-inserted: dropped", i, problem.stop_name(i))
-    return [t for t in trips.values() if t.stops], left, cut_short
+    kept = [
+        t
+        for t in trips.values()
+        if t.stops or problem.teams[t.team].end_node != problem.teams[t.team].base
+    ]  # a team that ends elsewhere makes its trip even without stops
+    return kept, left, cut_short
