@@ -42,21 +42,21 @@ __all__ = [
     "OphsInstance",
     "ToptwInstance",
     "VrpInstance",
+    "VrpSolution",
     "check_ophs_tour",
     "check_toptw_routes",
+    "evaluate_routes",
     "ophs_days_of",
-    "solve_orienteering",
-    "toptw_routes_of",
     "ophs_to_routing_problem",
     "read_ophs",
-    "read_toptw",
-    "toptw_to_routing_problem",
-    "VrpSolution",
-    "evaluate_routes",
     "read_solomon",
     "read_solution",
+    "read_toptw",
     "read_vrplib",
+    "solve_orienteering",
     "to_routing_problem",
+    "toptw_routes_of",
+    "toptw_to_routing_problem",
 ]
 
 
@@ -388,7 +388,7 @@ def ophs_to_routing_problem(
     coords = instance.coords
     dist = np.sqrt(_squared(coords))
     travel = np.ceil(dist * OPHS_SCALE - 1e-9).astype(np.int64)
-    limits = tuple(int(math.floor((t + tolerance) * OPHS_SCALE)) for t in instance.day_limits)
+    limits = tuple(math.floor((t + tolerance) * OPHS_SCALE) for t in instance.day_limits)
     w = max(max(limits), 1)
     factor = sum(limits) + 1
     stops = tuple(

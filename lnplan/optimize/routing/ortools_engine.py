@@ -37,6 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from lnplan.optimize.routing.check import plan_objective
@@ -44,7 +45,7 @@ from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, SolvePara
 from lnplan.optimize.routing.repair import time_and_repair
 from lnplan.optimize.routing.validate import allowed_start_intervals
 
-__all__ = ["plan_with_ortools", "solve_ortools"]
+__all__ = ["night_sequences", "plan_with_ortools", "solve_ortools"]
 
 log = logging.getLogger(__name__)
 
@@ -201,16 +202,6 @@ def _search(
         search.local_search_metaheuristic = (
             routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
         )
-    import os
-
-    meta = os.environ.get("LNPLAN_META")
-    if tuned and meta:
-        search.local_search_metaheuristic = getattr(
-            routing_enums_pb2.LocalSearchMetaheuristic, meta
-        )
-    for op in os.environ.get("LNPLAN_OPS", "").split(","):
-        if op:
-            setattr(search.local_search_operators, op, 3)  # BOOL_TRUE
     search.time_limit.FromMilliseconds(max(1, math.ceil(params.time_limit_s * 1000)))
     if params.max_iterations is not None:
         search.solution_limit = int(params.max_iterations)
@@ -247,6 +238,8 @@ def plan_with_ortools(
     -------
     found, planned, work, repair_cut_short
     """
+    if problem.lodging and tuned:
+        return _lodging_rounds(problem, params, deadline=deadline, log_search=log_search)
     rounds = 3 if problem.calendar.horizon_days > 1 and tuned and not problem.lodging else 1
     lead: dict[int, int] = {}
     best: tuple[float, list[PlannedTrip]] | None = None
@@ -296,7 +289,12 @@ def _learn_leads(
 
 
 def _solve_lodging(
-    problem: RoutingProblem, params: SolveParams, *, tuned: bool, log_search: bool
+    problem: RoutingProblem,
+    params: SolveParams,
+    *,
+    tuned: bool,
+    log_search: bool,
+    fixed_nights: tuple[int, ...] | None = None,
 ) -> tuple[list[StopOrder], bool, dict[str, float]]:
     """OR-Tools model of trips whose nights are spent at lodging places (exact night rule).
 
@@ -340,8 +338,8 @@ def _solve_lodging(
     for v, (t, first, last) in enumerate(vehicles):
         member = problem.teams[t]
         places = sorted(set(problem.lodging) | {member.base, member.end_node})
-        for _night in range(last - first):
-            for place in places:
+        for night in range(last - first):
+            for place in places if fixed_nights is None else [fixed_nights[night]]:
                 pairs.append((v, place, len(loc), len(loc) + 1))
                 loc += [place, place]
                 service += [0, 0]
@@ -389,9 +387,17 @@ def _solve_lodging(
         days = [(d * period, d * period + limit_of(d)) for d in range(first, last + 1)]
         restrict(dim.CumulVar(routing.End(v)), days)
         routing.AddVariableMinimizedByFinalizer(dim.CumulVar(routing.End(v)))
-    for v, _place, arr, dep in pairs:
+    for k, (v, _place, arr, dep) in enumerate(pairs):
         a_idx, d_idx = manager.NodeToIndex(arr), manager.NodeToIndex(dep)
         _, first, last = vehicles[v]
+        if fixed_nights is not None:  # night k at its given place: both nodes visited, in order
+            routing.VehicleVar(a_idx).SetValue(v)
+            routing.VehicleVar(d_idx).SetValue(v)
+            routing.NextVar(a_idx).SetValue(d_idx)
+            restrict(dim.CumulVar(a_idx), [(d * period, d * period + limit_of(d))
+                                            for d in (first + k,)])  # fmt: skip
+            dim.CumulVar(d_idx).SetValue((first + k + 1) * period)
+            continue
         routing.AddDisjunction([a_idx], 0)
         routing.AddDisjunction([d_idx], 0)
         routing.AddPickupAndDelivery(a_idx, d_idx)
@@ -434,15 +440,24 @@ def _solve_lodging(
         routing.AddDimensionWithVehicleCapacity(
             demand_cb, 0, [total if c is None else int(c) for c in caps], True, "load"
         )
-    import os
-
-    solution, work = _search(
-        routing,
-        params,
-        tuned=tuned,
-        log_search=log_search,
-        first_solution=os.environ.get("LNPLAN_FS", "PARALLEL_CHEAPEST_INSERTION"),
+    # Insertion heuristics fail on the fixed nights' chained nodes; a depth-first assignment,
+    # then savings, build the first plan there.
+    strategies = (
+        ["FIRST_UNBOUND_MIN_VALUE", "SAVINGS"]
+        if fixed_nights is not None
+        else ["PARALLEL_CHEAPEST_INSERTION"]
     )
+    deadline = time.perf_counter() + params.time_limit_s
+    solution: Any = None
+    work: dict[str, float] = {"solutions": 0.0, "time_limit_hit": 0.0}
+    for first_solution in strategies:
+        left = max(0.1, deadline - time.perf_counter())
+        solution, work = _search(
+            routing, replace(params, time_limit_s=left), tuned=tuned, log_search=log_search,
+            first_solution=first_solution,
+        )  # fmt: skip
+        if solution is not None:
+            break
     if solution is None:
         return [], False, work
     place_of = {arr: place for _, place, arr, _ in pairs}
@@ -478,3 +493,111 @@ def _solve_lodging(
         )
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
     return trips, True, work
+
+
+def night_sequences(problem: RoutingProblem, count: int) -> list[tuple[int, ...]]:
+    """Promising lodging places for the nights of a one-team, one-slot problem, best first.
+
+    A day from place ``a`` to place ``b`` can reach the stops inside its *ellipse*
+    (``travel(a, s) + service(s) + travel(s, b)`` within the day's working time). A beam search
+    over the nights keeps, for each day and place, the sequences whose ellipses hold the most
+    drop penalty; the sequences found are ranked by the penalty of the union of their ellipses
+    (each stop counted once). Sequences whose days cannot even be driven are left out.
+    """
+    cal, tt = problem.calendar, problem.travel_time_s
+    (first, last), team = cal.trip_slots()[0], problem.teams[0]
+    places = sorted(set(problem.lodging) | {team.base, team.end_node})
+    nodes = np.array([s.node for s in problem.stops], dtype=np.int64)
+    prize = np.array([float(s.drop_penalty or 0) for s in problem.stops])
+    service = np.array([s.service_s for s in problem.stops], dtype=np.int64)
+    reach: dict[tuple[int, int, int], npt.NDArray[np.bool_]] = {}
+
+    def ellipse(d: int, a: int, b: int) -> npt.NDArray[np.bool_] | None:
+        key = (d, a, b)
+        if key not in reach:
+            limit = cal.work_on_day_s(d)
+            if tt[a, b] > limit:
+                reach[key] = None  # type: ignore[assignment]
+            else:
+                reach[key] = (tt[a, nodes] + service + tt[nodes, b]) <= limit
+        return reach[key]
+
+    beam = 8
+    # partial sequences: place where the last night is spent -> [(value, nights)]
+    states: dict[int, list[tuple[float, tuple[int, ...]]]] = {team.base: [(0.0, ())]}
+    for d in range(first, last):
+        nxt: dict[int, list[tuple[float, tuple[int, ...]]]] = {}
+        for a, partial in states.items():
+            for b in places:
+                e = ellipse(d, a, b)
+                if e is None:
+                    continue
+                gain = float(prize[e].sum())
+                nxt.setdefault(b, []).extend((v + gain, (*seq, b)) for v, seq in partial)
+        states = {b: sorted(v, reverse=True)[:beam] for b, v in nxt.items()}
+    finals: list[tuple[float, tuple[int, ...]]] = []
+    for a, partial in states.items():
+        if ellipse(last, a, team.end_node) is None:
+            continue
+        for _, seq in partial:
+            stops_in = np.zeros(len(nodes), dtype=bool)
+            here = team.base
+            for d, place in zip(range(first, last + 1), [*seq, team.end_node], strict=True):
+                e = ellipse(d, here, place)
+                if e is not None:
+                    stops_in |= e
+                here = place
+            finals.append((float(prize[stops_in].sum()), seq))
+    finals.sort(reverse=True)
+    seen: list[tuple[int, ...]] = []
+    for _, seq in finals:
+        if seq not in seen:
+            seen.append(seq)
+        if len(seen) >= count:
+            break
+    return seen
+
+
+def _lodging_rounds(
+    problem: RoutingProblem, params: SolveParams, *, deadline: float, log_search: bool
+) -> tuple[bool, list[PlannedTrip], dict[str, float], bool]:
+    """Lodging problems: rounds over promising night places, then the free model.
+
+    With one team and one trip slot, the nights of the best few :func:`night_sequences` are fixed
+    in turn (each round an OR-Tools search on the same model with those nights), and a last
+    round lets the engine choose the nights itself. The best timed plan wins. Otherwise one round
+    of the free model.
+    """
+    work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
+    single = len(problem.teams) == 1 and len(problem.calendar.trip_slots()) == 1
+    nights_list: list[tuple[int, ...] | None] = []
+    if single and problem.calendar.trip_slots()[0][1] > problem.calendar.trip_slots()[0][0]:
+        nights_list += list(night_sequences(problem, 3))
+    nights_list.append(None)  # the free model: only when no fixed nights gave a plan
+    best: tuple[float, list[PlannedTrip]] | None = None
+    repair_cut = False
+    for r, nights in enumerate(nights_list):
+        remaining = deadline - time.perf_counter()
+        if nights is None and best is not None:
+            break
+        if r > 0 and remaining < 0.1:
+            break
+        share = max(1, len(nights_list) - 1 - r) if nights is not None else 1
+        budget = replace(params, time_limit_s=max(0.1, remaining / share))
+        sequences, found, got = _solve_lodging(
+            problem, budget, tuned=True, log_search=log_search, fixed_nights=nights
+        )
+        work["rounds"] += 1
+        work["solutions"] += got["solutions"]
+        work["time_limit_hit"] = max(work["time_limit_hit"], got["time_limit_hit"])
+        if not found:
+            continue
+        planned, _left, cut = time_and_repair(problem, sequences, deadline=deadline)
+        repair_cut = repair_cut or cut
+        score = plan_objective(problem, planned)
+        log.info("lodging round %d (nights %s): score %s", r, nights, score)
+        if best is None or score < best[0]:
+            best = (score, planned)
+    if best is None:
+        return False, [], work, repair_cut
+    return True, best[1], work, repair_cut
