@@ -9,13 +9,21 @@ the numbers.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from lnplan.errors import InfeasibleError, InputError
 from lnplan.optimize.routing.model import Calendar, RoutingProblem, Stop
 
-__all__ = ["allowed_start_intervals", "sleep_nodes", "validate_problem"]
+__all__ = [
+    "allowed_start_intervals",
+    "reach_s",
+    "sleep_nodes",
+    "unreachable_message",
+    "validate_problem",
+]
 
 
 def _hm(seconds: int) -> str:
@@ -89,6 +97,44 @@ def sleep_nodes(problem: RoutingProblem, stop: Stop) -> list[int]:
     if problem.calendar.trip_max_days > 1:
         nodes.update(s.node for s in problem.stops if s.node != stop.node)
     return sorted(nodes)
+
+
+def reach_s(
+    tt: npt.NDArray[np.int64],
+    node: int,
+    bases: Sequence[int],
+    other_places: Sequence[int],
+    *,
+    day_trips: bool,
+) -> tuple[int, int]:
+    """The reach rule, written once: the least driving a visit to ``node`` needs in its day.
+
+    Day trips (``trip_max_days == 1``): the round trip from the nearest base. Longer trips: the
+    shortest drive in from a base or any other place a team can sleep (``other_places``; a base
+    at ``node`` itself counts as 0). Returns the seconds and the place it is measured from.
+    """
+    if day_trips:
+        best = min(bases, key=lambda b: int(tt[b, node]) + int(tt[node, b]))
+        return int(tt[best, node]) + int(tt[node, best]), int(best)
+    places = [p for p in set(bases) | set(other_places) if p != node or p in bases]
+    best = min(places, key=lambda p: int(tt[p, node]))
+    return int(tt[best, node]), int(best)
+
+
+def unreachable_message(
+    label: str, reach: int, origin: str, service_s: int, day_s: int, *, day_trips: bool
+) -> str:
+    """The one message for a visit that does not fit in a working day with its reach."""
+    how = (
+        f"the best round trip from a base ({origin}) takes {_hm(reach)}"
+        if day_trips
+        else f"the nearest place a team can sleep ({origin}) is {_hm(reach)} away"
+    )
+    return (
+        f"{label} cannot be reached within one working day from any place a team can sleep: "
+        f"{how}, and with {_hm(service_s)} on site that exceeds a working day ({_hm(day_s)} "
+        "without lunch)"
+    )
 
 
 def validate_problem(problem: RoutingProblem) -> None:
@@ -195,28 +241,20 @@ def _check_feasibility(problem: RoutingProblem) -> None:
                 f"{label}: its time windows and blocked days leave no working time in the "
                 f"horizon for a {_hm(s.service_s)} visit"
             )
-        if cal.trip_max_days == 1:
-            # Day trips: out from a base and back the same day.
-            best = min(int(tt[b, s.node]) + int(tt[s.node, b]) for b in bases)
-            budget = day_s
-            if best + s.service_s > budget:
-                raise InfeasibleError(
-                    f"{label} cannot be reached within one working day from any place a team can "
-                    f"sleep: the best round trip from a base takes {_hm(best)} plus "
-                    f"{_hm(s.service_s)} on site, more than the {_hm(budget)} a day allows"
+        day_trips = cal.trip_max_days == 1
+        reach, origin = reach_s(
+            tt, s.node, bases, [int(p) for p in everywhere], day_trips=day_trips
+        )
+        if reach + s.service_s > day_s:
+            raise InfeasibleError(
+                unreachable_message(
+                    label, reach, problem.node_name(origin), s.service_s, day_s,
+                    day_trips=day_trips,
                 )
+            )  # fmt: skip
+        if day_trips:
             continue
         places = everywhere[(everywhere != s.node) | is_base]
-        reach = int(tt[places, s.node].min())
-        block = day_s
-        if reach + s.service_s > block:
-            nearest = int(places[np.argmin(tt[places, s.node])])
-            raise InfeasibleError(
-                f"{label} cannot be reached within one working day from any place a team can "
-                f"sleep: the nearest ({problem.node_name(nearest)}) is {_hm(reach)} away, and "
-                f"with {_hm(s.service_s)} on site that exceeds a working day ({_hm(block)} "
-                "without lunch)"
-            )
         onward = int(tt[s.node, places].min())
         if onward > day_s:
             raise InfeasibleError(
