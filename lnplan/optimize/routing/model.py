@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from lnplan.optimize.routing.calendar import DAY_S, Calendar, allowed_start_intervals
+
 __all__ = [
+    "DAY_S",
     "Calendar",
     "PlannedTrip",
     "RoutingProblem",
@@ -37,123 +40,8 @@ __all__ = [
     "TeamDay",
     "Trip",
     "Visit",
+    "allowed_start_intervals",
 ]
-
-DAY_S = 86_400
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Working days, the lunch break, trips and the campaign horizon.
-
-    Work happens from ``day_start_s`` to ``day_end_s`` each working day, with a fixed lunch break
-    ``[lunch_start_s, lunch_start_s + lunch_s)``. Lunch pauses whatever the team is doing (a
-    screening session or a drive resumes after it); nothing pauses over night: a drive and a
-    service each lie inside one working day.
-
-    Internally the engines use the *work clock*: seconds of working time since the campaign start,
-    ``W = day_end_s - day_start_s - lunch_s`` per day, so day ``d`` is ``[d W, (d + 1) W]`` and
-    lunch and nights vanish. :meth:`wall_start`, :meth:`wall_end` and :meth:`work_of` convert.
-
-    Parameters
-    ----------
-    horizon_days
-        Working days in the campaign.
-    trip_max_days
-        Longest trip in working days (the team returns to base at the end of a trip).
-    day_start_s, day_end_s
-        Start and end of the working day, seconds after the day's 00:00.
-    lunch_start_s, lunch_s
-        Start of the lunch break (seconds after 00:00) and its length (0: no lunch break).
-    day_length_s
-        Length of one day on the time axis (86 400 s for real calendars).
-    day_limits_s
-        Optional working seconds of each day of the horizon (on the work clock, lunch excluded),
-        at most ``work_per_day_s``: a short day ends early (a half day before a holiday, or the
-        day lengths of a benchmark). Empty: every day is a full working day.
-    """
-
-    horizon_days: int = 20
-    trip_max_days: int = 5
-    day_start_s: int = 8 * 3600
-    day_end_s: int = 17 * 3600
-    lunch_start_s: int = 12 * 3600
-    lunch_s: int = 3600
-    day_length_s: int = DAY_S
-    day_limits_s: tuple[int, ...] = ()
-
-    @property
-    def work_per_day_s(self) -> int:
-        """Working seconds in one day (``W``)."""
-        return self.day_end_s - self.day_start_s - max(self.lunch_s, 0)
-
-    def work_on_day_s(self, day: int) -> int:
-        """Working seconds of day ``day`` (its limit, or the whole working day)."""
-        if day < len(self.day_limits_s):
-            return min(self.day_limits_s[day], self.work_per_day_s)
-        return self.work_per_day_s
-
-    def day_work_end(self, day: int) -> int:
-        """Work-clock moment at which day ``day``'s work ends (``day * W`` + its working time)."""
-        return day * self.work_per_day_s + self.work_on_day_s(day)
-
-    def day_open_s(self, day: int) -> int:
-        """Absolute (wall-clock) start of working day ``day``."""
-        return day * self.day_length_s + self.day_start_s
-
-    def day_close_s(self, day: int) -> int:
-        """Absolute (wall-clock) end of working day ``day``."""
-        return day * self.day_length_s + self.day_end_s
-
-    def day_of(self, time_s: int) -> int:
-        """The day a wall-clock moment belongs to."""
-        return time_s // self.day_length_s
-
-    def _wall(self, day: int, offset: int, *, after_lunch: bool) -> int:
-        lunch_at = self.lunch_start_s - self.day_start_s
-        pause = (
-            self.lunch_s
-            if self.lunch_s > 0 and (offset > lunch_at or (after_lunch and offset == lunch_at))
-            else 0
-        )
-        return day * self.day_length_s + self.day_start_s + offset + pause
-
-    def wall_start(self, work_s: int) -> int:
-        """Wall-clock time at which something starting at work time ``work_s`` starts."""
-        w = self.work_per_day_s
-        return self._wall(work_s // w, work_s % w, after_lunch=True)
-
-    def wall_end(self, work_s: int) -> int:
-        """Wall-clock time at which something ending at work time ``work_s`` ends."""
-        w = self.work_per_day_s
-        day = max(work_s - 1, 0) // w
-        return self._wall(day, work_s - day * w, after_lunch=False)
-
-    def work_of(self, time_s: int, *, up: bool) -> int:
-        """Work time of a wall-clock moment; outside working time, the next (``up``) or the
-        previous working moment."""
-        w = self.work_per_day_s
-        day, tod = divmod(time_s, self.day_length_s)
-        lunch_end = self.lunch_start_s + max(self.lunch_s, 0)
-        if tod < self.day_start_s:
-            return day * w if up else day * w - 1
-        if tod >= self.day_end_s:
-            return (day + 1) * w if up else (day + 1) * w - 1
-        if self.lunch_s > 0 and self.lunch_start_s <= tod < lunch_end:
-            at = day * w + self.lunch_start_s - self.day_start_s
-            return at if up else at - 1
-        off = (
-            tod - self.day_start_s - (self.lunch_s if self.lunch_s > 0 and tod >= lunch_end else 0)
-        )
-        return day * w + off
-
-    def trip_slots(self) -> list[tuple[int, int]]:
-        """First and last day of each trip slot."""
-        d = self.trip_max_days
-        return [
-            (first, min(first + d, self.horizon_days) - 1)
-            for first in range(0, self.horizon_days, d)
-        ]
 
 
 @dataclass(frozen=True)

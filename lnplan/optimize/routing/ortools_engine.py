@@ -40,10 +40,10 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from lnplan.optimize.routing.calendar import allowed_start_intervals
 from lnplan.optimize.routing.check import plan_objective
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, SolveParams, StopOrder
 from lnplan.optimize.routing.repair import time_and_repair
-from lnplan.optimize.routing.validate import allowed_start_intervals
 
 __all__ = ["night_sequences", "plan_with_ortools", "solve_ortools"]
 

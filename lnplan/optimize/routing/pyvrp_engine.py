@@ -13,8 +13,8 @@ import logging
 
 import numpy as np
 
+from lnplan.optimize.routing.calendar import allowed_start_intervals
 from lnplan.optimize.routing.model import RoutingProblem, SolveParams, StopOrder
-from lnplan.optimize.routing.validate import allowed_start_intervals
 
 __all__ = ["pyvrp_can_solve", "solve_pyvrp"]
 
@@ -64,7 +64,8 @@ def solve_pyvrp(
     clients = []
     for k, s in enumerate(problem.stops):
         allowed = allowed_start_intervals(cal, s)
-        early, late = allowed[0][0], allowed[-1][1]
+        # an optional stop with no allowed start is offered with no prize (and dropped on timing)
+        early, late = (allowed[0][0], allowed[-1][1]) if allowed else (0, 0)
         clients.append(
             pyvrp.Client(
                 location=len(bases) + k,
@@ -72,7 +73,7 @@ def solve_pyvrp(
                 service_duration=int(s.service_s),
                 tw_early=int(early),
                 tw_late=int(late),
-                prize=int(s.drop_penalty or 0),
+                prize=int(s.drop_penalty or 0) if allowed else 0,
                 required=s.drop_penalty is None,
             )
         )

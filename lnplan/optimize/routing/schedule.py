@@ -19,8 +19,8 @@ for one-day problems this is the usual earliest VRPTW schedule.
 
 from __future__ import annotations
 
+from lnplan.optimize.routing.calendar import allowed_start_intervals
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem
-from lnplan.optimize.routing.validate import allowed_start_intervals
 
 __all__ = ["earliest_start", "time_lodging_trip", "time_trip"]
 

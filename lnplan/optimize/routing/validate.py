@@ -8,14 +8,13 @@ the numbers.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from lnplan.errors import InfeasibleError, InputError
-from lnplan.optimize.routing.model import Calendar, RoutingProblem, Stop
+from lnplan.optimize.routing.model import Calendar, RoutingProblem, Stop, allowed_start_intervals
 
 __all__ = [
     "allowed_start_intervals",
@@ -54,40 +53,6 @@ def validate_calendar(cal: Calendar) -> None:
             f"the lunch break {cal.lunch_start_s}-{cal.lunch_start_s + cal.lunch_s} s must lie "
             f"inside the working day {cal.day_start_s}-{cal.day_end_s} s"
         )
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def allowed_start_intervals(cal: Calendar, stop: Stop) -> tuple[tuple[int, int], ...]:
-    """Closed intervals of allowed service starts for a stop, on the work clock, sorted, disjoint.
-
-    A start must lie in a working day that is not blocked, leave room for the whole service before
-    the day ends, and lie in one of the stop's windows (if it has any). Cached (both arguments are
-    frozen).
-    """
-    w = cal.work_per_day_s
-    blocked = set(stop.blocked_days)
-    days = [
-        (d * w, cal.day_work_end(d) - stop.service_s)
-        for d in range(cal.horizon_days)
-        if d not in blocked and stop.service_s <= cal.work_on_day_s(d)
-    ]
-    if not stop.time_windows_s:
-        return tuple(days)
-    windows = [(cal.work_of(a, up=True), cal.work_of(b, up=False)) for a, b in stop.time_windows_s]
-    out: list[tuple[int, int]] = []
-    for lo, hi in days:
-        for a, b in windows:
-            x, y = max(lo, a), min(hi, b)
-            if x <= y:
-                out.append((x, y))
-    out.sort()
-    merged: list[tuple[int, int]] = []
-    for a, b in out:
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return tuple(merged)
 
 
 def sleep_nodes(problem: RoutingProblem, stop: Stop) -> list[int]:
