@@ -472,3 +472,50 @@ def test_repair_with_a_passed_deadline_says_cut_short() -> None:
     planned, left, cut = time_and_repair(tight, [replace(order, last_day=0)], deadline=0.0)
     assert left and cut
     assert all(i not in p.stops for p in planned for i in left)
+
+
+# --- free-length trips (issue 14 finding 8) ------------------------------------------------------
+
+
+def _two_groups(cal: Calendar) -> RoutingProblem:
+    # base 0; group A,B and group C,D each 3 h from the base, 1 h inside a group, 6 h apart;
+    # every stop needs 4 h, so a group takes a two-day trip (3 + 4 | 1 + 4 + 3 hours).
+    tt = np.full((5, 5), 6 * H, dtype=np.int64)
+    tt[0, 1:] = tt[1:, 0] = 3 * H
+    tt[1, 2] = tt[2, 1] = tt[3, 4] = tt[4, 3] = H
+    np.fill_diagonal(tt, 0)
+    stops = tuple(
+        Stop(node=k, demand=10, service_s=4 * H, drop_penalty=10**7, name=n)
+        for k, n in zip(range(1, 5), "ABCD", strict=True)
+    )
+    return RoutingProblem(tt, tt / 60.0, stops, (Team(base=0),), cal)
+
+
+def test_free_length_trips_fit_two_trips_where_fixed_blocks_fit_one() -> None:
+    fixed = _two_groups(Calendar(horizon_days=4, trip_max_days=3, fixed_trip_blocks=True))
+    free = _two_groups(Calendar(horizon_days=4, trip_max_days=3))
+    params = SolveParams(time_limit_s=30, engine="ortools", max_iterations=40)
+    fixed_result = solve_routing(fixed, params)
+    # blocks are days 0-2 and day 3: the one-day block cannot hold a group, so any plan drops one
+    assert fixed_result.demand_served <= 20
+    free_result = solve_routing(free, params)
+    assert contract_problems(free_result) == []
+    assert free_result.demand_served == 40  # days 0-1 and 2-3
+    days = sorted((t.days[0].day, t.days[-1].day) for t in free_result.trips)
+    assert days == [(0, 1), (2, 3)]
+
+
+def test_rest_days_between_free_trips_are_kept() -> None:
+    cal = Calendar(horizon_days=4, trip_max_days=3, rest_days=1)
+    problem = _two_groups(cal)
+    result = solve_routing(
+        problem, SolveParams(time_limit_s=30, engine="ortools", max_iterations=40)
+    )
+    # with a rest day, two 2-day trips need 5 days: one group is dropped
+    assert result.demand_served == 20
+    day = 86400
+    trip1 = PlannedTrip(0, 0, 1, (0, 1), (11 * H, day + 9 * H), day + 17 * H)
+    trip2 = PlannedTrip(0, 2, 3, (2, 3), (2 * day + 11 * H, 3 * day + 9 * H), 3 * day + 17 * H)
+    no_rest = _two_groups(Calendar(horizon_days=4, trip_max_days=3))
+    assert check_trips(no_rest, [trip1, trip2]) == []
+    assert any("rest day" in b for b in check_trips(problem, [trip1, trip2]))

@@ -80,7 +80,7 @@ def objective_bound(problem: RoutingProblem) -> float:
     )
     caps = [t.capacity for t in problem.teams]
     if all(c is not None for c in caps):
-        slots = len(cal.trip_slots())
+        slots = cal.max_trips()
         load_room = float(slots * sum(c for c in caps if c is not None))
         load_room -= sum(problem.stops[k].demand for k in required)
         served = min(

@@ -57,6 +57,13 @@ class Calendar:
         Optional working seconds of each day of the horizon (on the work clock, lunch excluded),
         at most ``work_per_day_s``: a short day ends early (a half day before a holiday, or the
         day lengths of a benchmark). Empty: every day is a full working day.
+    fixed_trip_blocks
+        ``False`` (default): a trip starts on any day and ends when it is best for it to end,
+        within ``trip_max_days``; ``True``: trips live in the fixed consecutive blocks of
+        :meth:`trip_slots` (the behaviour before free-length trips).
+    rest_days
+        Working days a team rests at its base between two trips (free-length trips; the fixed
+        blocks ignore it).
     """
 
     horizon_days: int = 20
@@ -67,6 +74,8 @@ class Calendar:
     lunch_s: int = 3600
     day_length_s: int = DAY_S
     day_limits_s: tuple[int, ...] = ()
+    fixed_trip_blocks: bool = False
+    rest_days: int = 0
 
     @property
     def work_per_day_s(self) -> int:
@@ -132,6 +141,13 @@ class Calendar:
             tod - self.day_start_s - (self.lunch_s if self.lunch_s > 0 and tod >= lunch_end else 0)
         )
         return day * w + off
+
+    def max_trips(self) -> int:
+        """The most trips one team can make in the horizon."""
+        if self.fixed_trip_blocks or self.horizon_days == 1:
+            return len(self.trip_slots())
+        step = 1 + max(self.rest_days, 0)
+        return -(-(self.horizon_days + max(self.rest_days, 0)) // step)
 
     def trip_slots(self) -> list[tuple[int, int]]:
         """First and last day of each trip slot."""

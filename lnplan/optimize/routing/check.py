@@ -112,11 +112,14 @@ def check_trips(problem: RoutingProblem, trips: Sequence[PlannedTrip]) -> list[s
                 bad.append(f"{where}: back at {trip.return_s}, after that day's working time")
             if back > (trip.last_day + 1) * w:
                 bad.append(f"{where}: back at {trip.return_s}, after the trip's last day")
+    rest = 0 if cal.fixed_trip_blocks else max(cal.rest_days, 0)
     for t, spans in team_days.items():
         spans.sort()
         for (_, b), (c, _) in itertools.pairwise(spans):
-            if c <= b:
-                bad.append(f"team {t}: trips overlap (day {c} <= {b})")
+            if c <= b + rest:
+                bad.append(
+                    f"team {t}: a trip starts on day {c}, before day {b} + 1 + {rest} rest day(s)"
+                )
     for i, s in enumerate(problem.stops):
         if s.drop_penalty is None and i not in seen:
             bad.append(f"stop {i} ({problem.stop_name(i)}) must be visited but is not")

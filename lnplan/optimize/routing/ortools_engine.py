@@ -73,6 +73,7 @@ def solve_ortools(
         return _solve_lodging(problem, params, tuned=tuned, log_search=log_search)
     cal = problem.calendar
     bases = sorted({t.base for t in problem.teams})
+    bases = sorted(set(bases) | {t.end_node for t in problem.teams})
     base_index = {b: i for i, b in enumerate(bases)}
     loc = np.array(bases + [s.node for s in problem.stops], dtype=np.int64)
     n_nodes = len(loc)
@@ -80,10 +81,13 @@ def solve_ortools(
     service = np.array([0] * n_base + [s.service_s for s in problem.stops], dtype=np.int64)
     travel = problem.travel_time_s[np.ix_(loc, loc)].astype(np.int64)
 
-    slots = cal.trip_slots()
+    free = free_trips(cal)
+    # free-length trips: as many vehicles per team as it can make trips, each over the horizon
+    slots = [(0, cal.horizon_days - 1)] * cal.max_trips() if free else cal.trip_slots()
     vehicles = [(t, first, last) for t in range(len(problem.teams)) for first, last in slots]
     starts = [base_index[problem.teams[t].base] for t, _, _ in vehicles]
-    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, starts)
+    ends = [base_index[problem.teams[t].end_node] for t, _, _ in vehicles]
+    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
 
     travel_cb = routing.RegisterTransitMatrix(travel.tolist())
@@ -143,7 +147,7 @@ def solve_ortools(
 
     # The drive home happens within one day too: no stop more than a day from the base ends a trip.
     for k in range(len(problem.stops)):
-        far = [v for v in range(len(vehicles)) if travel[n_base + k, starts[v]] > w]
+        far = [v for v in range(len(vehicles)) if travel[n_base + k, ends[v]] > w]
         for v in far:
             routing.NextVar(manager.NodeToIndex(n_base + k)).RemoveValue(routing.End(v))
 
@@ -152,7 +156,17 @@ def solve_ortools(
         time.CumulVar(start).SetRange(first * w_u, (last + 1) * w_u)
         time.CumulVar(end).SetRange(first * w_u, (last + 1) * w_u)
         routing.AddVariableMinimizedByFinalizer(time.CumulVar(end))
-        routing.AddVariableMaximizedByFinalizer(time.CumulVar(start))
+        if free:
+            # a trip leaves at a day's opening (waiting at the base is slack) and is back within
+            # trip_max_days days; a team's next trip starts after it and its rest days
+            time.CumulVar(start).SetValues([d * w_u for d in range(cal.horizon_days)])
+            time.SetSpanUpperBoundForVehicle(cal.trip_max_days * w_u, v)
+            if v > 0 and vehicles[v - 1][0] == vehicles[v][0]:
+                routing.solver().Add(
+                    time.CumulVar(routing.End(v - 1)) + cal.rest_days * w_u <= time.CumulVar(start)
+                )
+        else:
+            routing.AddVariableMaximizedByFinalizer(time.CumulVar(start))
 
     caps = [problem.teams[t].capacity for t, _, _ in vehicles]
     if any(c is not None for c in caps):
@@ -179,9 +193,23 @@ def solve_ortools(
             stops.append(manager.IndexToNode(idx) - n_base)
             idx = solution.Value(routing.NextVar(idx))
         if stops:
+            if free:
+                first = solution.Value(time.CumulVar(routing.Start(v))) // w_u
+                last = min(first + cal.trip_max_days - 1, cal.horizon_days - 1)
             trips.append(StopOrder(team, first, last, tuple(stops)))
+    if free:  # a trip's days end before the team's next trip and its rest days
+        trips.sort(key=lambda o: (o.team, o.first_day))
+        for k, (prev, nxt) in enumerate(itertools.pairwise(trips)):
+            if prev.team == nxt.team and prev.last_day > nxt.first_day - 1 - cal.rest_days:
+                trimmed = max(prev.first_day, nxt.first_day - 1 - cal.rest_days)
+                trips[k] = replace(prev, last_day=trimmed)
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
     return trips, True, work
+
+
+def free_trips(cal: Any) -> bool:
+    """Whether trips are of free length (not fixed blocks) on this calendar."""
+    return not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
 
 
 def _search(

@@ -57,7 +57,10 @@ def time_and_repair(
     if left and not problem.lodging:
         log.info("%d stop(s) did not fit after exact timing; re-inserting", len(left))
         tt = problem.travel_time_s
-        slots = problem.calendar.trip_slots()
+        cal = problem.calendar
+        # fixed blocks: every block of every team; free-length trips: the trips made so far
+        free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+        slots = [] if free else cal.trip_slots()
         for i in sorted(left, key=lambda i: -problem.stops[i].demand):
             if deadline is not None and time.perf_counter() > deadline:
                 cut_short = True
@@ -67,7 +70,8 @@ def time_and_repair(
             best: tuple[int, tuple[int, int, int], PlannedTrip] | None = None
             for team in range(len(problem.teams)):
                 base, end = problem.teams[team].base, problem.teams[team].end_node
-                for first, last in slots:
+                spans = slots or [(f, la) for (t, f, la) in trips if t == team]
+                for first, last in spans:
                     key = (team, first, last)
                     cur = list(trips[key].stops) if key in trips else []
                     nodes = [base] + [problem.stops[j].node for j in cur] + [end]
