@@ -9,6 +9,12 @@ Sections (``--only`` takes a comma list; default all):
   (PuLP/CBC) on the same instance in a subprocess when installed, and the time ratio.
 - ``province`` 300,000 demand x 5,000 candidates, p = 80, 10 km, in a subprocess that reports its
   peak memory (resource.getrusage, the whole process: generation, cover matrix and solve).
+- ``equity``   max-min equity over the cities of the 20,000 x 2,000 MCLP at 2, 5 and 12 s: the
+  status, the lowest city rate against its bound, and the price of equity (reported only when
+  both stages are proven). Not part of the default set.
+- ``pmedmem``  dense p-median memory: the peak memory the solve allocates (tracemalloc, numpy
+  included) as a multiple of its cost matrix, 3,000 demand x 500 candidates, p = 60.
+  Not part of the default set; ``--quick`` runs it with a 30 s limit.
 
 Examples::
 
@@ -272,12 +278,64 @@ def province_child(seed: int) -> None:
     )
 
 
+def bench_equity(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from lnplan.optimize.siting import CoverageProblem, Equity, SolveParams, solve_max_coverage
+
+    n, m, p = 20_000, 2_000, 80
+    inst, cov = _mclp_instance(n, m, args.seed)
+    cities = np.unique(inst.demand_city).size
+    print(f"\n== MCLP equity max_min, {n:,} x {m:,}, p = {p}, {cities} cities, load {_load()}")
+    print("limit s  status                objective  lowest rate (bound)  price    time s")
+    for limit in (2.0, 5.0, 12.0):
+        r = solve_max_coverage(
+            CoverageProblem(inst.weights, cov, p),
+            SolveParams(time_limit_s=limit, seed=0),
+            equity=Equity(groups=inst.demand_city, mode="max_min"),
+        )
+        rate = r.details.get("min_group_rate", float("nan"))
+        rate_bound = r.details.get("min_group_rate_bound", float("nan"))
+        price = "-" if r.price_of_equity is None else f"{r.price_of_equity:,.0f}"
+        print(
+            f"{limit:7.0f}  {r.status:20s} {r.objective:10,.0f}  {rate:.3f} ({rate_bound:.3f})"
+            f"        {price:8s} {r.runtime_s:6.1f}"
+        )
+
+
+def bench_pmedmem(args: argparse.Namespace) -> None:
+    import tracemalloc
+
+    import numpy as np
+
+    from lnplan.optimize.siting import MedianProblem, SolveParams, solve_p_median
+
+    n, m, p = 3000, 500, 60
+    limit = min(args.time_limit, 30.0)
+    print(f"\n== dense p-median memory, {n} x {m}, p = {p}, time limit {limit:g} s, load {_load()}")
+    rng = np.random.default_rng(args.seed)
+    a, b = rng.random((n, 2)) * 100, rng.random((m, 2)) * 100
+    d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).round()
+    w = rng.integers(1, 20, n).astype(float)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    r = solve_p_median(MedianProblem(w, d, p), SolveParams(time_limit_s=limit, seed=args.seed))
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    print(
+        f"cost matrix {d.nbytes / 1e6:.1f} MB; peak allocated by the solve {peak / 1e6:.1f} MB "
+        f"= {peak / d.nbytes:.1f}x the matrix; {r.status}, objective {r.objective:,.0f}, "
+        f"gap {r.gap:.2e}, {time.perf_counter() - t0:.1f} s (tracemalloc slows numpy)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument(
         "--only",
         default="pmedian,cflp,mclp,province",
-        help="comma list of sections: pmedian, cflp, mclp, province",
+        help="comma list of sections: pmedian, cflp, mclp, province, equity, pmedmem",
     )
     ap.add_argument(
         "--quick", action="store_true", help="small pmed/cap selections, no spopt, no province run"
@@ -300,13 +358,15 @@ def main() -> None:
         province_child(args.province_child)
         return
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = only - {"pmedian", "cflp", "mclp", "province"}
+    sections = {"pmedian", "cflp", "mclp", "province", "equity", "pmedmem"}
+    unknown = only - sections
     if unknown:
-        ap.error(f"unknown section(s) {sorted(unknown)}; use pmedian, cflp, mclp, province")
+        ap.error(f"unknown section(s) {sorted(unknown)}; use {', '.join(sorted(sections))}")
     if args.quick:
         args.time_limit = min(args.time_limit, 60.0)
         args.spopt_timeout = 0.0
         only.discard("province")
+        only.add("pmedmem")
     print(
         f"bench_siting: {time.strftime('%Y-%m-%d %H:%M:%S')}, {os.cpu_count()} CPUs, load {_load()}"
     )
@@ -318,6 +378,10 @@ def main() -> None:
         bench_mclp(args)
     if "province" in only:
         bench_province(args)
+    if "equity" in only:
+        bench_equity(args)
+    if "pmedmem" in only:
+        bench_pmedmem(args)
 
 
 if __name__ == "__main__":

@@ -378,6 +378,11 @@ def _county_names() -> set[str]:
     return set(table["name"]) | set(table["short_name"])
 
 
+def _signed(x: float) -> str:
+    """``+1,234.50``; ``n/a`` for NaN (that budget is impossible or was not solved)."""
+    return "n/a" if x != x else f"{x:+,.2f}"
+
+
 @app.command("fund")
 def fund_cmd(
     file: Annotated[
@@ -398,38 +403,73 @@ def fund_cmd(
         bool,
         typer.Option("--any-names", help="Do not check county names against Liaoning's counties."),
     ] = False,
+    deterministic_time_s: Annotated[
+        float,
+        typer.Option(
+            "--deterministic-time-s",
+            min=1e-9,
+            help="CP-SAT work limit per solve (deterministic seconds): same input, same answer.",
+        ),
+    ] = 10.0,
+    time_limit_s: Annotated[
+        float,
+        typer.Option("--time-limit-s", min=1e-6, help="Wall-clock safety cap per solve."),
+    ] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Allocate a budget among counties exactly in whole units and print the allocation."""
+    """Allocate a budget among counties exactly in whole units and print the allocation.
+
+    Prints the status (optimal / feasible / no_solution_in_limit), the objective recomputed from
+    the allocation, the proven bound and gap, what proves it, and whether the rules were checked.
+    """
     import json
 
     from rich.table import Table
 
-    from lnplan.optimize.funding import explain_funding, solve_funding
+    from lnplan.optimize.funding import SolveParams, explain_funding, solve_funding
+    from lnplan.optimize.result import outcome_record
     from lnplan.programs.employment_fund import read_need_table
 
     if objective == "jobs":
         raise fail("--objective jobs needs effect curves, which a need table does not carry")
+    params = SolveParams(
+        time_limit_s=time_limit_s,
+        deterministic_time_s=deterministic_time_s,
+        time_limit_name="--time-limit-s",
+        deterministic_time_name="--deterministic-time-s",
+    )
     try:
         table = read_need_table(file, valid_names=None if any_names else _county_names())
         problem = table.problem(budget_yuan, unit_yuan)
-        result = solve_funding(problem, objective)
-        expl = None if as_json else explain_funding(problem, result)
+        result = solve_funding(problem, objective, params)
+        found = result.has_allocation
+        expl = None if as_json or not found else explain_funding(problem, result, params)
     except LnplanError as exc:
         raise fail(str(exc)) from None
+    record = outcome_record(result)
     if as_json:
         out = {
             "status": result.status,
             "objective": result.objective_name,
-            "objective_value": result.objective,
-            "bound": result.bound,
-            "gap": result.gap,
+            "objective_value": record["objective"],
+            "bound": record["bound"],
+            "gap": record["gap"],
+            "rules_checked": result.rules_checked,
+            "proof": result.proof,
+            "engine": result.engine,
+            "time_s": record["time_s"],
+            "work": record["work"],
+            "message": result.message,
             "budget_yuan": budget_yuan,
             "unit_yuan": unit_yuan,
-            "allocations": result.as_dict(),
+            "allocations": result.as_dict() if found else None,
         }
         typer.echo(json.dumps(out, ensure_ascii=False))
+        if not found:
+            raise typer.Exit(1)
         return
+    if not found:
+        raise fail(f"{result.status}: {result.message}", code=1)
     assert expl is not None
     view = Table(title=f"{budget_yuan:,} yuan by {objective} ({result.status})")
     for col in ("county", "amount (yuan)", "share of budget", "share of need", "binds"):
@@ -444,13 +484,21 @@ def fund_cmd(
         )
     console.print(view)
     unit_word = {"proportional": "yuan of deviation", "maxmin": "yuan per unit of need"}
+    work = ", ".join(f"{k} {v}" for k, v in record["work"].items() if v not in ("", None))
     console.print(
-        f"objective {result.objective:,.2f} {unit_word.get(objective, '')}; one more unit of "
-        f"budget changes it by {expl.marginal_up:+,.2f}, one less by {-expl.marginal_down:+,.2f} "
-        f"(re-solved); {result.runtime_s * 1000:.0f} ms, {result.engine}",
+        f"status {result.status}: objective {result.objective:,.2f} "
+        f"{unit_word.get(objective, '')} (recomputed from the allocation), bound "
+        f"{result.bound:,.2f}, gap {result.gap:.3g} (proof: {result.proof}); rules checked: "
+        f"{'yes' if result.rules_checked else 'no'}. One more unit of budget changes it by "
+        f"{_signed(expl.marginal_up)}, one less by {_signed(-expl.marginal_down)} (re-solved); "
+        f"{result.runtime_s * 1000:.0f} ms, {result.engine} ({work})",
         highlight=False,
         soft_wrap=True,
     )
+    if result.message:
+        err_console.print(
+            f"[bold yellow]note:[/] {result.message}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command("apportion")
@@ -564,6 +612,24 @@ def bench_siting_cmd(
         f"{result.chosen.size} sites, engine {result.engine}",
         highlight=False,
     )
+
+
+@app.command("snapshot")
+def snapshot_cmd(
+    run_dir: Annotated[str, typer.Argument(help="A folder written by `lnplan run`.")],
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write A4 PDFs.")] = True,
+) -> None:
+    """PNG (and A4 PDF) snapshots of a run's maps into RUN_DIR/snapshots (headless Chromium)."""
+    from pathlib import Path
+
+    from lnplan.report.snapshot import snapshot_run
+
+    try:
+        written = snapshot_run(Path(run_dir), pdf=pdf)
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    for path in written:
+        console.print(str(path), highlight=False)
 
 
 def main() -> None:

@@ -42,7 +42,8 @@ import pandas as pd
 from lnplan import __version__
 from lnplan.errors import InputError
 from lnplan.geo.aggregate import suppress_small_counts
-from lnplan.programs import ProgrammeOutput, missing_sections, run_enabled, write_output
+from lnplan.programs import ProgrammeOutput, missing_sections, run_enabled
+from lnplan.report.tables import write_outputs
 from lnplan.scenario import Scenario
 from lnplan.world import World, build_world
 
@@ -183,8 +184,7 @@ def run_scenario(
         write_gpkg(layers, tmp / "world" / "world.gpkg")
         files += [tmp / "scenario.json", tmp / "world_summary.csv", tmp / "world" / "world.gpkg"]
         outputs = run_enabled(scenario, world, tmp, on_start=lambda name: step(f"programme {name}"))
-        for output in outputs:
-            files += write_output(output, tmp / output.name, formats=list(scenario.output.formats))
+        files += write_outputs(scenario, outputs, tmp)  # tables, workbook, GeoPackage
         maps = importlib.import_module("lnplan.maps")
         hook = getattr(maps, "write_run_maps", None)
         if hook is not None:

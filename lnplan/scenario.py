@@ -217,10 +217,23 @@ class TravelSection(_Section):
 class MapsSection(_Section):
     """Map options."""
 
-    tiles: Literal["cartodb-positron", "openstreetmap", "none", "custom"] = "openstreetmap"
+    tiles: Literal["auto", "none", "tianditu", "gaode", "openstreetmap", "custom"] = Field(
+        default="auto",
+        description="base tiles: 'auto' is Tianditu when a key is set, else 'none' (a light "
+        "basemap drawn from the embedded outlines); 'gaode' shifts layers to GCJ-02 for display",
+    )
+    tianditu_key: str | None = Field(
+        default=None,
+        description="Tianditu key (TIANDITU_KEY in the environment wins); it is readable by "
+        "whoever opens the HTML",
+    )
     tiles_url: str | None = Field(default=None, description="URL template for tiles = 'custom'")
     tiles_attribution: str | None = None
     offline_assets: bool = Field(default=True, description="embed Leaflet JS/CSS (no CDN)")
+    language: Literal["zh", "en"] = Field(default="zh", description="language of maps and pages")
+    snapshots: bool = Field(
+        default=False, description="also write PNG and A4 PDF snapshots of each map (Chromium)"
+    )
     min_cell_households: int = Field(
         default=MIN_CELL_HOUSEHOLDS,
         ge=MIN_CELL_HOUSEHOLDS,
@@ -262,9 +275,40 @@ class SitesSection(_Section):
     grid_cell_km: float = Field(default=2.0, gt=0, le=100)
     h3_resolution: int = Field(default=7, ge=0, le=15)
     time_limit_s: float = Field(default=60.0, gt=0)
+    capacity_households: float | None = Field(
+        default=None,
+        gt=0,
+        description="households each site can serve (every candidate alike); default: no limit",
+    )
+    capacity_column: str | None = Field(
+        default=None,
+        description="candidate column with the households each site can serve (overrides "
+        "capacity_households where set)",
+    )
+    site_cost_yuan: float | None = Field(
+        default=None, ge=0, description="cost of opening each new site (every candidate alike)"
+    )
+    site_cost_column: str | None = Field(
+        default=None, description="candidate column with the cost of opening each site, yuan"
+    )
+    budget_yuan: float | None = Field(
+        default=None, ge=0, description="most the new sites may cost together; needs a site cost"
+    )
+    equity: Literal["none", "max_min", "floor"] = Field(
+        default="none",
+        description='coverage fairness across cities (objective "mclp"): "max_min" raises the '
+        'lowest city coverage rate first; "floor" keeps every city at least equity_floor',
+    )
+    equity_floor: float = Field(default=0.0, ge=0, le=1, description="least city coverage rate")
 
     @model_validator(mode="after")
     def _quotas(self) -> SitesSection:
+        if self.budget_yuan is not None and (
+            self.site_cost_yuan is None and self.site_cost_column is None
+        ):
+            raise ValueError("budget_yuan: needs site_cost_yuan or site_cost_column")
+        if self.equity != "none" and self.objective != "mclp":
+            raise ValueError(f'equity: {self.equity!r} applies to objective "mclp" only')
         if (
             self.max_sites_per_city is not None
             and self.max_sites_per_city < self.min_sites_per_city
@@ -287,7 +331,16 @@ class FundingSection(_Section):
     floor_yuan: int = Field(default=0, ge=0, description="least allocation per eligible county")
     cap_yuan: int | None = Field(default=None, gt=0, description="most allocation per county")
     jobs_target: int = Field(ge=0, description="default: targets new_jobs_per_year")
-    time_limit_s: float = Field(default=30.0, gt=0)
+    deterministic_time_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="CP-SAT work limit per solve (deterministic seconds, not wall time): the same "
+        "scenario gives the same allocation under any machine load",
+    )
+    time_limit_s: float = Field(
+        default=30.0, gt=0, description="wall-clock safety cap per solve; hitting it is a warning"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FundingSection:
@@ -310,12 +363,55 @@ class FundingSection(_Section):
         return self
 
 
+#: Screening settings planners ask for that the tours cannot honour yet, with the reason.
+_SCREENING_NOT_YET = {
+    "team_blocked_dates": "the routing model has one calendar for all teams; use blocked_dates "
+    "(no team works) or fewer n_teams",
+    "time_windows": "townships cannot yet be given visiting hours; every working hour is allowed",
+    "gather_km": "screening at gathering points is not planned yet; each township is visited",
+}
+
+
 class ScreeningSection(_Section):
     """Child screening tours by mobile teams (lnplan.programs.screening_routes)."""
 
     enabled: bool = True
     n_teams: int = Field(default=4, ge=1, le=200)
     base: str = Field(default="沈阳市", min_length=1, description="teams' home city/county")
+    bases: list[str] = Field(
+        default_factory=list,
+        description="one home city/county per base; teams are given to the bases in turn "
+        "(team 1 to the first, team 2 to the second, ...); empty: every team at `base`",
+    )
+    examiners_per_team: int = Field(
+        default=1, ge=1, le=50, description="examiners screening side by side in one team"
+    )
+    start_date: dt.date | None = Field(
+        default=None, description="first day of the campaign (working days count from it)"
+    )
+    blocked_dates: list[dt.date] = Field(
+        default_factory=list, description="dates no team works (besides weekends and holidays)"
+    )
+    balance_weight: float = Field(
+        default=0.0, ge=0, description="weight of the busiest trip's working time (0: none)"
+    )
+    priority_weight: float = Field(
+        default=1.0, ge=1, le=100, description="value of a child in a priority county vs. 1"
+    )
+    mountain_weight: float = Field(
+        default=1.0, ge=1, le=100, description="value of a child in a mountain county vs. 1"
+    )
+    min_share_by_city: float = Field(
+        default=0.0, ge=0, le=1, description="floor on the share of each city's children screened"
+    )
+    min_share_priority: float = Field(
+        default=0.0, ge=0, le=1, description="floor on the share screened in each priority county"
+    )
+    target_share: float | None = Field(
+        default=None, gt=0, le=1, description="sizing: share of all children to screen by deadline"
+    )
+    deadline: dt.date | None = Field(default=None, description="sizing: last day of the campaign")
+    max_teams: int = Field(default=60, ge=1, le=500, description="sizing: most teams tried")
     max_trip_days: int = Field(default=5, ge=1, le=60)
     horizon_days: int = Field(default=20, ge=1, le=366)
     day_start: dt.time = dt.time(8, 0)
@@ -332,6 +428,15 @@ class ScreeningSection(_Section):
         description="stop the tour search after this many improving solutions instead of at "
         "time_limit_s: the same scenario and seed then give the same tours on any machine",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, raw: Any) -> Any:
+        if isinstance(raw, Mapping):
+            for key, why in _SCREENING_NOT_YET.items():
+                if key in raw:
+                    raise ValueError(f"{key}: not supported yet: {why}")
+        return raw
 
     @property
     def working_min_per_day(self) -> int:
@@ -353,6 +458,12 @@ class ScreeningSection(_Section):
             raise ValueError(
                 f"age_min_years: {self.age_min_years} is above age_max_years {self.age_max_years}"
             )
+        if (self.target_share is None) != (self.deadline is None):
+            raise ValueError("target_share: give target_share and deadline together (sizing)")
+        if self.deadline is not None and self.start_date is None:
+            raise ValueError("deadline: sizing needs start_date too")
+        if self.deadline is not None and self.start_date and self.deadline < self.start_date:
+            raise ValueError(f"deadline: {self.deadline} is before start_date {self.start_date}")
         if self.max_trip_days > self.horizon_days:
             raise ValueError(
                 f"max_trip_days: {self.max_trip_days} exceeds horizon_days {self.horizon_days}"

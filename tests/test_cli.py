@@ -86,8 +86,10 @@ def test_run_writes_the_index_map(tmp_path: Path) -> None:
     args += ["--set", "screening.enabled=false"]
     result = runner.invoke(app, ["run", str(scenario), "--out", str(tmp_path / "demo"), *args])
     assert result.exit_code == 0, result.output
-    html = (tmp_path / "demo" / "index.html").read_text(encoding="utf-8")
-    for name in ("岫岩满族自治县", "沈阳市", "SYNTHETIC DEMO DATA"):
+    index = (tmp_path / "demo" / "index.html").read_text(encoding="utf-8")
+    assert 'href="overview.html"' in index and "演示数据" in index
+    html = (tmp_path / "demo" / "overview.html").read_text(encoding="utf-8")
+    for name in ("沈阳市", "演示数据"):
         assert name in html or json.dumps(name)[1:-1] in html
     assert "cdn.jsdelivr.net" not in html  # Leaflet is embedded, the map works offline
     assert "index.html" in result.stdout

@@ -34,6 +34,27 @@ def test_fund_json(tmp_path: Path) -> None:
     assert sum(alloc.values()) == 35_000_000
     assert alloc["岫岩满族自治县"] == 2_000_000  # capped
     assert all(v % 10_000 == 0 for v in alloc.values())
+    assert out["rules_checked"] is True
+    assert out["proof"] == "CP-SAT search"
+    assert out["engine"] == "ortools-cp-sat"
+    assert 0 <= out["gap"] <= 1e-6
+    assert out["bound"] <= out["objective_value"]
+    assert {"branches", "conflicts", "deterministic_time"} <= set(out["work"])
+
+
+def test_fund_no_solution_in_limit_names_the_option(tmp_path: Path) -> None:
+    f = write(tmp_path, NEED)
+    args = ["fund", f, "--budget-yuan", "35000000", "--deterministic-time-s", "1e-9"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert out["status"] == "no_solution_in_limit"
+    assert out["allocations"] is None and out["objective_value"] is None
+    assert "--deterministic-time-s" in out["message"]
+    table = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert table.exit_code == 1
+    assert "no_solution_in_limit" in table.stderr and "Traceback" not in table.output
+    assert "infeasible" not in table.stderr
 
 
 def test_fund_gbk_csv_and_table(tmp_path: Path) -> None:
@@ -47,6 +68,9 @@ def test_fund_gbk_csv_and_table(tmp_path: Path) -> None:
     assert "岫岩满族自治县" in result.stdout
     assert "2,000,000" in result.stdout
     assert "cap" in result.stdout
+    assert "status optimal" in result.stdout
+    assert "proof: exact threshold in rational arithmetic" in result.stdout
+    assert "rules checked: yes" in result.stdout
 
 
 def test_fund_xlsx(tmp_path: Path) -> None:
@@ -164,3 +188,29 @@ def test_fund_share_above_one_is_a_cell_error(tmp_path: Path) -> None:
     assert (
         "row 2, column 'floor_share': floor_share is a share: 0 to 1 (value '1.5')" in result.stderr
     )
+
+
+def test_fund_budget_too_many_units_is_a_clear_error(tmp_path: Path) -> None:
+    f = write(tmp_path, NEED)
+    for budget in ("1000000000000000", "100000000000000000000000"):
+        result = runner.invoke(app, ["fund", f, "--budget-yuan", budget, "--unit-yuan", "1"])
+        assert result.exit_code == 2, result.output
+        assert "use a larger unit" in result.stderr
+        assert "Traceback" not in result.output and result.exception is not None
+        assert isinstance(result.exception, SystemExit)
+
+
+def test_fund_zero_budget_says_one_less_is_impossible(tmp_path: Path) -> None:
+    f = write(tmp_path, NEED.replace("1000000", ""))
+    result = runner.invoke(app, ["fund", f, "--budget-yuan", "0"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "one less by n/a" in result.stdout
+    assert "nan" not in result.stdout
+
+
+def test_apportion_total_too_large_is_a_clear_error(tmp_path: Path) -> None:
+    f = write(tmp_path, "name,weight\nA,1\nB,2.5\n")
+    result = runner.invoke(app, ["apportion", f, "--total", str(10**25), "--method", "webster"])
+    assert result.exit_code == 2, result.output
+    assert "the total must be at most 9,007,199,254,740,992" in result.stderr
+    assert isinstance(result.exception, SystemExit)

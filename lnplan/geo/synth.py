@@ -110,6 +110,14 @@ MOUNTAIN_SPREAD = 1.4
 SUBDISTRICT_SIGMA_MAX_M = 6_000.0
 BEST_CANDIDATE_TRIES = 16
 REDRAWS = 30
+#: No demo household lies closer than this to a township, candidate or facility point (all of which
+#: are shared): a privacy scan of the outputs can then match household positions strictly.
+HOUSEHOLD_CLEARANCE_M = 25.0
+#: Shared grid cells (lnplan.geo.aggregate) have their corners on multiples of the cell size in
+#: the metric CRS; no demo household lies within this distance of a point of the 100 m lattice, so
+#: a strict privacy scan does not mistake a cell corner for a household.
+LATTICE_M = 100.0
+LATTICE_CLEARANCE_M = 2.0
 TWO_PERSON_SHARE = 0.08
 URBAN_CHILDREN_FACTOR = 0.25
 CERTIFIED_DISABLED_SHARE = 0.03
@@ -153,6 +161,56 @@ def _gaussian_in(
         outside[idx] = ~shapely.contains_xy(poly, pts[idx, 0], pts[idx, 1])
     pts[outside] = centres[outside]
     return pts
+
+
+def _clear_of(
+    xy: FloatArray, public_xy: FloatArray, clearance_m: float, rng: np.random.Generator
+) -> FloatArray:
+    """``xy`` (metres) with every point closer than ``clearance_m`` to a ``public_xy`` point moved
+    out to ``clearance_m`` from it (away from it, or in a random direction when on it).
+
+    Households that :func:`_gaussian_in` could not place inside their county sit on their
+    township's point; this keeps them (and chance neighbours) off every shared point.
+    """
+    from scipy.spatial import cKDTree
+
+    if len(xy) == 0 or len(public_xy) == 0:
+        return xy
+    out = xy.copy()
+    tree = cKDTree(public_xy)
+    for _ in range(5):  # a point moved off one public point may land near another
+        dist, near = tree.query(out, k=1)
+        close = np.flatnonzero(dist < clearance_m)
+        if close.size == 0:
+            break
+        away = out[close] - public_xy[near[close]]
+        norm = np.hypot(away[:, 0], away[:, 1])
+        angle = rng.uniform(0.0, 2.0 * np.pi, close.size)
+        random_dir = np.column_stack([np.cos(angle), np.sin(angle)])
+        unit = np.where((norm > 1e-6)[:, None], away / np.maximum(norm, 1e-6)[:, None], random_dir)
+        out[close] = public_xy[near[close]] + unit * clearance_m * 1.01
+    return out
+
+
+def _off_lattice(xy: FloatArray, step_m: float, clearance_m: float) -> FloatArray:
+    """``xy`` (metres) with points closer than ``clearance_m`` to a multiple of ``step_m`` in both
+    coordinates moved straight away from it to ``clearance_m`` (diagonally when on it)."""
+    if len(xy) == 0:
+        return xy
+    corner = np.round(xy / step_m) * step_m
+    away = xy - corner
+    norm = np.hypot(away[:, 0], away[:, 1])
+    close = norm < clearance_m
+    if not close.any():
+        return xy
+    out = xy.copy()
+    unit = np.where(
+        (norm[close] > 1e-9)[:, None],
+        away[close] / np.maximum(norm[close], 1e-9)[:, None],
+        np.array([[np.sqrt(0.5), np.sqrt(0.5)]]),
+    )
+    out[close] = corner[close] + unit * clearance_m * 1.01
+    return out
 
 
 def _largest_remainder(total: int, weights: FloatArray) -> npt.NDArray[np.int64]:
@@ -350,7 +408,6 @@ def make_world(settings: WorldSection, seed: int, *, data: DataSection | None = 
         xy = np.zeros((0, 2))
     width = max(7, len(str(len(hh))))
     hh.insert(0, "household_id", [f"H{i:0{width}d}" for i in range(1, len(hh) + 1)])
-    households = _points_gdf(hh, lonlat(xy))
 
     # --- children awaiting screening ---
     children = np.zeros(len(townships), dtype=np.int64)
@@ -434,6 +491,10 @@ def make_world(settings: WorldSection, seed: int, *, data: DataSection | None = 
     facs["city_code"] = facs["county_code"].map(county_info["city_code"])
     facs.insert(0, "facility_id", [f"F{i:04d}" for i in range(1, len(facs) + 1)])
     facilities = _points_gdf(facs, lonlat(np.asarray(fac_xy)))
+    public_xy = np.vstack([unit_xy, np.asarray(cand_xy).reshape(-1, 2), np.asarray(fac_xy)])
+    xy = _clear_of(xy, public_xy, HOUSEHOLD_CLEARANCE_M, np.random.default_rng(seed))
+    xy = _off_lattice(xy, LATTICE_M, LATTICE_CLEARANCE_M)
+    households = _points_gdf(hh, lonlat(xy))
 
     # --- county indicators ---
     county_pop = townships.groupby("county_code")["population_est"].sum()

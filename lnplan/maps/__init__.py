@@ -1,88 +1,160 @@
-"""Folium maps of boundaries and programme results; they read results and never solve.
+"""Shared maps of a run, for officials: they read programme results and never solve.
 
-:func:`write_run_maps` is what ``lnplan run`` calls last: an index map of the 14 cities and 100
-counties linking to one map per programme (``<programme>/map.html``). Maps show only what the
-programmes return as shareable layers (aggregates by contract) and carry the synthetic-data label
-when the world is made up.
+:func:`write_run_maps` is what ``lnplan run`` calls last. It writes one map per programme
+(``fitness_sites/map.html``, ``employment_fund/map.html``, ``screening_routes/map.html``), an
+``overview.html`` with all of them under a grouped layer panel, and the run's ``index.html``
+(:mod:`lnplan.report.index`). Every map opens on a summary panel of plain sentences with the key
+figures (:mod:`lnplan.maps.text`), in Chinese, or English with ``maps.language = "en"``; the
+engine and the proven gap go to a folded method note only. Maps are readable with no tiles at all
+(a light basemap is drawn from the embedded outlines, simplified for display) and embed Leaflet,
+so they work where tile hosts and CDNs are blocked (:mod:`lnplan.maps.page`).
+
+Decision on ``folium-offline``: it stays. It is used only to embed Leaflet's own script and
+style sheet (the two assets lnplan needs: ``tests/maps/test_offline.py`` checks every produced
+page has no external ``src`` or ``href``), and the layers, panels and layer control are lnplan's
+own few lines of JavaScript, so no folium plugin (and none of its CDN assets) is involved.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lnplan.geo import boundaries as geo_boundaries
-from lnplan.maps.boundaries import boundary_map, save_map
-from lnplan.maps.plain import write_layers_map
+from lnplan.maps.page import MapPage, basemap_layers, display_outlines, resolve_tiles
+from lnplan.maps.programmes import fund_layers, routes_layers, sites_layers
+from lnplan.maps.text import (
+    Language,
+    fund_sentences,
+    method_note,
+    record,
+    routes_sentences,
+    sites_sentences,
+    word,
+)
 
 if TYPE_CHECKING:
+    from lnplan.maps.page import Outlines
     from lnplan.programs import ProgrammeOutput
     from lnplan.scenario import MapsSection, Scenario
     from lnplan.world import World
 
-__all__ = ["map_options", "write_run_maps"]
+__all__ = ["MAP_FILE", "OVERVIEW_FILE", "programme_page", "write_run_maps"]
+
+MAP_FILE = "map.html"
+OVERVIEW_FILE = "overview.html"
+
+#: Programme name -> (title key, sentences, layer drawer).
+_SENTENCES: dict[str, Callable[..., list[str]]] = {
+    "fitness_sites": sites_sentences,
+    "employment_fund": fund_sentences,
+    "screening_routes": routes_sentences,
+}
+_TITLE = {"fitness_sites": "sites", "employment_fund": "fund", "screening_routes": "routes"}
 
 
-def map_options(maps: MapsSection) -> dict[str, Any]:
-    """Keyword options for :func:`lnplan.maps.boundaries.new_map` from a scenario's ``maps``."""
-    return {
-        "tiles": maps.tiles,
-        "tiles_url": maps.tiles_url,
-        "attribution": maps.tiles_attribution,
-        "offline": maps.offline_assets,
-    }
+def _page(maps: MapsSection, title: str, world: World, outlines: Outlines) -> MapPage:
+    tiles, key = resolve_tiles(maps.tiles, maps.tianditu_key)
+    lang: Language = maps.language
+    label = word("synthetic", lang) if world.synthetic else None
+    page = MapPage(
+        title=title,
+        lang=lang,
+        tiles=tiles,
+        tiles_key=key,
+        tiles_url=maps.tiles_url,
+        attribution=maps.tiles_attribution,
+        label=label,
+        bounds=tuple(outlines.province.total_bounds),
+        offline=maps.offline_assets,
+    )
+    basemap_layers(page, outlines)
+    return page
 
 
-def _summary_lines(summary: dict[str, Any], limit: int = 8) -> list[str]:
-    """Plain-text lines ``key: value`` for the scalar entries of a programme summary."""
-    lines = []
-    for key, value in summary.items():
-        if isinstance(value, dict | list | tuple):
+def _draw(
+    page: MapPage, output: ProgrammeOutput, world: World, outlines: Outlines, **kw: Any
+) -> None:
+    if output.name == "fitness_sites":
+        sites_layers(page, output, world, outlines, min_households=kw["min_households"])
+    elif output.name == "employment_fund":
+        fund_layers(page, output, world, outlines)
+    elif output.name == "screening_routes":
+        routes_layers(page, output, world)
+
+
+def sentences_of(output: ProgrammeOutput, lang: Language) -> tuple[list[str], str]:
+    """The summary sentences and the method note of a programme result."""
+    rec = record(dict(output.summary), dict(output.models))
+    make = _SENTENCES.get(output.name)
+    if make is None:
+        return [], method_note(rec, lang)
+    return make(dict(output.summary), rec, lang), method_note(rec, lang)
+
+
+def programme_page(
+    scenario: Scenario, world: World, output: ProgrammeOutput, outlines: Outlines
+) -> MapPage:
+    """The map of one programme's result."""
+    lang: Language = scenario.maps.language
+    key = _TITLE.get(output.name)
+    title = f"{scenario.name} · {word(key, lang) if key else output.name}"
+    page = _page(scenario.maps, title, world, outlines)
+    sentences, method = sentences_of(output, lang)
+    page.sentences = sentences
+    page.method = [method]
+    _draw(page, output, world, outlines, min_households=scenario.maps.min_cell_households)
+    return page
+
+
+def overview_page(
+    scenario: Scenario, world: World, outputs: Sequence[ProgrammeOutput], outlines: Outlines
+) -> MapPage:
+    """All programmes on one map, a layer group each, with every programme's key sentences."""
+    lang: Language = scenario.maps.language
+    page = _page(scenario.maps, f"{scenario.name} · {word('overview', lang)}", world, outlines)
+    sentences, methods = [], []
+    for output in outputs:
+        key = _TITLE.get(output.name)
+        if key is None:
             continue
-        if isinstance(value, float):
-            shown = f"{value:,.4g}"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            shown = f"{value:,}"
-        else:
-            shown = str(value)
-        lines.append(f"{key}: {shown}")
-    return lines[:limit]
+        s, m = sentences_of(output, lang)
+        head = word(key, lang)
+        sentences += [f"{head}：{s[0]}" if lang == "zh" else f"{head}: {s[0]}", *s[1:]]
+        methods.append(f"{head}：{m}" if lang == "zh" else f"{head}: {m}")
+        before = len(page.layers)
+        _draw(page, output, world, outlines, min_households=scenario.maps.min_cell_households)
+        if output.name == "fitness_sites":
+            # On the overview the fund's choropleth fills the counties: the sites' area layers
+            # start off (a click shows them), the sites themselves stay.
+            for spec in page.layers[before:]:
+                if spec.data["features"] and spec.data["features"][0]["geometry"]["type"] in (
+                    "Polygon",
+                    "MultiPolygon",
+                ):
+                    spec.show = False
+    page.sentences = sentences
+    page.method = methods
+    return page
 
 
 def write_run_maps(
     scenario: Scenario, world: World, outputs: Sequence[ProgrammeOutput], out_dir: Path
 ) -> list[Path]:
-    """Write ``index.html`` and ``<programme>/map.html`` for each programme with layers."""
-    options = map_options(scenario.maps)
-    label = [world.label] if world.label else []
-    counties = geo_boundaries.counties()
+    """Write the programme maps, ``overview.html`` and ``index.html``; return their paths."""
+    from lnplan.report.index import write_index
+
+    out = Path(out_dir)
+    outlines = display_outlines(world.counties)
     written: list[Path] = []
-    links: list[str] = []
-    for output in outputs:
-        if not output.layers:
-            continue
-        path = Path(out_dir) / output.name / "map.html"
-        write_layers_map(
-            path,
-            dict(output.layers),
-            counties,
-            title=f"{scenario.name}: {output.name}",
-            notes=[*label, *_summary_lines(dict(output.summary))],
-            **options,
-        )
-        written.append(path)
-        links.append(
-            f'<a href="{html.escape(output.name)}/map.html">{html.escape(output.name)}</a>'
-        )
-    index = boundary_map(
-        counties,
-        geo_boundaries.cities(),
-        title=f"{scenario.name}",
-        lines=[*(f"<i>{html.escape(t)}</i>" for t in label), *links]
-        or ["no programme maps in this run"],
-        **options,
-    )
-    written.append(save_map(index, Path(out_dir) / "index.html"))
+    drawn = [o for o in outputs if o.name in _TITLE]
+    for output in drawn:
+        page = programme_page(scenario, world, output, outlines)
+        written.append(page.save(out / output.name / MAP_FILE))
+    written.append(overview_page(scenario, world, drawn, outlines).save(out / OVERVIEW_FILE))
+    written.append(write_index(scenario, world, outputs, out))
+    if scenario.maps.snapshots:
+        from lnplan.report.snapshot import snapshot_run
+
+        written += snapshot_run(out)
     return written

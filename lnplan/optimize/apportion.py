@@ -51,7 +51,7 @@ from typing import Literal, cast
 import numpy as np
 import numpy.typing as npt
 
-from lnplan.errors import InfeasibleError, InputError
+from lnplan.errors import InfeasibleError, InputError, LnplanError
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,10 @@ _ALIASES: dict[str, Method] = {
     "hill": "huntington-hill",
     "equal-proportions": "huntington-hill",
 }
+
+#: the largest total: allocations are 64-bit integers and the divisor methods' jump start
+#: counts seats in floating point (exact to 2**53)
+MAX_TOTAL = 2**53
 
 # A priority: (tier, value). Tier 1 is Huntington-Hill's infinite priority of a first seat.
 _Key = tuple[int, Fraction]
@@ -134,6 +138,9 @@ class ApportionResult:
         Ties for the last seat(s); empty when the answer is unique.
     runtime_s
         Wall time of the computation.
+    rules_checked
+        True once the allocations were verified to sum to the total and keep every floor and cap
+        (checked on every answer, apart from the method's own arithmetic).
     """
 
     method: Method
@@ -142,6 +149,7 @@ class ApportionResult:
     quotas: npt.NDArray[np.float64]
     ties: tuple[Tie, ...]
     runtime_s: float
+    rules_checked: bool = False
 
     def as_dict(self) -> dict[str, int]:
         """Region name to whole number."""
@@ -188,6 +196,9 @@ def apportion(problem: ApportionProblem, method: str = "hamilton") -> ApportionR
     else:
         alloc, tie = _divisor(problem.names, m, w, fw, floors, caps, problem.total)
     out = np.array(alloc, dtype=np.int64)
+    broken = _broken_rules(problem.names, out, floors, caps, problem.total)
+    if broken:  # a defect, never an answer
+        raise LnplanError("internal error: the apportionment breaks its rules: " + broken)
     ties = (tie,) if tie is not None else ()
     for t in ties:
         logger.info("apportion %s: %s", m, t)
@@ -198,7 +209,24 @@ def apportion(problem: ApportionProblem, method: str = "hamilton") -> ApportionR
         quotas=np.array([float(q) for q in quotas]),
         ties=ties,
         runtime_s=time.perf_counter() - start,
+        rules_checked=True,
     )
+
+
+def _broken_rules(
+    names: Sequence[str],
+    alloc: npt.NDArray[np.int64],
+    floors: Sequence[int],
+    caps: Sequence[int],
+    total: int,
+) -> str:
+    """The first rule an allocation breaks (sum, floors, caps), or ``""``."""
+    if int(alloc.sum()) != int(total):
+        return f"the allocations sum to {int(alloc.sum())}, not the total {int(total)}"
+    for name, a, f, c in zip(names, alloc.tolist(), floors, caps, strict=True):
+        if not f <= a <= c:
+            return f"region {name!r}: {a} is outside its floor {f} and cap {c}"
+    return ""
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -228,6 +256,8 @@ def _validate(
     if isinstance(total, bool) or int(total) != total or total < 0:
         raise InputError(f"the total must be a whole number >= 0, got {total!r}")
     total = int(total)
+    if total > MAX_TOTAL:
+        raise InputError(f"the total must be at most {MAX_TOTAL:,}, got {total:,}")
     floors = _bounds(p.floors, names, "floor", 0)
     caps = [min(c, total) for c in _bounds(p.caps, names, "cap", total)]
     for name, f, c in zip(names, floors, caps, strict=True):

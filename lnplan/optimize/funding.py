@@ -34,17 +34,30 @@ Objectives:
   county above the best whole answer; the search stops when the proved bound is within
   ``JOBS_TOLERANCE`` (0.001 expected jobs) per county of the answer, and reports the gap.
 
-Engine: OR-Tools CP-SAT (one worker, fixed seed, so runs are reproducible). It is exact integer
-arithmetic, needs no solver licence and no MIP tolerances (a MIP backend would round at ``1e-6``
-feasibility and ``1e-4`` relative gap by default). Its cost is that coefficients must be integers:
-need-proportional targets are rounded to ``S = 10**6`` per unit (0.01 yuan at a 10,000-yuan unit)
-and jobs to milli-jobs; allocations that differ by less than that are treated as equal. Every
-objective reported is recomputed in floating point from the whole-unit allocation. Nothing is
-ever solved continuously and then rounded.
+Engine: OR-Tools CP-SAT (one worker, fixed seed, and a work limit: CP-SAT's deterministic time,
+``SolveParams.deterministic_time_s``, so the same input gives the same allocation under any load;
+the wall-clock ``time_limit_s`` is only a safety cap, and a search it stops says so in the
+result's ``message``). It is exact integer arithmetic, needs no solver licence and no MIP
+tolerances (a MIP backend would round at ``1e-6`` feasibility and ``1e-4`` relative gap by
+default). Its cost is that coefficients must be integers: need-proportional targets are rounded
+to ``S = 10**6`` per unit (0.01 yuan at a 10,000-yuan unit) and jobs to milli-jobs. The model has
+one variable and a few constraints per county (jobs: one chord per breakpoint), whatever ``B / U``.
+
+Honest results (:mod:`lnplan.optimize.result`): every objective reported is recomputed in
+floating point from the whole-unit allocation by :func:`objective_value`, which shares nothing
+with the model builder; every allocation is checked against the problem's rules by
+:func:`allocation_problems` before it is returned. The bound is CP-SAT's, translated back with
+the model's rounding slack added (so it is a proven bound on the true objective), or the exact
+threshold for max-min; ``optimal`` means the proven gap is within the model's resolution
+(``FundingResult.rel_gap``). A search that finds nothing within its limits returns
+``no_solution_in_limit``; only the data (floors, caps, committed amounts against the budget)
+raises :class:`lnplan.errors.InfeasibleError`. Nothing is ever solved continuously and then
+rounded.
 
 Warm start: each solve is hinted with the marginal-analysis answer (spare units to the largest
-marginal gains; exact for these separable concave objectives up to floating-point ties), so
-CP-SAT mostly proves optimality; it improves the hint whenever the hint is not optimal.
+marginal gains, taken in runs of equal gain so its cost does not grow with ``B / U``; exact for
+these separable concave objectives up to floating-point ties), so CP-SAT mostly proves
+optimality; it improves the hint whenever the hint is not optimal.
 
 Marginal value of budget: integer programmes have no meaningful duals, so it is measured by
 re-solving at ``B + U`` and ``B - U`` (see :func:`explain_funding`).
@@ -52,12 +65,11 @@ re-solving at ``B + U`` and ``B - U`` (see :func:`explain_funding`).
 
 from __future__ import annotations
 
-import heapq
 import logging
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
 
@@ -66,6 +78,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from lnplan.errors import InfeasibleError, InputError, LnplanError
+from lnplan.optimize.result import GAP_TOL, Status, proven_gap, status_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +87,15 @@ OBJECTIVES: tuple[Objective, ...] = ("proportional", "maxmin", "jobs")
 SCALE = 10**6  # integer resolution per unit (proportional objective)
 JOBS_SCALE = 10**3  # integer resolution per expected job (jobs objective): milli-jobs
 ENGINE = "ortools-cp-sat"
-JOBS_TOLERANCE = 1e-3  # expected jobs per county: the proof tolerance of the jobs objective
+JOBS_TOLERANCE = 1e-3  # expected jobs per county: where the jobs search may stop
+#: expected jobs per county by which rounding the curve to whole milli-jobs (and the model's
+#: whole milli-job variables) can hide jobs: 0.5 milli-job at the nodes plus 1 for the floor
+JOBS_ROUNDING = 1.5e-3
+#: most units ``B / U`` a problem may have: CP-SAT's model is 64-bit integer arithmetic and the
+#: proportional model multiplies units by :data:`SCALE` (35M yuan in 1-yuan units is 3.5e7)
+MAX_UNITS = 10**9
+PROOF_SEARCH = "CP-SAT search"
+PROOF_THRESHOLD = "exact threshold in rational arithmetic"
 
 
 @dataclass(frozen=True)
@@ -134,30 +155,59 @@ class FundingProblem:
 
 @dataclass(frozen=True)
 class SolveParams:
-    """Solver options: wall-clock limit, CP-SAT workers and seed."""
+    """Solver options.
 
-    time_limit_s: float = 10.0
+    ``deterministic_time_s`` is CP-SAT's ``max_deterministic_time`` (deterministic seconds: a
+    count of the work done, roughly seconds on a typical machine). With one worker and a fixed
+    seed the same input then gives the same allocation under any load. ``time_limit_s`` is a
+    wall-clock safety cap only; a search it stops is reported (``FundingResult.message`` and a
+    logged warning naming ``time_limit_name``): what it found depends on the machine.
+    """
+
+    time_limit_s: float = 30.0
     num_workers: int = 1
     seed: int = 0
+    deterministic_time_s: float = 10.0
+    time_limit_name: str = "time_limit_s"
+    deterministic_time_name: str = "deterministic_time_s"
 
 
 @dataclass(frozen=True)
 class FundingResult:
-    """Result of :func:`solve_funding`.
+    """Result of :func:`solve_funding`; follows :mod:`lnplan.optimize.result`.
 
     Attributes
     ----------
     status
-        ``optimal``, or ``time_limit`` (a feasible allocation, gap reported).
+        ``optimal`` (the proven gap is within ``rel_gap``), ``feasible`` (an allocation whose
+        rules were checked, not proven optimal) or ``no_solution_in_limit`` (the limit ran out
+        before any allocation was found; ``allocations_yuan`` is all -1 and ``message`` says which
+        setting to raise). Data-proven infeasibility raises :class:`InfeasibleError` instead.
     objective_name
         ``proportional``, ``maxmin`` or ``jobs``.
     objective
         Total deviation in yuan (proportional), worst yuan per unit of need (maxmin) or
-        expected jobs (jobs), recomputed from the allocation.
+        expected jobs (jobs), recomputed from the allocation by :func:`objective_value`
+        (NaN without an allocation).
     bound
-        Best bound proved by the solver, in the same units.
+        The proven bound in the same units: CP-SAT's bound translated back with the model's
+        rounding slack added (proportional, jobs), or the exact max-min threshold (maxmin).
     gap
-        Relative gap between objective and bound (0 when optimal).
+        :func:`lnplan.optimize.result.proven_gap` of objective and bound.
+    rel_gap
+        The relative gap under which ``optimal`` is granted: the model's integer resolution
+        (:data:`SCALE` per unit for proportional; :data:`JOBS_TOLERANCE` plus
+        :data:`JOBS_ROUNDING` expected jobs per county for jobs) over the objective.
+    rules_checked
+        True once :func:`allocation_problems` found the allocation keeps every rule (sum equals
+        the budget, whole units, floors, caps, committed amounts, shares).
+    proof
+        What proves the bound: ``CP-SAT search`` or ``exact threshold in rational arithmetic``.
+    work
+        CP-SAT's branches, conflicts, deterministic time and wall time, and which limit stopped
+        the search (``limit``: ``""``, ``work`` or ``wall clock``).
+    message
+        Empty, or what the reader must know (a wall-clock stop, a time-out, an unproven tie-break).
     runtime_s
         Wall time including model building.
     allocations_yuan
@@ -170,7 +220,7 @@ class FundingResult:
         ``sum_i |a_i - B w_i / W|`` for any objective, for comparison.
     """
 
-    status: str
+    status: Status
     objective_name: Objective
     objective: float
     bound: float
@@ -180,9 +230,21 @@ class FundingResult:
     engine: str
     names: tuple[str, ...]
     deviation_yuan: float
+    rules_checked: bool = False
+    proof: str = ""
+    work: Mapping[str, float | int | str] = field(default_factory=dict)
+    rel_gap: float = GAP_TOL
+    message: str = ""
+
+    @property
+    def has_allocation(self) -> bool:
+        """Whether an allocation was found (``optimal`` or ``feasible``)."""
+        return self.status in ("optimal", "feasible")
 
     def as_dict(self) -> dict[str, int]:
-        """County name to yuan."""
+        """County name to yuan (raises :class:`LnplanError` without an allocation)."""
+        if not self.has_allocation:
+            raise LnplanError(f"no allocation ({self.status}): {self.message}")
         return {n: int(a) for n, a in zip(self.names, self.allocations_yuan, strict=True)}
 
 
@@ -201,6 +263,8 @@ class _Prepared:
 
 
 def _yuan(x: float) -> str:
+    if isinstance(x, int | np.integer):
+        return f"{int(x):,} yuan"
     return f"{x:,.0f} yuan"
 
 
@@ -241,6 +305,11 @@ def _prepare(p: FundingProblem, objective: str) -> _Prepared:
         raise InputError(
             f"the budget {_yuan(budget)} is not a multiple of the unit {_yuan(unit)} "
             f"(remainder {_yuan(r)}; nearest: {_yuan(budget - r)} or {_yuan(budget - r + unit)})"
+        )
+    if budget // unit > MAX_UNITS:
+        raise InputError(
+            f"the budget {_yuan(budget)} is {budget // unit:,} units of {_yuan(unit)}; at most "
+            f"{MAX_UNITS:,} units can be allocated in exact integer arithmetic: use a larger unit"
         )
     w = np.asarray(p.need, dtype=np.float64)
     if w.shape != (n,):
@@ -406,38 +475,98 @@ def solve_funding(
         lo = np.maximum(lo, _ceil_ratio(t_star, prep.w))
         engine = f"exact threshold + {ENGINE}"
     hint = _greedy_hint(problem, prep, objective, lo)
-    model, u, obj_kind = _build(problem, prep, objective, lo, hint)
+    model, u, obj_kind, slack = _build(problem, prep, objective, lo, hint)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = params.num_workers
     solver.parameters.random_seed = params.seed
+    solver.parameters.max_deterministic_time = params.deterministic_time_s
     solver.parameters.max_time_in_seconds = params.time_limit_s
     # all constraints in the LP from the start: the hull formulation then bounds at the root
     solver.parameters.add_lp_constraints_lazily = False
     solver.parameters.symmetry_level = 0
+    n = len(prep.names)
     if objective == "jobs":
-        solver.parameters.absolute_gap_limit = JOBS_TOLERANCE * JOBS_SCALE * len(prep.names)
+        solver.parameters.absolute_gap_limit = JOBS_TOLERANCE * JOBS_SCALE * n
     code = solver.Solve(model)
-    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        if code == cp_model.INFEASIBLE:  # the checks above should make this unreachable
-            raise InfeasibleError("the allocation constraints cannot all hold")
-        raise LnplanError(
-            f"no allocation found within the time limit of {params.time_limit_s} s "
-            f"(solver status {solver.StatusName(code)}); raise the limit"
+    if code == cp_model.INFEASIBLE:  # the checks in _prepare should make this unreachable
+        raise InfeasibleError(
+            "the allocation constraints cannot all hold (floors, caps and committed amounts "
+            "passed the per-county checks; please report this input)"
         )
-    units = np.array([solver.Value(x) for x in u], dtype=np.int64)
-    alloc = units * prep.unit
-    status = "optimal" if code == cp_model.OPTIMAL else "time_limit"
-    scaled_obj, scaled_bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
-    gap = _gap(scaled_obj, scaled_bound)
+    if code == cp_model.MODEL_INVALID:  # e.g. numbers too large for 64-bit integers
+        raise LnplanError(
+            f"the allocation model is not valid for CP-SAT ({model.validate()}); with "
+            f"{prep.n_units:,} units of {_yuan(prep.unit)}, try a larger unit"
+        )
+    work = _work(solver, params, proven=code == cp_model.OPTIMAL)
+    messages = []
+    if work["limit"] == "wall clock":
+        messages.append(
+            f"the search was stopped by the wall-clock limit {params.time_limit_name} = "
+            f"{params.time_limit_s:g} s before its work limit "
+            f"{params.deterministic_time_name} = {params.deterministic_time_s:g}; what it found "
+            f"depends on the machine's speed and load: raise {params.time_limit_name}"
+        )
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        wall = work["limit"] == "wall clock"
+        raise_name = params.time_limit_name if wall else params.deterministic_time_name
+        messages.append(
+            f"no allocation found within the limits ({params.deterministic_time_name} = "
+            f"{params.deterministic_time_s:g}, {params.time_limit_name} = "
+            f"{params.time_limit_s:g} s); raise {raise_name}"
+        )
+        message = "; ".join(messages)
+        logger.warning("funding %s: %s", objective, message)
+        return FundingResult(
+            status="no_solution_in_limit",
+            objective_name=objective,  # type: ignore[arg-type]  # checked in _prepare
+            objective=math.nan,
+            bound=math.nan,
+            gap=math.inf,
+            runtime_s=time.perf_counter() - start,
+            allocations_yuan=np.full(n, -1, dtype=np.int64),
+            engine=engine,
+            names=prep.names,
+            deviation_yuan=math.nan,
+            proof="",
+            work=work,
+            message=message,
+        )
+    alloc = np.array([solver.Value(x) for x in u], dtype=np.int64) * prep.unit
+    broken = allocation_problems(problem, alloc)
+    if broken:  # a defect, never an answer
+        raise LnplanError("internal error: the allocation breaks its rules: " + "; ".join(broken))
     value = objective_value(problem, alloc, objective)
+    scaled_bound = solver.BestObjectiveBound()
     if objective == "maxmin":
         assert t_star is not None
         bound = float(t_star) * prep.unit  # stage 1 is exact: the worst ratio is proved optimal
-        gap = 0.0 if code == cp_model.OPTIMAL else gap
+        proof = PROOF_THRESHOLD
+        rel_gap = GAP_TOL
+        if code != cp_model.OPTIMAL:
+            messages.append(
+                "the tie-break among the max-min optimal allocations (closest to need shares) "
+                "is not proven"
+            )
     elif obj_kind == "proportional":
-        bound = scaled_bound * prep.unit / SCALE
+        # the model's targets are rounded to 1/SCALE of a unit: a true deviation is at least
+        # the model's minus the rounding of all targets (``slack``, in model units)
+        bound = max(0.0, (scaled_bound - slack) * prep.unit / SCALE)
+        proof = PROOF_SEARCH
+        rel_gap = (2 * slack + 1) * prep.unit / SCALE / max(abs(value), 1.0) + GAP_TOL
     else:
-        bound = scaled_bound / JOBS_SCALE
+        bound = (scaled_bound + slack) / JOBS_SCALE
+        proof = PROOF_SEARCH
+        rel_gap = (JOBS_TOLERANCE + JOBS_ROUNDING) * n / max(abs(value), 1.0) + GAP_TOL
+    if objective == "maxmin" and value < bound * (1 - 1e-12):
+        raise LnplanError(
+            f"internal error: max-min allocation {value} is below its exact threshold {bound}"
+        )
+    gap = proven_gap(value, bound)
+    status = status_of(has_answer=True, gap=gap, rel_gap=rel_gap)
+    message = "; ".join(messages)
+    if message:
+        logger.warning("funding %s: %s", objective, message)
     result = FundingResult(
         status=status,
         objective_name=objective,  # type: ignore[arg-type]  # checked in _prepare
@@ -449,15 +578,95 @@ def solve_funding(
         engine=engine,
         names=prep.names,
         deviation_yuan=deviation_yuan(problem, alloc),
+        rules_checked=True,
+        proof=proof,
+        work=work,
+        rel_gap=rel_gap,
+        message=message,
     )
     logger.info(
-        "funding %s: %s, objective %.6g, %.3f s", objective, status, value, result.runtime_s
+        "funding %s: %s, objective %.6g, bound %.6g, %.3f s",
+        objective,
+        status,
+        value,
+        bound,
+        result.runtime_s,
     )
     return result
 
 
-def _gap(obj: float, bound: float) -> float:
-    return abs(obj - bound) / max(abs(obj), 1e-9)
+def _work(
+    solver: cp_model.CpSolver, params: SolveParams, *, proven: bool
+) -> dict[str, float | int | str]:
+    """CP-SAT's effort, and which limit (if any) stopped it."""
+    response = solver.ResponseProto()
+    dtime = float(response.deterministic_time)
+    wall = float(response.wall_time)
+    limit = ""
+    if not proven:
+        if dtime >= params.deterministic_time_s * 0.999:
+            limit = "work"
+        elif wall >= params.time_limit_s * 0.99:
+            limit = "wall clock"
+    return {
+        "branches": int(response.num_branches),
+        "conflicts": int(response.num_conflicts),
+        "deterministic_time": dtime,
+        "wall_time_s": wall,
+        "limit": limit,
+    }
+
+
+def allocation_problems(problem: FundingProblem, allocations_yuan: npt.ArrayLike) -> list[str]:
+    """Every rule of ``problem`` that an allocation breaks (empty when it keeps them all).
+
+    Checked from the problem as given, independently of the model: the allocation sums to the
+    budget, every amount is a whole multiple of the unit, at or above the floor (yuan and share of
+    the budget) and the committed amount, at or below the cap (yuan and share). Share bounds
+    allow a relative ``1e-12`` for their floating-point product with the budget.
+    """
+    a = np.asarray(allocations_yuan)
+    names = problem.names
+    out: list[str] = []
+    if a.shape != (len(names),):
+        return [f"{a.size} amounts for {len(names)} counties"]
+    total = int(a.sum())
+    if total != problem.budget_yuan:
+        out.append(
+            f"the amounts sum to {_yuan(total)}, not the budget {_yuan(problem.budget_yuan)}"
+        )
+    budget = float(problem.budget_yuan)
+    tol = 1e-12 * max(budget, 1.0)
+    lower = [
+        ("floor", problem.floor_yuan, 0.0),
+        ("committed amount", problem.committed_yuan, 0.0),
+        (
+            "floor share",
+            None if problem.floor_share is None else np.asarray(problem.floor_share) * budget,
+            tol,
+        ),
+    ]
+    upper = [
+        ("cap", problem.cap_yuan, 0.0),
+        (
+            "cap share",
+            None if problem.cap_share is None else np.asarray(problem.cap_share) * budget,
+            tol,
+        ),
+    ]
+    for i, name in enumerate(names):
+        x = int(a[i])
+        if x % problem.unit_yuan:
+            out.append(f"county {name!r}: {_yuan(x)} is not a multiple of the unit")
+        if x < 0:
+            out.append(f"county {name!r}: negative amount {_yuan(x)}")
+        for what, values, t in lower:
+            if values is not None and x < float(np.asarray(values)[i]) - t:
+                out.append(f"county {name!r}: {_yuan(x)} is below its {what}")
+        for what, values, t in upper:
+            if values is not None and x > float(np.asarray(values)[i]) + t:
+                out.append(f"county {name!r}: {_yuan(x)} is above its {what}")
+    return out
 
 
 def _build(
@@ -466,7 +675,14 @@ def _build(
     objective: str,
     lo: npt.NDArray[np.int64],
     hint: npt.NDArray[np.int64] | None,
-) -> tuple[cp_model.CpModel, list[cp_model.IntVar], str]:
+) -> tuple[cp_model.CpModel, list[cp_model.IntVar], str, float]:
+    """The CP-SAT model, its unit variables, its kind and its rounding slack (model units).
+
+    The slack bounds how far the model's objective can be from the true one on any allocation:
+    ``sum_i |T_i - S N w_i / W|`` for the proportional targets, :data:`JOBS_ROUNDING` per county
+    for jobs. Its size does not depend on ``B / U``: one variable and a few constraints per
+    county (jobs: one chord per breakpoint).
+    """
     m = cp_model.CpModel()
     n_units = prep.n_units
     u = [m.new_int_var(int(lo[i]), int(prep.hi[i]), f"u{i}") for i in range(len(prep.names))]
@@ -482,12 +698,15 @@ def _build(
             zi = _jobs_hypograph(m, u[i], curve, prep.unit, int(lo[i]), int(prep.hi[i]), i, h)
             z.append(zi)
         m.maximize(sum(z))
-        return m, u, "jobs"
+        return m, u, "jobs", JOBS_ROUNDING * JOBS_SCALE * len(u)
     # proportional deviation (also stage 2 of maxmin)
     total_w = float(prep.w.sum())
     d = []
+    slack = 0.0
     for i, x in enumerate(u):
-        target = round(SCALE * n_units * prep.w[i] / total_w)
+        exact = SCALE * n_units * prep.w[i] / total_w
+        target = round(exact)
+        slack += abs(target - exact) + abs(exact) * 2.0**-50
         f, r = divmod(target, SCALE)
         di = m.new_int_var(0, SCALE * n_units + target, f"d{i}")
         m.add(di >= SCALE * x - target)
@@ -497,7 +716,7 @@ def _build(
             m.add_hint(di, abs(SCALE * int(hint[i]) - target))
         d.append(di)
     m.minimize(sum(d))
-    return m, u, "proportional"
+    return m, u, "proportional", slack
 
 
 def _upper_hull(xs: Sequence[int], ys: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -560,29 +779,52 @@ def _greedy_hint(
 
     For a separable concave objective under one sum constraint this is itself optimal up to
     floating-point ties; CP-SAT then only has to prove it (or improve it).
+
+    Each county's value is piecewise linear in its units with few nodes (its bounds, the unit
+    points around its need-proportional target or around each effect-curve breakpoint), so its
+    marginal gains come in runs of equal gain between consecutive nodes. The runs are sorted
+    and taken whole until the spare units run out: time and memory grow with the number of
+    counties and breakpoints, not with ``B / U``.
     """
     n = len(prep.names)
-    hi = prep.hi
     spare = prep.n_units - int(lo.sum())
     if spare <= 0:
         return lo.copy()
-    lengths = np.minimum(hi - lo, spare)
-    county = np.repeat(np.arange(n), lengths)
-    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    u = lo[county] + (np.arange(int(lengths.sum())) - offsets)  # step u -> u + 1
-    if objective == "jobs":
-        assert problem.effect_curves is not None
-        gain = np.empty(u.size)
-        for i, curve in enumerate(problem.effect_curves):
-            sel = county == i
-            x = u[sel].astype(np.float64) * prep.unit
-            gain[sel] = curve.jobs_at(x + prep.unit) - curve.jobs_at(x)
-    else:
-        t = prep.n_units * prep.w / prep.w.sum()
-        tc = t[county]
-        gain = np.abs(u - tc) - np.abs(u + 1 - tc)
-    chosen = np.argsort(-gain, kind="stable")[:spare]
-    return lo + np.bincount(county[chosen], minlength=n).astype(np.int64)
+    unit = prep.unit
+    target = prep.n_units * prep.w / prep.w.sum()  # need-proportional units (float)
+    runs: list[tuple[float, int, int, int]] = []  # (-gain, county, first unit, length)
+    for i in range(n):
+        a, b = int(lo[i]), int(prep.hi[i])
+        if b <= a:
+            continue
+        nodes = {a, b}
+        if objective == "jobs":
+            assert problem.effect_curves is not None
+            curve = problem.effect_curves[i]
+            points = [x / unit for x in curve.breakpoints_yuan]
+        else:
+            points = [float(target[i])]
+        for k in points:
+            for v in (math.floor(k), math.ceil(k)):
+                if a < v < b:
+                    nodes.add(int(v))
+        pts = np.array(sorted(nodes), dtype=np.int64)
+        if objective == "jobs":
+            value = curve.jobs_at(pts.astype(np.float64) * unit)
+        else:
+            value = -np.abs(pts - target[i])
+        gains = np.diff(value) / np.diff(pts)
+        for p, length, g in zip(pts[:-1], np.diff(pts), gains, strict=True):
+            runs.append((-float(g), i, int(p), int(length)))
+    runs.sort()
+    extra = np.zeros(n, dtype=np.int64)
+    for _, i, _, length in runs:
+        take = min(length, spare)
+        extra[i] += take
+        spare -= take
+        if spare == 0:
+            break
+    return lo + extra
 
 
 # --- maxmin stage 1: exact threshold ------------------------------------------------------------
@@ -646,12 +888,30 @@ def _maxmin_threshold(prep: _Prepared) -> Fraction:
 
 
 def _kth_jump_point(fw: Sequence[Fraction], lo: Sequence[int], k: int) -> Fraction:
-    heap = [(Fraction(lo[i]) / fw[i], i, lo[i]) for i in range(len(fw))]
-    heapq.heapify(heap)
-    for _ in range(k - 1):
-        _, i, j = heapq.heappop(heap)
-        heapq.heappush(heap, (Fraction(j + 1) / fw[i], i, j + 1))
-    return heap[0][0]
+    """The ``k``-th smallest of the points ``j / w_i`` (``j >= lo_i``), exactly.
+
+    It is the smallest point ``t`` with at least ``k`` points ``<= t``; each county's candidate is
+    found by bisection over ``j``, so the cost grows with ``log k``, not ``k``.
+    """
+    n = len(fw)
+
+    def count_le(t: Fraction) -> int:
+        return sum(max(0, math.floor(t * fw[i]) - lo[i] + 1) for i in range(n))
+
+    best: Fraction | None = None
+    for i in range(n):
+        left, right = lo[i], lo[i] + k  # count_le(right / w_i) >= k: j - lo_i + 1 points of i
+        while left < right:
+            mid = (left + right) // 2
+            if count_le(Fraction(mid) / fw[i]) >= k:
+                right = mid
+            else:
+                left = mid + 1
+        cand = Fraction(left) / fw[i]
+        if best is None or cand < best:
+            best = cand
+    assert best is not None
+    return best
 
 
 # --- explanation and sensitivity ----------------------------------------------------------------
@@ -686,7 +946,8 @@ class FundingExplanation:
         Change of each county's amount when the model is re-solved at ``B + U``.
     marginal_up, marginal_down
         Objective at ``B + U`` minus at ``B``, and at ``B`` minus at ``B - U``, by re-solving
-        (NaN when that budget is infeasible). Integer models have no duals; these are exact.
+        (NaN when that budget is infeasible or its search found nothing within the limits).
+        Integer models have no duals; these are exact when both solves are ``optimal``.
     """
 
     names: tuple[str, ...]
@@ -743,6 +1004,8 @@ def explain_funding(
     FundingExplanation
     """
     objective = result.objective_name
+    if not result.has_allocation:
+        raise LnplanError(f"nothing to explain: {result.status} ({result.message})")
     prep = _prepare(problem, objective)
     unit = prep.unit
     a = result.allocations_yuan
@@ -770,15 +1033,18 @@ def explain_funding(
     marginal_up, gains = math.nan, np.zeros(len(a), dtype=np.int64)
     try:
         r_up = solve_funding(up, objective, params)
-        marginal_up = r_up.objective - result.objective
-        gains = r_up.allocations_yuan - a
+        if r_up.has_allocation:
+            marginal_up = r_up.objective - result.objective
+            gains = r_up.allocations_yuan - a
     except InfeasibleError:
         pass
     marginal_down = math.nan
     if budget - unit >= 0:
         try:
             down = replace(problem, budget_yuan=budget - unit)
-            marginal_down = result.objective - solve_funding(down, objective, params).objective
+            r_down = solve_funding(down, objective, params)
+            if r_down.has_allocation:
+                marginal_down = result.objective - r_down.objective
         except InfeasibleError:
             pass
     return FundingExplanation(
@@ -802,8 +1068,11 @@ def explain_funding(
 class SensitivityTable:
     """Objective and allocation at each budget of a sweep.
 
-    ``status[k]`` is ``optimal``, ``time_limit`` or ``infeasible`` (then ``message[k]`` says why,
-    the objective is NaN and the allocation row is -1).
+    ``status[k]`` is a status of :mod:`lnplan.optimize.result`: ``optimal`` or ``feasible``
+    (``bound[k]`` and ``gap[k]`` are the proven ones, the allocation's rules were checked),
+    ``infeasible`` (the data proves that budget impossible; ``message[k]`` names the rule and the
+    amount) or ``no_solution_in_limit`` (``message[k]`` names the setting to raise). Without an
+    allocation the objective and bound are NaN and the allocation row is -1.
     """
 
     names: tuple[str, ...]
@@ -814,15 +1083,19 @@ class SensitivityTable:
     allocations_yuan: npt.NDArray[np.int64]
     message: tuple[str, ...]
     runtime_s: float
+    bound: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    gap: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
     def rows(self) -> list[dict[str, object]]:
-        """One dict per budget: budget, status, objective, then one column per county."""
+        """One dict per budget: budget, status, objective, bound, gap, then one per county."""
         out: list[dict[str, object]] = []
         for k, b in enumerate(self.budgets_yuan):
             row: dict[str, object] = {
                 "budget_yuan": int(b),
                 "status": self.status[k],
                 "objective": float(self.objective[k]),
+                "bound": float(self.bound[k]),
+                "gap": float(self.gap[k]),
             }
             row.update(
                 {n: int(v) for n, v in zip(self.names, self.allocations_yuan[k], strict=True)}
@@ -858,6 +1131,8 @@ def budget_sensitivity(
     status: list[str] = []
     message: list[str] = []
     objs = np.full(budgets.size, np.nan)
+    bounds = np.full(budgets.size, np.nan)
+    gaps = np.full(budgets.size, np.inf)
     allocs = np.full((budgets.size, n), -1, dtype=np.int64)
     for k, b in enumerate(budgets):
         p = replace(problem, budget_yuan=int(b))
@@ -868,9 +1143,12 @@ def budget_sensitivity(
             message.append(str(e))
             continue
         status.append(r.status)
-        message.append("")
-        objs[k] = r.objective
-        allocs[k] = r.allocations_yuan
+        message.append(r.message)
+        bounds[k] = r.bound
+        gaps[k] = r.gap
+        if r.has_allocation:
+            objs[k] = r.objective
+            allocs[k] = r.allocations_yuan
     return SensitivityTable(
         names=tuple(problem.names),
         objective_name=objective,  # type: ignore[arg-type]
@@ -880,4 +1158,6 @@ def budget_sensitivity(
         allocations_yuan=allocs,
         message=tuple(message),
         runtime_s=time.perf_counter() - start,
+        bound=bounds,
+        gap=gaps,
     )

@@ -17,9 +17,10 @@ A programme module exposes, at module level:
     needed, e.g. solver logs). Return a :class:`ProgrammeOutput`; raise an
     :class:`lnplan.errors.LnplanError` subclass for mistakes the planner can fix.
 
-The registry writes each table of the output as ``<out>/<NAME>/<table>.csv`` (and ``.xlsx`` when
-``output.formats`` has it) and each layer as ``<out>/<NAME>/<NAME>.gpkg`` (one GeoPackage layer
-per entry; also ``<layer>.geojson`` when asked). Layers and tables must be shareable: aggregates
+The report (:func:`lnplan.report.tables.write_output`) writes each table of the output as
+``<out>/<NAME>/<table>.csv`` (and ``.xlsx`` when ``output.formats`` has it) and each layer as
+``<out>/<NAME>/<NAME>.gpkg`` (one GeoPackage layer per entry; also ``<layer>.geojson`` when
+asked). Layers and tables must be shareable: aggregates
 only, no household rows (use :func:`lnplan.geo.aggregate.shareable_cells`).
 
 Registering: add the module path to :data:`PROGRAMMES` (already listed for the three planned
@@ -62,8 +63,6 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
-
-from lnplan.errors import LnplanError
 
 if TYPE_CHECKING:
     from lnplan.scenario import Scenario
@@ -148,34 +147,3 @@ def run_enabled(
             raise TypeError(f"programme {module.NAME} returned {type(result).__name__}")
         outputs.append(result)
     return outputs
-
-
-def write_output(output: ProgrammeOutput, folder: Path, *, formats: list[str]) -> list[Path]:
-    """Write a programme's tables and layers into ``folder`` in the scenario's formats."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, table in output.tables.items():
-        if "csv" in formats or not {"xlsx"} & set(formats):
-            path = folder / f"{name}.csv"
-            table.to_csv(path, index=False, encoding="utf-8")
-            written.append(path)
-        if "xlsx" in formats:
-            path = folder / f"{name}.xlsx"
-            table.to_excel(path, index=False)
-            written.append(path)
-    for name, layer in output.layers.items():
-        if "household_id" in layer.columns:
-            raise LnplanError(
-                f"programme {output.name}: layer {name!r} has household rows; only aggregates "
-                "may be written (use lnplan.geo.aggregate.shareable_cells)"
-            )
-        if "gpkg" in formats:
-            path = folder / f"{output.name}.gpkg"
-            layer.to_file(path, layer=name, driver="GPKG")
-            if path not in written:
-                written.append(path)
-        if "geojson" in formats:
-            path = folder / f"{name}.geojson"
-            layer.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
-            written.append(path)
-    return written

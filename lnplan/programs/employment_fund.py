@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from lnplan.errors import InputError, LayerValidationError, Problem
+from lnplan.errors import InputError, LayerValidationError, LnplanError, Problem
 
 if TYPE_CHECKING:
     from lnplan.optimize.apportion import Tie
@@ -556,6 +556,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         explain_funding,
         solve_funding,
     )
+    from lnplan.optimize.result import outcome_record
     from lnplan.programs import ProgrammeOutput
 
     sec = scenario.funding
@@ -590,8 +591,16 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         cap_yuan=None if sec.cap_yuan is None else np.full(n, float(sec.cap_yuan)),
         effect_curves=curves,
     )
-    params = SolveParams(time_limit_s=sec.time_limit_s, seed=scenario.seed)
+    params = SolveParams(
+        time_limit_s=sec.time_limit_s,
+        seed=scenario.seed,
+        deterministic_time_s=sec.deterministic_time_s,
+        time_limit_name=f"{SECTION}.time_limit_s",
+        deterministic_time_name=f"{SECTION}.deterministic_time_s",
+    )
     result = solve_funding(problem, sec.objective, params)
+    if not result.has_allocation:
+        raise LnplanError(f"employment fund: {result.message}")
     expl = explain_funding(problem, result, params)
     allocation = pd.DataFrame(expl.rows())
     allocation.insert(1, "county_code", pri["county_code"].to_numpy())
@@ -633,7 +642,12 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         "apportion_method": APPORTION_METHOD,
         "ties": len(ties),
         "engine": result.engine,
+        "bound": result.bound,
+        "gap": result.gap,
+        "proof": result.proof,
     }
+    if result.message:
+        summary["note"] = result.message
     if curves is not None:
         summary["effect_curves"] = "assumed (see lnplan.programs.employment_fund)"
     if world.label:
@@ -652,4 +666,5 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         },
         layers={"fund_by_county": layer},
         summary=summary,
+        models={"allocation": outcome_record(result)},
     )

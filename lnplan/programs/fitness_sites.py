@@ -36,8 +36,9 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from lnplan.errors import InputError
+from lnplan.errors import InputError, LnplanError
 from lnplan.geo.boundaries import METRIC_CRS, WGS84
+from lnplan.optimize.result import outcome_record
 
 if TYPE_CHECKING:
     from lnplan.optimize.siting import SitingResult
@@ -58,6 +59,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     from lnplan.optimize.siting import (
         CenterProblem,
         CoverageProblem,
+        Equity,
         MedianProblem,
         SetCoverProblem,
         SiteRules,
@@ -120,12 +122,29 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         else {g: sec.max_sites_per_city for g in range(codes.size)}
     )
     all_groups = np.concatenate([group, np.full(existing.size, codes.size)]).astype(np.int64)
+    name_of_city = dict(
+        zip(
+            world.county_indicators["city_code"].astype(str),
+            world.county_indicators["city"].astype(str),
+            strict=False,
+        )
+    )
+    group_names = {g: name_of_city.get(str(c), str(c)) for g, c in enumerate(codes)}
+    group_names[codes.size] = "existing sites"
+    capacity = _per_candidate(cands, sec.capacity_households, sec.capacity_column, "capacity")
+    cost = _per_candidate(cands, sec.site_cost_yuan, sec.site_cost_column, "site cost")
+    if cost is not None:
+        cost[n_new:] = 0.0  # existing sites are paid for
     rules = SiteRules(
         existing=existing,
         excluded=excluded,
         candidate_group=all_groups,
         group_min=group_min,
         group_max=group_max,
+        group_names=group_names,
+        capacity=capacity,
+        site_cost_yuan=cost,
+        budget_yuan=sec.budget_yuan,
     )
     n_open = sec.p + existing.size
     county_of = pts["county_code"].astype(str).to_numpy() if "county_code" in pts else None
@@ -143,8 +162,16 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     params = SolveParams(time_limit_s=sec.time_limit_s, seed=scenario.seed)
 
     if sec.objective == "mclp":
+        equity = None
+        if sec.equity != "none":
+            if "city" not in groups:
+                raise InputError("sites.equity needs demand points with a county_code column")
+            # Demand cities as the candidates' city groups, so messages name the city.
+            index_of = {str(c): g for g, c in enumerate(codes)}
+            city_group = np.array([index_of.get(str(c), -1) for c in groups["city"]], np.int64)
+            equity = Equity(groups=city_group, mode=sec.equity, floor=sec.equity_floor)
         result = solve_max_coverage(
-            CoverageProblem(weights, cover, n_open, rules), params, groups=groups
+            CoverageProblem(weights, cover, n_open, rules), params, equity=equity, groups=groups
         )
     elif sec.objective == "setcover":
         reach = np.diff(sparse.csr_array(cover).indptr) > 0
@@ -172,6 +199,12 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
             result = solve_p_center(
                 CenterProblem(weights, cost, n_open, rules), params, groups=groups
             )
+    if result.status == "no_solution_in_limit":
+        # A time-out is not infeasibility: say which setting to raise.
+        raise LnplanError(
+            f"no choice of sites was found within sites.time_limit_s = {sec.time_limit_s:g} s "
+            f"({result.engine}); raise sites.time_limit_s"
+        )
     return _output(
         ProgrammeOutput,
         scenario,
@@ -185,6 +218,31 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         by_time,
         shareable_cells,
     )
+
+
+def _per_candidate(
+    cands: pd.DataFrame, value: float | None, column: str | None, what: str
+) -> np.ndarray | None:
+    """One number per candidate from a scenario value and/or a candidate column; None without."""
+    if value is None and column is None:
+        return None
+    out = np.full(len(cands), np.nan if value is None else float(value))
+    if column is not None:
+        if column not in cands.columns:
+            raise InputError(
+                f"sites: candidate column {column!r} for the {what} is missing; the candidates "
+                f"have {', '.join(map(str, cands.columns))}"
+            )
+        col = pd.to_numeric(cands[column], errors="coerce").to_numpy(dtype=np.float64)
+        out = np.where(np.isfinite(col), col, out)
+    bad = ~np.isfinite(out) | (out < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"sites: candidate {cands['candidate_id'].iloc[row]!r} has no valid {what} "
+            f"(column {column!r}); give a number >= 0 or a default in the scenario"
+        )
+    return out
 
 
 _SITE_COLUMNS = ["candidate_id", "kind", "name", "county_code", "city_code"]
@@ -270,6 +328,13 @@ def _output(
     sites = cands.iloc[chosen][_SITE_COLUMNS].copy()
     sites.insert(1, "status", np.where(is_existing, "existing", "new"))
     sites["catchment_households"] = catch_hh[chosen].astype(np.int64)
+    # For the map's popups: households within reach of each site, and those only it reaches.
+    reach_of = sparse.csr_array(mat[:, chosen]).astype(np.int64)
+    n_reach = np.asarray(reach_of.sum(axis=1)).ravel()
+    sites["households_within_reach"] = np.asarray(reach_of.T @ households).ravel()
+    sites["households_only_this_site"] = np.asarray(
+        reach_of.T @ np.where(n_reach == 1, households, 0)
+    ).ravel()
     sites = sites.sort_values("status", kind="stable", key=lambda s: s != "new")
     by_existing = np.zeros(len(pts), dtype=bool)
     if existing.size:
@@ -379,6 +444,7 @@ def _output(
         },
         layers=layers,
         summary=summary,
+        models={"siting": outcome_record(result)},
     )
     return out
 

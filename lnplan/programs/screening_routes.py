@@ -1,34 +1,59 @@
-"""Child screening tours: expert teams from a provincial base screen children in townships.
+"""Child screening tours: expert teams from their bases screen children in townships.
 
 The programme (:func:`run`, registered in :mod:`lnplan.programs`)
 ------------------------------------------------------------------
-1. **Sites**: townships with children awaiting screening (``children_8_14`` in
-   ``world.townships``). When there are more than the horizon could ever serve, only the largest
-   are offered to the solver (:func:`preselect`): sorted by children, until they hold
-   ``PRESELECT_FACTOR`` times the children the teams could screen if they never drove or set up.
-   Every township not screened, offered or not, is listed in ``unscreened``.
-2. **Base**: ``screening.base`` names a city (its city rehabilitation centre) or a county (its
-   county rehabilitation centre) in ``world.facilities``; all ``n_teams`` teams start there.
-3. **Travel**: road travel times from :class:`lnplan.geo.travel.RoadModel` (great-circle km times
-   the terrain's detour factor over its speed; mountain counties from the world); road km are
-   great-circle km times the mean detour factor of the two ends.
-4. **Routing** (:mod:`lnplan.optimize.routing`): working days ``day_start``-``day_end`` with a
-   ``lunch_min`` break at 12:00 (or mid-day if 12:00 is outside the day), trips of at most
-   ``max_trip_days`` days sleeping where each day ends, ``horizon_days`` working days, service
-   ``setup_min + min_per_child × children`` per visit, large townships split into visit-days, and
-   townships dropped (fewest children first) when the horizon is too short.
+1. **Teams**: ``n_teams`` teams of ``examiners_per_team`` examiners. Team ``k`` is based at
+   ``screening.bases[k % len(bases)]`` (a city: its city rehabilitation centre; a county: its
+   county rehabilitation centre in ``world.facilities``), or at ``screening.base`` for all.
+   A visit screening ``c`` children takes ``setup_min + c × min_per_child ÷ examiners_per_team``
+   minutes (:func:`service_s`), so a team-day screens at most :func:`children_per_team_day`.
+2. **Dates**: ``horizon_days`` working days from ``start_date``, skipping weekends, China's
+   public holidays (days worked in lieu count) and ``blocked_dates``
+   (:mod:`lnplan.programs.screening_calendar`). Every table carries dates.
+3. **Travel**: road minutes from :class:`lnplan.geo.travel.RoadModel` (great-circle km times the
+   terrain's detour factor over its speed), replaced by ``data.travel_matrix`` for the pairs it
+   has (ids: township codes and the bases' facility ids); road km are great-circle km times the
+   mean detour factor of the two ends.
+4. **Visit-days**: a township out of reach in one working day (the shortest drive in leaves no
+   time for one child) is left out and listed in ``unscreened`` with the reason. A township over
+   one day's capacity is split into full visit-days and a remainder (:func:`split_parts`), each
+   paying its own set-up; visits are numbered in the order they happen.
+5. **Offer** (:func:`preselect`): per city (and priority county) the most valuable visit-days
+   until they hold the floors ``min_share_by_city`` / ``min_share_priority``, then the most
+   valuable of the rest, value being children × weight (``priority_weight``,
+   ``mountain_weight``) per second on site and driving in.
+6. **Routing** (:mod:`lnplan.optimize.routing`): trips of at most ``max_trip_days`` working days
+   sleeping where each day ends; each visit may be dropped at a penalty of its children times
+   their weight (four times more for visit-days that meet a floor); ``balance_weight`` evens
+   the trips out.
+7. **Check** (:mod:`lnplan.programs.screening_check`): the tables are re-derived from the
+   scenario and the travel model by independent code before anything is returned; a broken
+   rule stops the run (:class:`~lnplan.programs.screening_check.PlanCheckError`).
 
-Outputs (aggregates by township; no household rows): tables ``schedule`` (per team, day and
-visit, with arrival, start, end and departure times), ``team_days`` (children, km and hours
-driven, overnight place), ``teams`` (totals), ``unscreened`` (children left per township); layers
-``routes`` (one line per trip), ``screened`` and ``unscreened`` (township points).
+Floors the data prove impossible (a city's reachable children, or more children than
+:func:`upper_bound` allows) raise :class:`lnplan.errors.InfeasibleError`; floors the search
+misses are reported (``floors`` table, ``floors_met``). The summary states the need in team-days
+(screening time alone) beside the team-days available and used, and an upper bound on the
+children the teams can screen (:func:`upper_bound`) with the gap. With ``target_share`` and
+``deadline``, :func:`size_campaign` finds the fewest teams reaching the share by the deadline.
+
+Not settable yet (refused as unknown keys): blocked dates per team and township time windows;
+the routing model has no per-team calendar and the scenario no window table.
+
+Outputs (aggregates by township; no household rows): tables ``schedule`` (per team, date and
+visit: arrival, start, end, departure), ``trips`` (leave and return), ``team_days`` (children, km
+and hours driven, overnight place), ``teams``, ``unscreened`` (children left per township and
+why), ``coverage_by_city``, ``coverage_by_county``, ``floors``, ``sizing``; layers ``routes``
+(one line per trip), ``screened`` and ``unscreened`` (township points), ``coverage`` (counties).
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-from dataclasses import dataclass
+import math
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,13 +63,14 @@ import numpy.typing as npt
 import pandas as pd
 from shapely.geometry import LineString
 
-from lnplan.errors import InputError, UnknownPlaceError
+from lnplan.errors import InfeasibleError, InputError, UnknownPlaceError
 from lnplan.geo.aggregate import MIN_HOUSEHOLDS, suppress_small_counts
+from lnplan.programs.screening_calendar import CampaignDates, working_days_until
 
 if TYPE_CHECKING:
-    from lnplan.optimize.routing import RoutingProblem, RoutingResult
+    from lnplan.optimize.routing import RoutingProblem, RoutingResult, SolveParams
     from lnplan.programs import ProgrammeOutput
-    from lnplan.scenario import Scenario, ScreeningSection
+    from lnplan.scenario import MatrixSource, Scenario, ScreeningSection
     from lnplan.world import World
 
 logger = logging.getLogger(__name__)
@@ -52,10 +78,17 @@ logger = logging.getLogger(__name__)
 NAME = "screening_routes"
 SECTION = "screening"
 
-#: Offer the solver townships holding this many times the children the teams could screen at most.
-PRESELECT_FACTOR = 2.0
+#: Offer the solver visit-days holding this share of the children the teams could screen with no
+#: driving. The multi-day search screens nearly all of a small offer and loses its way in a large
+#: one: on the demo (8 teams x 30 days, 60 s, 2 busy cores) offers of 0.15 / 0.2 / 0.3 / 0.35 /
+#: 0.5 / all of that capacity screened 2,416 / 3,189 / 4,586 / 4,386 / 3,997 / 2,662 children.
+PRESELECT_FACTOR = 0.3
 #: Never offer fewer townships than this (when there are that many).
 PRESELECT_MIN = 60
+#: Sizing offers at least this many times the target's children (the offer must not bind).
+SIZING_OFFER = 1.25
+#: A visit-day chosen to meet a city's or priority county's floor is worth this many times more.
+FLOOR_BOOST = 4.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +99,7 @@ class Base:
     lon: float
     lat: float
     county_code: str
+    facility_id: str = ""
 
 
 def find_base(place: str, world: World) -> Base:
@@ -107,19 +141,354 @@ def find_base(place: str, world: World) -> Base:
         lon=float(row.geometry.x),
         lat=float(row.geometry.y),
         county_code=str(row["county_code"]),
+        facility_id=str(row["facility_id"]),
     )
 
 
-def preselect(towns: pd.DataFrame, sec: ScreeningSection) -> pd.DataFrame:
-    """The townships offered to the solver: the largest, until they hold ``PRESELECT_FACTOR``
-    times the most children the teams could screen (no driving, no set-up)."""
-    work_min = sec.working_min_per_day
-    ceiling = sec.n_teams * sec.horizon_days * work_min / sec.min_per_child
-    ordered = towns.sort_values(["children_8_14", "code"], ascending=[False, True])
-    cum = ordered["children_8_14"].cumsum().to_numpy()
-    n = int(np.searchsorted(cum, PRESELECT_FACTOR * ceiling) + 1)
-    n = min(len(ordered), max(n, PRESELECT_MIN))
-    return ordered.head(n)
+def team_bases(sec: ScreeningSection, world: World) -> list[Base]:
+    """The base of every team: ``screening.bases`` in turn, or ``screening.base`` for all."""
+    places = sec.bases or [sec.base]
+    found = {p: find_base(p, world) for p in dict.fromkeys(places)}
+    return [found[places[k % len(places)]] for k in range(sec.n_teams)]
+
+
+def per_child_s(sec: ScreeningSection) -> int:
+    """Seconds of a visit per child: ``min_per_child`` minutes shared by the team's examiners."""
+    return round(sec.min_per_child * 60 / sec.examiners_per_team)
+
+
+def service_s(sec: ScreeningSection, children: int) -> int:
+    """Seconds on site for a visit screening ``children``: set-up plus the children's time."""
+    return sec.setup_min * 60 + children * per_child_s(sec)
+
+
+def children_per_team_day(sec: ScreeningSection) -> int:
+    """Most children one team can screen in a working day with no driving (one set-up)."""
+    return max((sec.working_min_per_day * 60 - sec.setup_min * 60) // per_child_s(sec), 0)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One visit-day of a township offered to the solver (a township over a day's capacity is
+    split into full days and a remainder, each paying its own set-up)."""
+
+    key: str
+    row: int  # position in the township table
+    children: int
+    value: float  # children x weight (priority / mountain), per second on site and driving in
+    weight: float
+    floor: bool = False  # chosen to meet a floor
+
+
+def _priority_codes(world: World) -> set[str]:
+    ind = world.county_indicators
+    return set(ind.loc[ind["priority"].astype(bool), "county_code"].astype(str))
+
+
+def _weights(towns: pd.DataFrame, sec: ScreeningSection, world: World) -> npt.NDArray[np.float64]:
+    """Value of one child of each township: priority and mountain weights multiply."""
+    priority = _priority_codes(world)
+    codes = towns["county_code"].astype(str)
+    w = np.ones(len(towns))
+    w *= np.where(codes.isin(priority), sec.priority_weight, 1.0)
+    w *= np.where(codes.isin(world.mountain_counties()), sec.mountain_weight, 1.0)
+    return w
+
+
+def _max_per_day(reach_s: npt.NDArray[np.int64], sec: ScreeningSection, work_s: int):
+    """Most children one visit-day can screen after the drive in (``< 1``: out of reach)."""
+    return (work_s - reach_s - sec.setup_min * 60) // per_child_s(sec)
+
+
+def split_parts(children: int, max_per_day: int) -> list[int]:
+    """Split ``children`` into full visit-days of ``max_per_day`` and one remainder day.
+
+    Full days keep every visit-day of a large township as productive as a day at a township of
+    ``max_per_day`` children (equal halves would each leave room unused and lose to smaller
+    townships); the remainder is a short day the team can share with a neighbour.
+    """
+    if children <= 0 or max_per_day < 1:
+        return []
+    full, rest = divmod(children, max_per_day)
+    return [max_per_day] * full + ([rest] if rest else [])
+
+
+def preselect(
+    parts: list[Part],
+    towns: pd.DataFrame,
+    sec: ScreeningSection,
+    capacity: int,
+    priority_codes: Collection[str] = (),
+    *,
+    min_children: int = 0,
+) -> list[Part]:
+    """The visit-days offered to the solver.
+
+    First, in every city, the most valuable visit-days (children times weight per second on site
+    and driving in) until they hold the city's floor (``min_share_by_city``, plus
+    ``min_share_priority`` in priority counties); then the most valuable of the rest until the
+    offer holds ``PRESELECT_FACTOR`` times ``capacity`` children, and at least ``min_children``
+    children and ``PRESELECT_MIN`` visit-days.
+    """
+    ranked = sorted(parts, key=lambda p: (-p.value, p.key))
+    chosen: dict[str, Part] = {}
+    city = towns["city"].astype(str).to_numpy()
+    children = towns["children_8_14"].to_numpy()
+    groups: list[tuple[npt.NDArray[np.bool_], float]] = [
+        (city == c, sec.min_share_by_city) for c in sorted(set(city))
+    ]
+    if sec.min_share_priority > 0 and priority_codes:
+        county = towns["county_code"].astype(str).to_numpy()
+        pri = np.isin(county, sorted(priority_codes))
+        groups += [(county == c, sec.min_share_priority) for c in sorted(set(county[pri]))]
+    for mask, share in groups:
+        need = share * float(children[mask].sum())
+        got = sum(p.children for p in chosen.values() if mask[p.row])
+        for p in ranked:
+            if got >= need:
+                break
+            if mask[p.row] and p.key not in chosen:
+                chosen[p.key] = replace(p, floor=True)
+                got += p.children
+    total = sum(p.children for p in chosen.values())
+    for p in ranked:
+        enough = max(PRESELECT_FACTOR * capacity, min_children)
+        if total >= enough and len(chosen) >= PRESELECT_MIN:
+            break
+        if p.key not in chosen:
+            chosen[p.key] = p
+            total += p.children
+    return sorted(chosen.values(), key=lambda p: (p.row, p.key))
+
+
+@dataclass
+class Plan:
+    """Everything :func:`run` needs to solve and to write the tables."""
+
+    problem: RoutingProblem
+    towns: pd.DataFrame  # every township with children
+    parts: list[Part]  # offered, in the order of the problem's sites
+    part_of_stop: list[Part]
+    bases: list[Base]  # per team
+    base_nodes: list[int]  # per team
+    lonlat: npt.NDArray[np.float64]  # per node
+    node_row: list[int]  # township row of each node (-1 for bases)
+    unreachable: dict[int, str]  # township row -> reason
+    dates: CampaignDates
+    capacity: int  # children the teams could screen with no driving
+    all_parts: list[Part]  # every reachable visit-day (for the bound)
+    reach_s: npt.NDArray[np.int64]  # shortest drive into each township
+    priority_codes: set[str]
+    counties: gpd.GeoDataFrame
+
+
+def _travel(
+    scenario: Scenario, world: World, bases: list[Base], towns: pd.DataFrame
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], str]:
+    """Road minutes and km between distinct bases and every township, node lon/lat, and the
+    source of the minutes (road model, or ``data.travel_matrix`` for the pairs it has)."""
+    from lnplan.geo.travel import (
+        RoadModel,
+        distance_matrix_km,
+        layer_lonlat,
+        read_travel_matrix,
+        travel_time_matrix_min,
+    )
+
+    lonlat = np.vstack([[[b.lon, b.lat] for b in bases], layer_lonlat(towns, "townships")])
+    mountain_codes = world.mountain_counties()
+    mountain = np.array(
+        [b.county_code in mountain_codes for b in bases]
+        + [str(c) in mountain_codes for c in towns["county_code"]]
+    )
+    model = RoadModel.from_scenario(scenario.travel)
+    minutes = travel_time_matrix_min(
+        lonlat, lonlat, model=model, a_mountain=mountain, b_mountain=mountain
+    )
+    detour = np.where(mountain, model.mountain_detour_factor, model.plain_detour_factor)
+    road_km = distance_matrix_km(lonlat, lonlat) * (detour[:, None] + detour[None, :]) / 2.0
+    source = "road model"
+    matrix = scenario.data.travel_matrix
+    if matrix is not None:
+        ids = [b.facility_id for b in bases] + [str(c) for c in towns["code"]]
+        known = _matrix_ids(matrix)
+        extra = sorted(known - set(ids))
+        full = read_travel_matrix(
+            matrix.path,
+            origin_ids=ids + extra,
+            destination_ids=ids + extra,
+            origin_column=matrix.origin_column,
+            destination_column=matrix.destination_column,
+            value_column=matrix.value_column,
+        ).tocoo()
+        n = len(ids)
+        keep = (full.row < n) & (full.col < n)
+        minutes[full.row[keep], full.col[keep]] = full.data[keep]
+        source = f"data.travel_matrix for {int(keep.sum())} pairs, road model for the rest"
+    return minutes, road_km, lonlat, source
+
+
+def _matrix_ids(matrix: MatrixSource) -> set[str]:
+    """Every origin and destination id in the user matrix (to read it with ids of other runs)."""
+    cols = [matrix.origin_column, matrix.destination_column]
+    path = Path(matrix.path)
+    try:
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, usecols=cols, dtype=str)
+        else:
+            frame = pd.read_parquet(path, columns=cols)
+    except (ValueError, OSError):
+        return set()  # read_travel_matrix names the problem
+    return set(frame[cols[0]].astype(str).str.strip()) | set(frame[cols[1]].astype(str).str.strip())
+
+
+def build_plan(
+    scenario: Scenario, world: World, *, n_teams: int | None = None, min_offer: int = 0
+) -> Plan:
+    """The routing problem of the scenario, with everything needed to report it.
+
+    Townships out of reach in one working day are left out (listed with the reason); large
+    townships are split into full visit-days and a remainder; the most valuable visit-days are
+    offered (:func:`preselect`); each visit's drop penalty is its children times their weight.
+    """
+    from lnplan.optimize.routing import ScreeningSite, build_screening_problem
+
+    sec = scenario.screening
+    assert sec is not None
+    if n_teams is not None:
+        sec = sec.model_copy(update={"n_teams": n_teams})
+    if sec.start_date is None:
+        raise InputError(
+            "screening.start_date: give the campaign's first day (e.g. 2023-09-04); every "
+            "table is dated from it"
+        )
+    dates = CampaignDates.from_start(sec.start_date, sec.horizon_days, sec.blocked_dates)
+    towns = world.townships[world.townships["children_8_14"] > 0].reset_index(drop=True)
+    if towns.empty:
+        raise InputError("world.townships: no township has children awaiting screening")
+    bases = team_bases(sec, world)
+    distinct = list(dict.fromkeys(bases))
+    nb = len(distinct)
+    minutes, road_km, lonlat, _ = _travel(scenario, world, distinct, towns)
+    tt = np.rint(minutes * 60).astype(np.int64)
+    cal = _calendar(sec)
+    work = cal.work_per_day_s
+    n = len(towns)
+    town_nodes = np.arange(nb, nb + n)
+    # The drive into a township: from the nearest place a team can sleep (a base, or another
+    # township on multi-day trips; the round trip from the nearest base on one-day trips).
+    if sec.max_trip_days > 1:
+        into = tt[:, town_nodes].copy()
+        into[town_nodes, np.arange(n)] = np.iinfo(np.int64).max
+        reach = into.min(axis=0)
+    else:
+        reach = (tt[:nb, town_nodes] + tt[town_nodes, :nb].T).min(axis=0)
+    max_day = _max_per_day(reach, sec, work)
+    unreachable = {
+        int(i): (
+            f"车程过远：最近的驶入车程需 {reach[i] / 3600:.1f} 小时，{work / 3600:.1f} 小时的"
+            f"工作日扣除 {sec.setup_min} 分钟准备后不足以筛查 1 名儿童"
+        )
+        for i in np.flatnonzero(max_day < 1)
+    }
+    weight = _weights(towns, sec, world)
+    parts: list[Part] = []
+    for i in range(n):
+        if i in unreachable:
+            continue
+        sizes = split_parts(int(towns["children_8_14"].iloc[i]), int(max_day[i]))
+        for j, c in enumerate(sizes):
+            value = c * weight[i] / (service_s(sec, c) + (int(reach[i]) if j == 0 else 0))
+            parts.append(Part(f"{towns['code'].iloc[i]}#{j + 1}", i, c, value, float(weight[i])))
+    capacity = sec.n_teams * sec.horizon_days * children_per_team_day(sec)
+    offered = preselect(parts, towns, sec, capacity, _priority_codes(world), min_children=min_offer)
+    if sec.max_trip_days > 1:
+        offered = _fit_offer(offered, tt, nb, sec, work, towns, unreachable)
+    rows = sorted({p.row for p in offered})
+    node_of_row = {r: nb + k for k, r in enumerate(rows)}
+    keep = list(range(nb)) + [nb + r for r in rows]
+    labels = [f"{towns['county'].iloc[r]}{towns['name'].iloc[r]}" for r in rows]
+    sites = [
+        ScreeningSite(node=node_of_row[p.row], children=p.children, name=p.key) for p in offered
+    ]
+    problem = build_screening_problem(
+        tt[np.ix_(keep, keep)],
+        road_km[np.ix_(keep, keep)],
+        sites,
+        [distinct.index(b) for b in bases],
+        calendar=cal,
+        setup_s=sec.setup_min * 60,
+        per_child_s=per_child_s(sec),
+        team_names=[f"{k + 1}队" for k in range(sec.n_teams)],
+        node_names=[b.name for b in distinct] + labels,
+        balance_weight=sec.balance_weight,
+    )
+    by_key = {p.key: p for p in offered}
+    part_of_stop = [by_key[s.site] for s in problem.stops]
+    # Value: children x weight; a floor on the share of a city or priority county is the
+    # programme's to check (the drop penalty makes a floor's children worth more).
+    stops = tuple(
+        replace(
+            s,
+            drop_penalty=round((s.drop_penalty or 0) * p.weight * (FLOOR_BOOST if p.floor else 1)),
+        )
+        for s, p in zip(problem.stops, part_of_stop, strict=True)
+    )
+    problem = replace(problem, stops=stops)
+    return Plan(
+        problem=problem,
+        towns=towns,
+        parts=offered,
+        part_of_stop=part_of_stop,
+        bases=bases,
+        base_nodes=[distinct.index(b) for b in bases],
+        lonlat=lonlat[keep],
+        node_row=[-1] * nb + rows,
+        unreachable=unreachable,
+        dates=dates,
+        capacity=capacity,
+        all_parts=parts,
+        reach_s=reach,
+        priority_codes=_priority_codes(world),
+        counties=world.counties,
+    )
+
+
+def _fit_offer(
+    offered: list[Part],
+    tt: npt.NDArray[np.int64],
+    nb: int,
+    sec: ScreeningSection,
+    work: int,
+    towns: pd.DataFrame,
+    unreachable: dict[int, str],
+) -> list[Part]:
+    """Re-split (or leave out) offered townships whose nearest offered neighbour is farther than
+    their nearest township: the routing model measures the drive in among the places offered."""
+    big = np.iinfo(np.int64).max
+    while True:
+        rows = sorted({p.row for p in offered})
+        places = np.r_[np.arange(nb), nb + np.asarray(rows, dtype=np.int64)]
+        into = tt[np.ix_(places, nb + np.asarray(rows, dtype=np.int64))].copy()
+        into[nb + np.arange(len(rows)), np.arange(len(rows))] = big
+        drive = into.min(axis=0)
+        reach = dict(zip(rows, drive.tolist(), strict=True))
+        most = dict(zip(rows, _max_per_day(drive, sec, work).tolist(), strict=True))
+        changed = {r for r in rows if any(p.children > most[r] for p in offered if p.row == r)}
+        if not changed:
+            return offered
+        kept = [p for p in offered if p.row not in changed]
+        for r in sorted(changed):
+            mine = [p for p in offered if p.row == r]
+            if most[r] < 1:
+                unreachable[r] = (
+                    f"车程过远：在纳入方案的乡镇中，最近的驶入车程需 {reach[r] / 3600:.1f} 小时，"
+                    f"工作日扣除 {sec.setup_min} 分钟准备后不足以筛查 1 名儿童"
+                )
+                continue
+            for j, c in enumerate(split_parts(sum(p.children for p in mine), most[r])):
+                kept.append(replace(mine[0], key=f"{towns['code'].iloc[r]}#{j + 1}", children=c))
+        offered = sorted(kept, key=lambda p: (p.row, p.key))
 
 
 def _calendar(sec: ScreeningSection):  # -> Calendar
@@ -141,96 +510,76 @@ def _calendar(sec: ScreeningSection):  # -> Calendar
     )
 
 
-def build_problem(
-    scenario: Scenario, world: World
-) -> tuple[RoutingProblem, pd.DataFrame, Base, npt.NDArray[np.float64]]:
-    """The routing problem of the scenario: problem, offered townships, base, node lon/lat."""
-    from lnplan.geo.travel import (
-        RoadModel,
-        distance_matrix_km,
-        layer_lonlat,
-        travel_time_matrix_min,
-    )
-    from lnplan.optimize.routing import ScreeningSite, build_screening_problem
-
-    sec = scenario.screening
-    assert sec is not None
-    towns = world.townships[world.townships["children_8_14"] > 0]
-    if towns.empty:
-        raise InputError("world.townships: no township has children awaiting screening")
-    base = find_base(sec.base, world)
-    offered = preselect(towns, sec)
-    lonlat = np.vstack([[base.lon, base.lat], layer_lonlat(offered, "townships")])
-    mountain_codes = world.mountain_counties()
-    mountain = np.array(
-        [base.county_code in mountain_codes]
-        + [str(c) in mountain_codes for c in offered["county_code"]]
-    )
-    model = RoadModel.from_scenario(scenario.travel)
-    minutes = travel_time_matrix_min(
-        lonlat, lonlat, model=model, a_mountain=mountain, b_mountain=mountain
-    )
-    detour = np.where(mountain, model.mountain_detour_factor, model.plain_detour_factor)
-    road_km = distance_matrix_km(lonlat, lonlat) * (detour[:, None] + detour[None, :]) / 2.0
-    labels = [f"{c}{n}" for c, n in zip(offered["county"], offered["name"], strict=True)]
-    sites = [
-        ScreeningSite(node=k + 1, children=int(c), name=labels[k])
-        for k, c in enumerate(offered["children_8_14"])
-    ]
-    problem = build_screening_problem(
-        np.rint(minutes * 60).astype(np.int64),
-        road_km,
-        sites,
-        [0] * sec.n_teams,
-        calendar=_calendar(sec),
-        setup_s=sec.setup_min * 60,
-        per_child_s=round(sec.min_per_child * 60),
-        team_names=[f"team {k + 1}" for k in range(sec.n_teams)],
-        node_names=[base.name, *labels],
-    )
-    return problem, offered, base, lonlat
-
-
-def _clock(t_s: int, day_s: int | None = None) -> str:
-    """``HH:MM`` of a moment; ``(+n d)`` when it falls ``n`` days after ``day_s``'s day."""
+def _clock(t_s: int) -> str:
+    """``HH:MM`` of a moment (seconds since working day 0, 00:00)."""
     tod = t_s % 86400
-    text = f"{tod // 3600:02d}:{tod % 3600 // 60:02d}"
-    if day_s is not None and t_s // 86400 > day_s // 86400:
-        text += f" (+{t_s // 86400 - day_s // 86400} d)"
-    return text
+    return f"{tod // 3600:02d}:{tod % 3600 // 60:02d}"
 
 
-def tables(
-    problem: RoutingProblem, result: RoutingResult, offered: pd.DataFrame, towns: pd.DataFrame
-) -> dict[str, pd.DataFrame]:
-    """Schedule, team-day, team and unscreened tables of a routing result."""
-    site_of_node = {k + 1: row for k, (_, row) in enumerate(offered.iterrows())}
-    schedule, days, teams = [], [], []
+SCHEDULE_COLUMNS = [
+    "team", "trip", "date", "order", "township_code", "township", "county", "city", "visit",
+    "arrive", "start", "end", "depart_date", "depart", "children_screened",
+]  # fmt: skip
+TRIP_COLUMNS = [
+    "team", "trip", "base", "leave_date", "leave", "return_date", "return", "children_screened",
+    "km_driven",
+]  # fmt: skip
+TEAM_DAY_COLUMNS = [
+    "team", "trip", "date", "stops", "children_screened", "km_driven", "hours_driven", "overnight",
+]  # fmt: skip
+
+
+def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
+    """Schedule, trips, team-day, team and unscreened tables of a routing result, with dates."""
+    problem, towns, dates = plan.problem, plan.towns, plan.dates
+
+    def date(t_s: int) -> str:
+        return dates.text(t_s // 86400)
+
+    # Number the visit-days of a township in the order they happen: (1/2) before (2/2).
+    n_parts: dict[int, int] = {}
+    for p in plan.parts:
+        n_parts[p.row] = n_parts.get(p.row, 0) + 1
+    visits = sorted((v.start_s, v.stop) for t in result.trips for v in t.visits)
+    seen_parts: dict[int, int] = {}
+    part_no: dict[int, int] = {}
+    for _, stop in visits:
+        row = plan.part_of_stop[stop].row
+        seen_parts[row] = seen_parts.get(row, 0) + 1
+        part_no[stop] = seen_parts[row]
+
+    def label(node: int) -> str:
+        return problem.node_name(node)
+
+    schedule, days, trips, teams = [], [], [], []
     trip_no: dict[int, int] = {}
-    screened = pd.Series(0, index=towns["code"].astype(str))
+    screened = np.zeros(len(towns), dtype=np.int64)
     for trip in result.trips:
         trip_no[trip.team] = trip_no.get(trip.team, 0) + 1
         order = 0
         for day in trip.days:
             for v in day.visits:
                 order += 1
-                site = site_of_node[v.node]
-                screened[str(site["code"])] += v.demand
+                row = plan.part_of_stop[v.stop].row
+                site = towns.iloc[row]
+                screened[row] += v.demand
+                k, n = part_no[v.stop], n_parts[row]
                 schedule.append(
                     {
                         "team": trip.team_name,
                         "trip": trip_no[trip.team],
-                        "day": day.day + 1,
+                        "date": date(v.start_s),
                         "order": order,
                         "township_code": str(site["code"]),
                         "township": site["name"],
                         "county": site["county"],
                         "city": site["city"],
-                        "visit": problem.stops[v.stop].name,
+                        "visit": label(v.node) + (f" ({k}/{n})" if n > 1 else ""),
                         "arrive": _clock(v.arrival_s),
                         "start": _clock(v.start_s),
                         "end": _clock(v.end_s),
-                        "depart": _clock(v.departure_s, v.start_s),
+                        "depart_date": date(v.departure_s),
+                        "depart": _clock(v.departure_s),
                         "children_screened": v.demand,
                     }
                 )
@@ -238,7 +587,7 @@ def tables(
                 {
                     "team": trip.team_name,
                     "trip": trip_no[trip.team],
-                    "day": day.day + 1,
+                    "date": dates.text(day.day),
                     "stops": len(day.visits),
                     "children_screened": day.children,
                     "km_driven": round(day.driving_km, 1),
@@ -246,11 +595,25 @@ def tables(
                     "overnight": day.overnight_name,
                 }
             )
+        trips.append(
+            {
+                "team": trip.team_name,
+                "trip": trip_no[trip.team],
+                "base": label(trip.base_node),
+                "leave_date": date(trip.depart_s),
+                "leave": _clock(trip.depart_s),
+                "return_date": date(trip.return_s),
+                "return": _clock(trip.return_s),
+                "children_screened": trip.demand,
+                "km_driven": round(trip.distance_km, 1),
+            }
+        )
     for k, team in enumerate(problem.teams):
         own = [t for t in result.trips if t.team == k]
         teams.append(
             {
                 "team": team.name,
+                "base": label(team.base),
                 "trips": len(own),
                 "days_away": sum(len(t.days) for t in own),
                 "townships_visited": len({v.node for t in own for v in t.visits}),
@@ -259,33 +622,74 @@ def tables(
                 "hours_driven": round(sum(t.travel_time_s for t in own) / 3600, 2),
             }
         )
-    left = towns.assign(
-        children_screened=screened.reindex(towns["code"].astype(str)).to_numpy(),
-    )
-    left = left.assign(children_left=left["children_8_14"] - left["children_screened"])
-    left = left[left["children_left"] > 0]
+    offered_rows = {p.row for p in plan.parts}
+    left = towns["children_8_14"].to_numpy() - screened
+    reasons = []
+    for i in range(len(towns)):
+        if i in plan.unreachable:
+            reasons.append(plan.unreachable[i])
+        elif i not in offered_rows:
+            reasons.append("未纳入方案：其他乡镇每个工作日可筛查更多儿童")
+        elif screened[i]:
+            reasons.append("部分筛查：活动工作日已用完")
+        else:
+            reasons.append("未安排：活动工作日已用完")
     unscreened = pd.DataFrame(
         {
-            "township_code": left["code"].astype(str),
-            "township": left["name"],
-            "county": left["county"],
-            "city": left["city"],
-            "children_left": left["children_left"].astype(int),
-            "offered_to_solver": left["code"].isin(offered["code"]),
+            "township_code": towns["code"].astype(str),
+            "township": towns["name"],
+            "county": towns["county"],
+            "city": towns["city"],
+            "children_left": left.astype(int),
+            "reason": reasons,
         }
-    ).sort_values(["children_left", "township_code"], ascending=[False, True])
+    )
+    unscreened = unscreened[unscreened["children_left"] > 0].sort_values(
+        ["children_left", "township_code"], ascending=[False, True]
+    )
     return {
-        "schedule": pd.DataFrame(schedule),
-        "team_days": pd.DataFrame(days),
+        "schedule": pd.DataFrame(schedule, columns=SCHEDULE_COLUMNS),
+        "trips": pd.DataFrame(trips, columns=TRIP_COLUMNS),
+        "team_days": pd.DataFrame(days, columns=TEAM_DAY_COLUMNS),
         "teams": pd.DataFrame(teams),
         "unscreened": unscreened.reset_index(drop=True),
+        **coverage_tables(plan, screened),
     }
+
+
+def coverage_tables(plan: Plan, screened: npt.NDArray[np.int64]) -> dict[str, pd.DataFrame]:
+    """Children awaiting and screened per city and per county (with priority and terrain)."""
+    towns = plan.towns.assign(children_screened=screened)
+    by_county = (
+        towns.groupby(["city", "county", "county_code"], sort=True)
+        .agg(
+            children_awaiting=("children_8_14", "sum"),
+            children_screened=("children_screened", "sum"),
+            terrain=("terrain", "first"),
+        )
+        .reset_index()
+    )
+    by_county.insert(3, "priority", by_county["county_code"].astype(str).isin(plan.priority_codes))
+    by_county["share_screened"] = (
+        by_county["children_screened"] / by_county["children_awaiting"]
+    ).round(4)
+    by_city = (
+        towns.groupby("city", sort=True)
+        .agg(
+            children_awaiting=("children_8_14", "sum"),
+            children_screened=("children_screened", "sum"),
+        )
+        .reset_index()
+    )
+    by_city["share_screened"] = (by_city["children_screened"] / by_city["children_awaiting"]).round(
+        4
+    )
+    return {"coverage_by_city": by_city, "coverage_by_county": by_county}
 
 
 def layers(
     result: RoutingResult,
-    lonlat: npt.NDArray[np.float64],
-    towns: gpd.GeoDataFrame,
+    plan: Plan,
     tabs: dict[str, pd.DataFrame],
     *,
     min_count: int = MIN_HOUSEHOLDS,
@@ -295,6 +699,7 @@ def layers(
     Township counts of children from 1 to ``min_count - 1`` are blanked in these shareable
     layers (the tables for the teams keep them).
     """
+    lonlat, towns = plan.lonlat, plan.towns
     lines = []
     trip_no: dict[int, int] = {}
     for trip in result.trips:
@@ -304,8 +709,8 @@ def layers(
             {
                 "team": trip.team_name,
                 "trip": trip_no[trip.team],
-                "first_day": trip.days[0].day + 1,
-                "last_day": trip.days[-1].day + 1,
+                "first_date": plan.dates.text(trip.days[0].day),
+                "last_date": plan.dates.text(trip.days[-1].day),
                 "children_screened": trip.demand,
                 "km": round(trip.distance_km, 1),
                 "geometry": LineString([tuple(lonlat[n]) for n in nodes]),
@@ -317,13 +722,13 @@ def layers(
         else gpd.GeoDataFrame({"team": []}, geometry=[], crs="EPSG:4326")
     )
     sched = tabs["schedule"]
-    points = towns.to_crs("EPSG:4326")
+    points = gpd.GeoDataFrame(towns).to_crs("EPSG:4326")
     screened_layer = gpd.GeoDataFrame()
     if not sched.empty:
         per = sched.groupby("township_code").agg(
             children_screened=("children_screened", "sum"),
             team=("team", "first"),
-            first_day=("day", "min"),
+            first_date=("date", "min"),
         )
         hit = points[points["code"].astype(str).isin(per.index)]
         screened_layer = gpd.GeoDataFrame(
@@ -334,7 +739,7 @@ def layers(
                     hit["code"].astype(str), "children_screened"
                 ].to_numpy(),
                 "team": per.loc[hit["code"].astype(str), "team"].to_numpy(),
-                "first_day": per.loc[hit["code"].astype(str), "first_day"].to_numpy(),
+                "first_date": per.loc[hit["code"].astype(str), "first_date"].to_numpy(),
             },
             geometry=hit.geometry.to_numpy(),
             crs="EPSG:4326",
@@ -351,8 +756,25 @@ def layers(
         crs="EPSG:4326",
     )
     unscreened_layer = suppress_small_counts(unscreened_layer, ["children_left"], minimum=min_count)
-    # Drawn in this order: the many unscreened townships underneath, the routes on top.
-    out = {"unscreened": unscreened_layer}
+    cov = tabs["coverage_by_county"].set_index("county_code")
+    counties = plan.counties[plan.counties["code"].astype(str).isin(cov.index)]
+    codes = counties["code"].astype(str)
+    coverage = gpd.GeoDataFrame(
+        {
+            "city": counties["city"].to_numpy(),
+            "county": counties["name"].to_numpy(),
+            "children_awaiting": cov.loc[codes, "children_awaiting"].to_numpy(),
+            "children_screened": cov.loc[codes, "children_screened"].to_numpy(),
+            "share_screened": cov.loc[codes, "share_screened"].to_numpy(),
+        },
+        geometry=counties.geometry.to_numpy(),
+        crs=counties.crs,
+    ).to_crs("EPSG:4326")
+    coverage = suppress_small_counts(
+        coverage, ["children_awaiting", "children_screened"], minimum=min_count
+    )
+    # Drawn in this order: counties, the many unscreened townships, the routes on top.
+    out = {"coverage": coverage, "unscreened": unscreened_layer}
     if not screened_layer.empty:
         out["screened"] = suppress_small_counts(
             screened_layer, ["children_screened"], minimum=min_count
@@ -361,49 +783,313 @@ def layers(
     return out
 
 
+def upper_bound(plan: Plan, sec: ScreeningSection, *, n_teams: int, days: int) -> tuple[int, str]:
+    """An upper bound on the children ``n_teams`` teams can screen in ``days`` working days.
+
+    The smaller of two: capacity (every team-day screens a full day after one set-up), and a
+    fractional knapsack over the visit-days (each costs its set-up and screening time, the first
+    of a township also the shortest drive into it) filling all teams' working time. Both ignore
+    the rest of the driving, so no plan screens more. Returns the bound and what gives it.
+    """
+    capacity = n_teams * days * children_per_team_day(sec)
+    work = plan.problem.calendar.work_per_day_s
+    budget = float(n_teams * days * work)
+    items = sorted(
+        ((p.children, service_s(sec, p.children) + plan_reach(plan, p)) for p in plan.all_parts),
+        key=lambda it: -it[0] / it[1],
+    )
+    total = 0.0
+    for c, cost in items:
+        if cost <= budget:
+            total += c
+            budget -= cost
+        else:
+            total += c * budget / cost
+            break
+    relaxed = int(np.floor(total + 1e-9))
+    reachable = int(sum(p.children for p in plan.all_parts))
+    best = min((capacity, "capacity"), (relaxed, "relaxation"), (reachable, "reachable children"))
+    return best
+
+
+def plan_reach(plan: Plan, part: Part) -> int:
+    """The shortest drive into the part's township when it is its first visit-day, else 0."""
+    return plan.reach_s[part.row] if part.key.endswith("#1") else 0
+
+
+def _floors(plan: Plan, sec: ScreeningSection) -> list[tuple[str, str, int, int]]:
+    """The floors: (kind, place, children needed, reachable children)."""
+    towns = plan.towns
+    reachable = towns["children_8_14"].to_numpy().copy()
+    for i in plan.unreachable:
+        reachable[i] = 0
+    out = []
+    if sec.min_share_by_city > 0:
+        for city, idx in towns.groupby("city").indices.items():
+            need = math.ceil(sec.min_share_by_city * towns["children_8_14"].iloc[idx].sum() - 1e-9)
+            out.append(("city", str(city), need, int(reachable[idx].sum())))
+    if sec.min_share_priority > 0:
+        pri = towns["county_code"].astype(str).isin(plan.priority_codes).to_numpy()
+        for county, idx in towns[pri].groupby("county").indices.items():
+            rows = np.flatnonzero(pri)[idx]
+            need = math.ceil(
+                sec.min_share_priority * towns["children_8_14"].iloc[rows].sum() - 1e-9
+            )
+            out.append(("priority county", str(county), need, int(reachable[rows].sum())))
+    return out
+
+
+def check_floors_possible(plan: Plan, sec: ScreeningSection) -> list[tuple[str, str, int, int]]:
+    """Raise :class:`InfeasibleError` when the data prove the floors cannot all be met."""
+    floors = _floors(plan, sec)
+    short = [f for f in floors if f[2] > f[3]]
+    if short:
+        kind, place, need, have = short[0]
+        raise InfeasibleError(
+            f"screening floors cannot be met: {kind} {place} needs {need} children screened but "
+            f"only {have} live in townships a team can reach in a working day "
+            f"({len(short)} floor(s) short); lower min_share_by_city / min_share_priority"
+        )
+    if floors:
+        need_city = sum(f[2] for f in floors if f[0] == "city")
+        need_pri = sum(f[2] for f in floors if f[0] != "city")
+        need = max(need_city, need_pri)
+        bound, source = upper_bound(plan, sec, n_teams=sec.n_teams, days=sec.horizon_days)
+        if need > bound:
+            raise InfeasibleError(
+                f"screening floors cannot all be met: they need at least {need} children "
+                f"screened, and {sec.n_teams} teams in {sec.horizon_days} working days can "
+                f"screen at most {bound} ({source}); add teams or days, or lower the floors"
+            )
+    return floors
+
+
+def floors_table(
+    floors: list[tuple[str, str, int, int]], tabs: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Each floor with the children it needs, the children screened and whether it is met."""
+    city = tabs["coverage_by_city"].set_index("city")["children_screened"]
+    county = tabs["coverage_by_county"].groupby("county")["children_screened"].sum()
+    rows = []
+    for kind, place, need, have in floors:
+        got = int((city if kind == "city" else county).get(place, 0))
+        rows.append(
+            {
+                "floor": kind,
+                "place": place,
+                "children_needed": need,
+                "children_reachable": have,
+                "children_screened": got,
+                "met": got >= need,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def size_campaign(
+    scenario: Scenario, world: World, params: SolveParams
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """The fewest teams that screen ``target_share`` of the children by ``deadline``.
+
+    A lower bound from :func:`upper_bound` (the fewest teams whose bound reaches the target),
+    then plans with more teams, one at a time (doubling the step, then halving back) until a
+    plan reaches the target or ``max_teams`` is tried. Returns the tries and the answer with its
+    binding reason: ``capacity`` (the bound's team count suffices: screening time binds),
+    ``driving`` (more teams than the bound: the time lost to driving binds), ``days left`` (the
+    bound proves that not even ``max_teams`` teams reach the target in the days left) or
+    ``search limit`` (the bound allows it, but no plan found within the search's limit did; the
+    search stops adding teams once more teams screen no more).
+    """
+    from lnplan.optimize.routing import solve_routing
+
+    sec = scenario.screening
+    assert sec is not None and sec.start_date and sec.deadline and sec.target_share
+    days = working_days_until(sec.start_date, sec.deadline, sec.blocked_dates)
+    if days < 1:
+        raise InputError(
+            f"screening.deadline: no working day from {sec.start_date} to {sec.deadline}"
+        )
+    sized = scenario.model_copy(
+        update={
+            "screening": sec.model_copy(
+                update={"horizon_days": days, "max_trip_days": min(sec.max_trip_days, days)}
+            )
+        }
+    )
+    s2 = sized.screening
+    assert s2 is not None
+    base_plan = build_plan(sized, world, n_teams=1)
+    awaiting = int(base_plan.towns["children_8_14"].sum())
+    target = math.ceil(sec.target_share * awaiting - 1e-9)
+    lower = next(
+        (
+            n
+            for n in range(1, sec.max_teams + 1)
+            if upper_bound(base_plan, s2, n_teams=n, days=days)[0] >= target
+        ),
+        None,
+    )
+    info: dict[str, object] = {
+        "target_share": sec.target_share,
+        "deadline": sec.deadline.isoformat(),
+        "working_days_left": days,
+        "children_target": target,
+        "teams_lower_bound": lower,
+    }
+    tries: list[dict[str, object]] = []
+    if lower is None:
+        info.update(teams_needed=None, binding="days left")
+        return pd.DataFrame(tries), info
+
+    found: dict[int, int] = {}
+
+    def screened_with(n: int) -> int:
+        if n not in found:
+            plan = build_plan(sized, world, n_teams=n, min_offer=math.ceil(SIZING_OFFER * target))
+            result = solve_routing(plan.problem, params)
+            found[n] = int(result.demand_served)
+            tries.append(
+                {
+                    "teams": n,
+                    "children_screened": found[n],
+                    "children_target": target,
+                    "reached": found[n] >= target,
+                    "children_upper_bound": upper_bound(plan, s2, n_teams=n, days=days)[0],
+                }
+            )
+        return found[n]
+
+    lo, hi, step = lower - 1, None, 1  # lo: known short (or below the bound), hi: known enough
+    n, best = lower, -1
+    while n <= sec.max_teams:
+        got = screened_with(n)
+        if got >= target:
+            hi = n
+            break
+        if got <= best:
+            break  # more teams screen no more within the search's limit: stop adding
+        best, lo, n, step = got, n, min(n + step, sec.max_teams + 1), step * 2
+    if hi is None:
+        most = max(found.values())
+        info.update(
+            teams_needed=None,
+            binding="search limit",
+            note=(
+                f"no plan with up to {max(found)} teams reached {target} children (at most "
+                f"{most}); the bound allows it from {lower} teams, so the search, not the days "
+                "left, fell short: raise time_limit_s or max_iterations"
+            ),
+        )
+    else:
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if screened_with(mid) >= target:
+                hi = mid
+            else:
+                lo = mid
+        info.update(teams_needed=hi, binding="capacity" if hi == lower else "driving")
+    table = pd.DataFrame(tries).sort_values("teams").reset_index(drop=True)
+    return table, info
+
+
 def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     """Plan the screening tours of the scenario on the world (see the module docstring)."""
+    from lnplan.optimize.result import outcome_record
     from lnplan.optimize.routing import SolveParams, solve_routing
     from lnplan.programs import ProgrammeOutput
+    from lnplan.programs.screening_check import PlanCheckError, check_plan
 
     sec = scenario.screening
     if sec is None:
         raise InputError("the scenario has no [screening] section")
-    problem, offered, base, lonlat = build_problem(scenario, world)
+    plan = build_plan(scenario, world)
+    floors = check_floors_possible(plan, sec)
     logger.info(
         "screening: %d townships offered (%d visits), %d teams from %s",
-        len(offered), len(problem.stops), sec.n_teams, base.name,
+        len({p.row for p in plan.parts}), len(plan.problem.stops), sec.n_teams,
+        ", ".join(dict.fromkeys(b.name for b in plan.bases)),
     )  # fmt: skip
     params = SolveParams(
         time_limit_s=sec.time_limit_s, seed=scenario.seed, max_iterations=sec.max_iterations
     )
-    result = solve_routing(problem, params)
-    towns = world.townships[world.townships["children_8_14"] > 0]
-    tabs = tables(problem, result, offered, towns)
-    summary = {
+    result = solve_routing(plan.problem, params)
+    tabs = tables(plan, result)
+    if floors:
+        tabs["floors"] = floors_table(floors, tabs)
+    towns = plan.towns
+    awaiting = int(towns["children_8_14"].sum())
+    screened = int(result.demand_served)
+    bound, bound_source = upper_bound(plan, sec, n_teams=sec.n_teams, days=sec.horizon_days)
+    need_s = sum(
+        service_s(sec, c)
+        for t in towns["children_8_14"]
+        for c in split_parts(int(t), children_per_team_day(sec))
+    )
+    work = plan.problem.calendar.work_per_day_s
+    sched = tabs["schedule"]
+    by_county = tabs["coverage_by_county"]
+    summary: dict[str, object] = {
         "engine": result.engine,
         "status": result.status,
-        "base": base.name,
+        "bases": ", ".join(dict.fromkeys(b.name for b in plan.bases)),
         "teams": sec.n_teams,
-        "horizon_days": sec.horizon_days,
-        "children_awaiting": int(towns["children_8_14"].sum()),
-        "children_screened": int(result.demand_served),
-        "children_left": int(towns["children_8_14"].sum()) - int(result.demand_served),
-        "townships_visited": int(tabs["schedule"]["township_code"].nunique())
-        if not tabs["schedule"].empty
-        else 0,
-        "townships_offered": len(offered),
+        "examiners_per_team": sec.examiners_per_team,
+        "children_per_team_day": children_per_team_day(sec),
+        "first_date": plan.dates.text(0),
+        "last_date": plan.dates.text(len(plan.dates.dates) - 1),
+        "working_days": sec.horizon_days,
+        "team_days_available": sec.n_teams * sec.horizon_days,
+        "team_days_used": len(tabs["team_days"]),
+        "team_days_needed": math.ceil(need_s / work),
+        "children_awaiting": awaiting,
+        "children_screened": screened,
+        "children_left": awaiting - screened,
+        "share_screened": round(screened / max(awaiting, 1), 4),
+        "children_upper_bound": bound,
+        "upper_bound_from": bound_source,
+        "gap_children": round((bound - screened) / max(bound, 1), 4),
+        "children_priority_counties": int(
+            by_county.loc[
+                by_county["county_code"].isin(plan.priority_codes), "children_screened"
+            ].sum()
+        ),
+        "children_mountain_counties": int(
+            by_county.loc[by_county["terrain"] == "mountain", "children_screened"].sum()
+        ),
+        "cities_visited": int((tabs["coverage_by_city"]["children_screened"] > 0).sum()),
+        "townships_visited": int(sched["township_code"].nunique()) if not sched.empty else 0,
+        "townships_offered": len({p.row for p in plan.parts}),
+        "townships_out_of_reach": len(plan.unreachable),
         "trips": result.n_routes,
         "km_driven": round(result.distance_km, 1),
         "hours_driven": round(result.travel_time_s / 3600, 1),
         "runtime_s": round(result.runtime_s, 1),
-        "solution_checked": result.checked,
+        "search_limit": (
+            f"work limit: {sec.max_iterations} solutions (repeatable)"
+            if sec.max_iterations
+            else f"time limit: {sec.time_limit_s:g} s (plans may differ between machines)"
+        ),
     }
+    warnings = list(getattr(result, "warnings", ()) or ())
+    if warnings or getattr(result, "time_limit_hit", False):
+        summary["search_warning"] = "; ".join(warnings) or "search cut short by the time limit"
+    if floors:
+        summary["floors_met"] = bool(tabs["floors"]["met"].all())
+    if sec.target_share is not None:
+        tabs["sizing"], info = size_campaign(scenario, world, params)
+        summary.update({f"sizing_{k}": v for k, v in info.items()})
+    problems = check_plan(scenario, world, tabs, summary)
+    if problems:
+        raise PlanCheckError(
+            "the screening plan failed the independent check:\n  " + "\n  ".join(problems[:20])
+        )
+    summary["solution_checked"] = True
     if world.label:
         summary["data"] = world.label
     return ProgrammeOutput(
         name=NAME,
         tables=tabs,
-        layers=layers(result, lonlat, towns, tabs, min_count=scenario.maps.min_cell_households),
+        layers=layers(result, plan, tabs, min_count=scenario.maps.min_cell_households),
         summary=summary,
+        models={"tours": outcome_record(result)},
     )

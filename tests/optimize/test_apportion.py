@@ -237,3 +237,92 @@ def test_large_instance_jump_start_equals_plain_greedy():
         r = apportion(ApportionProblem(tuple(map(str, range(60))), w, 3_000), method)
         plain = _greedy(method, fw, [0] * 60, [3_000] * 60, 3_000)  # type: ignore[arg-type]
         assert r.allocations.tolist() == plain
+
+
+# --- ties are never hidden: brute force over every allocation ---------------------------------
+
+
+def _divisor_priority(method, w, k):
+    """Priority of seat k+1 as an exact comparable key (written apart from the module)."""
+    from fractions import Fraction
+
+    w = Fraction(w)
+    if method == "dhondt":
+        return (0, w / (k + 1))
+    if method == "webster":
+        return (0, w / (k + Fraction(1, 2)))
+    if k == 0:
+        return (1, w) if w > 0 else (0, Fraction(0))
+    return (0, w * w / (k * (k + 1)))
+
+
+def _valid_divisor_allocations(method, w, total, floors, caps):
+    import itertools
+
+    out = []
+    for a in itertools.product(*(range(f, c + 1) for f, c in zip(floors, caps, strict=True))):
+        if sum(a) != total:
+            continue
+        given = [
+            _divisor_priority(method, w[i], a[i] - 1) for i in range(len(a)) if a[i] > floors[i]
+        ]
+        open_ = [_divisor_priority(method, w[i], a[i]) for i in range(len(a)) if a[i] < caps[i]]
+        if not given or not open_ or min(given) >= max(open_):
+            out.append(a)
+    return out
+
+
+def _valid_hamilton_allocations(w, total):
+    import itertools
+    from fractions import Fraction
+
+    q = [Fraction(x * total, sum(w)) for x in w]
+    base = [int(x) for x in q]  # floor: q >= 0
+    out = []
+    for extra in itertools.product((0, 1), repeat=len(w)):
+        if sum(base) + sum(extra) != total:
+            continue
+        got = [q[i] - base[i] for i in range(len(w)) if extra[i]]
+        not_got = [q[i] - base[i] for i in range(len(w)) if not extra[i]]
+        if not got or not not_got or min(got) >= max(not_got):
+            out.append(tuple(b + e for b, e in zip(base, extra, strict=True)))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 6), min_size=1, max_size=4),
+    st.integers(0, 9),
+    st.sampled_from(METHODS),
+    st.data(),
+)
+def test_ties_reported_exactly_when_the_answer_is_not_unique(w, total, method, data):
+    """A tie is reported if and only if more than one allocation satisfies the method."""
+    n = len(w)
+    if sum(w) == 0:
+        w = [*w[:-1], 1]
+    if method == "hamilton":
+        floors, caps = [0] * n, [total] * n
+        valid = _valid_hamilton_allocations(w, total)
+    else:
+        floors = data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+        caps = [
+            f + e
+            for f, e in zip(
+                floors, data.draw(st.lists(st.integers(0, 9), min_size=n, max_size=n)), strict=True
+            )
+        ]
+        total = min(max(total, sum(floors)), sum(caps))
+        if sum(c if x > 0 else f for x, f, c in zip(w, floors, caps, strict=True)) < total:
+            return  # rejected as infeasible by design (tested elsewhere)
+        valid = _valid_divisor_allocations(method, w, total, floors, caps)
+    r = apportion(problem(w, total, floors=floors, caps=caps), method)
+    got = tuple(int(x) for x in r.allocations)
+    assert got in valid
+    assert r.rules_checked
+    assert bool(r.ties) == (len(valid) > 1), (valid, r.ties)
+    if r.ties:
+        tie = r.ties[0]
+        changed = {r.names[i] for a in valid for i in range(n) if a[i] != got[i]}
+        assert changed <= set(tie.candidates)
+        assert set(tie.given_to) <= set(tie.candidates)

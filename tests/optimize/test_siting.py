@@ -213,7 +213,7 @@ def test_p_center_capacity_radius() -> None:
         (
             SiteRules(candidate_group=np.array([0, 0, 1]), group_min={1: 2}),
             2,
-            r"group 1 needs at least 2 .* only 1 allowed .*short by 1",
+            r"group 1 needs at least 2 sites but has 1 allowed candidates .*short by 1",
         ),
         (
             SiteRules(candidate_group=np.array([0, 0, 1]), group_min={0: 2}, group_max={0: 1}),

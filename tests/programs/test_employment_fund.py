@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lnplan.errors import InputError, LayerValidationError
+from lnplan.errors import InputError, LayerValidationError, LnplanError
+from lnplan.optimize.result import STATUSES
 from lnplan.programs import ProgrammeOutput, available
 from lnplan.programs import employment_fund as ef
 from lnplan.scenario import load_scenario
@@ -48,12 +49,35 @@ def test_allocation_spends_budget_on_priority_counties(scenario_world, output):
     assert got == pytest.approx(want)
 
 
+def test_allocation_model_record(output):
+    rec = output.models["allocation"]
+    assert rec["status"] == output.summary["status"]
+    assert rec["status"] in ("optimal", "feasible")
+    assert rec["rules_checked"] is True
+    assert rec["proof"] in ("CP-SAT search", "exact threshold in rational arithmetic")
+    assert rec["objective"] == pytest.approx(output.summary["objective_value"])
+    assert rec["gap"] >= 0
+    assert {"branches", "conflicts", "deterministic_time", "wall_time_s"} <= set(rec["work"])
+
+
+def test_no_allocation_within_the_work_limit_names_the_setting(scenario_world, tmp_path):
+    # a work limit of 1e-9 deterministic seconds stops CP-SAT before any allocation
+    _, world = scenario_world
+    sc = load_scenario(QUICK, ["funding.deterministic_time_s=1e-9"])
+    with pytest.raises(LnplanError, match=r"funding\.deterministic_time_s") as err:
+        ef.run(sc, world, tmp_path)
+    assert "infeasible" not in str(err.value)
+
+
 def test_sensitivity_21_points(scenario_world, output):
     sc, _ = scenario_world
     sens = output.tables["sensitivity"]
     assert len(sens) == 2 * ef.SWEEP_POINTS_EACH_SIDE + 1
     assert sens["budget_yuan"].iloc[ef.SWEEP_POINTS_EACH_SIDE] == sc.funding.budget_yuan
-    counties = [c for c in sens.columns if c not in ("budget_yuan", "status", "objective")]
+    assert set(sens["status"]) <= set(STATUSES)
+    counties = [
+        c for c in sens.columns if c not in ("budget_yuan", "status", "objective", "bound", "gap")
+    ]
     ok = sens["status"] == "optimal"
     assert (sens.loc[ok, counties].sum(axis=1) == sens.loc[ok, "budget_yuan"]).all()
 

@@ -15,11 +15,20 @@ Which backend and why (each module states its formulation):
 - :mod:`~lnplan.optimize.siting.median` — p-median and facility location: greedy + fast
   interchange, a Lagrangian bound with site and distance-level elimination, site probing and a
   Lagrangian branch and bound over the sites left where the LP is weak, else a reduced HiGHS MIP
-  on the radius formulation (Elloumi 2010; García, Labbé, Marín 2011). p-center: a sequence of
-  covering feasibility MIPs over the sorted distinct distances.
+  on the radius formulation (Elloumi 2010; García, Labbé, Marín 2011).
+- :mod:`~lnplan.optimize.siting.center` — p-center: a sequence of covering feasibility MIPs over
+  the sorted distinct distances.
 - :mod:`~lnplan.optimize.siting.flows` — capacities (split assignment): the classic formulation,
   with a Lagrangian phase (bound, incumbents, site fixing) before the exact HiGHS MIP on large
   models.
+
+Covering models are split further: :mod:`.coverage_model` (their MIP and result assembly),
+:mod:`.equity` (max-min and floor equity over groups of demand).
+
+Shared pieces: :mod:`.reduction` (exact reductions of covering models), :mod:`.heuristics`
+(covering greedy and swaps), :mod:`._verify` (every answer's objective recomputed and its rules
+checked, independent of the models), :mod:`._model` (problem, rule and result types; the result
+contract of :mod:`lnplan.optimize.result`).
 
 CP-SAT is not used: these models are large linear programs with a few hundred to a few thousand
 binaries whose LP relaxations are tight, which is the ground of LP-based branch-and-bound; a naive
@@ -33,18 +42,14 @@ from lnplan.optimize.siting._model import (
     SitingResult,
     SolveParams,
 )
+from lnplan.optimize.siting.center import CenterProblem, solve_p_center
 from lnplan.optimize.siting.coverage import (
     CoverageProblem,
     SetCoverProblem,
     solve_max_coverage,
     solve_set_cover,
 )
-from lnplan.optimize.siting.median import (
-    CenterProblem,
-    MedianProblem,
-    solve_p_center,
-    solve_p_median,
-)
+from lnplan.optimize.siting.median import MedianProblem, solve_p_median
 
 __all__ = [
     "CenterProblem",

@@ -26,6 +26,10 @@ master solves in a row are dropped. The master is solved by HiGHS (dual simplex,
 ``scipy.optimize.linprog``); its reduced costs give exact fixing against an incumbent: a site
 at zero with reduced cost ``d_j`` can be opened only in solutions worth at most
 ``master - d_j``.
+
+:func:`max_coverage_benders` is the large-MCLP path built on it (see :mod:`.coverage`): the LP
+bound, an incumbent from the LP's sites, reduced-cost fixing, then MIPs over growing site sets
+with the incumbent as cutoff.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +45,21 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.optimize import linprog
 
-from lnplan.optimize.siting._model import FloatArray, IntArray
+from lnplan.errors import InfeasibleError
+from lnplan.optimize.siting._common import add_rule_rows, site_bounds
+from lnplan.optimize.siting._mip import MipBuilder, MipOutcome
+from lnplan.optimize.siting._model import (
+    FloatArray,
+    IntArray,
+    PreparedRules,
+    SitingResult,
+    SolveParams,
+    reserve_s,
+    time_share,
+)
+from lnplan.optimize.siting.coverage_model import CoverageCheck, _solve_mip, assemble_coverage
+from lnplan.optimize.siting.heuristics import _swap_improve
+from lnplan.optimize.siting.reduction import _covered_weight, _Reduced, _restrict
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +267,8 @@ def benders_lp(
             b_eq=b_eq if a_eq.shape[0] else None,
             bounds=bounds,
             method="highs-ds",
+            # A master never runs past the deadline (HiGHS's own time limit, in seconds).
+            options={"time_limit": max(deadline - time.perf_counter(), 0.05)},
         )
         if res.status == 2:
             raise ValueError("the rule rows on the sites are infeasible")
@@ -308,4 +329,223 @@ def benders_lp(
         iterations=it,
         n_blocks=nb,
         n_cuts=int(pool.const.size),
+    )
+
+
+# --- the large-MCLP path ----------------------------------------------------------------------
+
+
+def _master_rows(red: _Reduced, rules: PreparedRules, n_sites: int) -> MasterRows:
+    """The rule rows (count, group bounds, budget) and bounds on the model's site variables."""
+    k = red.cols.size
+    mip = MipBuilder.new()
+    y0 = mip.add_vars(k, integer=True)
+    add_rule_rows(mip, y0, red.cols, rules, n_sites, red.outside_open)
+    lb, ub = site_bounds(red.cols, rules)
+    if mip.rows:
+        a = sparse.vstack(
+            [
+                sparse.csr_array((b.data, b.indices, b.indptr), shape=(b.shape[0], k))
+                for b in mip.rows
+            ],
+            format="csr",
+        )
+        lo, hi = np.concatenate(mip.row_lo), np.concatenate(mip.row_hi)
+    else:
+        a, lo, hi = sparse.csr_array((0, k)), np.zeros(0), np.zeros(0)
+    return MasterRows(sparse.csr_array(a), lo, hi, lb.astype(np.float64), ub.astype(np.float64))
+
+
+def _solve_restricted_mip(
+    red: _Reduced, w: FloatArray, rules: PreparedRules, **kw: object
+) -> tuple[MipOutcome, IntArray, FloatArray, sparse.csr_array | None]:
+    """:func:`_solve_mip` on a model restricted by fixings: a group whose sites were all fixed
+    away makes that model infeasible (a fact about the restriction, not about the data)."""
+    try:
+        return _solve_mip(red, w, rules, **kw)  # type: ignore[arg-type]
+    except InfeasibleError:
+        none = MipOutcome("infeasible", None, math.nan, math.nan, 0.0)
+        return none, np.zeros(0, np.int64), np.zeros(red.mat.shape[0]), None
+
+
+def max_coverage_benders(
+    c: sparse.csr_array,
+    w: FloatArray,
+    rules: PreparedRules,
+    n_sites: int,
+    params: SolveParams,
+    start: float,
+    deadline: float,
+    groups: Mapping[str, npt.ArrayLike] | None,
+    red: _Reduced,
+    first: IntArray,
+    details: dict[str, float],
+    check: CoverageCheck,
+) -> SitingResult:
+    """Large MCLP: Benders LP bound, LP-guided incumbent, reduced-cost fixing, MIP on the rest.
+
+    1. The LP bound by stabilised Benders cuts (:mod:`._benders`), rules as master rows.
+    2. Incumbent: the MIP restricted to the sites the LP uses (it opens few sites fractionally),
+       then best-improvement swaps over all sites.
+    3. Reduced-cost fixing with the final master's reduced costs against the incumbent; the
+       model keeps only the sites left, rows merge again, and the MIP with the incumbent's value
+       as cutoff either finds better or proves that nothing better exists.
+    """
+    k = red.cols.size
+    const = float(w[red.pre_covered].sum())
+    y0 = np.zeros(k)
+    y0[first] = 1.0
+    best_cols, best_val = first, _covered_weight(red, first)
+    # Improvements smaller than this are ignored; it stays below the reported gap's tolerance.
+    tol = 5e-10 * max(1.0, const + best_val)
+    t0 = time.perf_counter()
+    try:
+        lp = benders_lp(
+            red.mat,
+            red.w,
+            _master_rows(red, rules, n_sites),
+            start=y0,
+            deadline=time_share(deadline, 0.55, now=t0),
+            rel_tol=1e-6,
+            seed=params.seed,
+        )
+    except ValueError as exc:
+        raise InfeasibleError(f"no choice of sites satisfies the rules together ({exc})") from exc
+    details["lp_bound"] = const + lp.bound
+    details["benders_iterations"] = float(lp.iterations)
+    details["benders_blocks"] = float(lp.n_blocks)
+    details["benders_cuts"] = float(lp.n_cuts)
+    details["time_lp_s"] = time.perf_counter() - start
+    bound = const + max(lp.bound, best_val)
+    engine = "Benders LP bound (HiGHS) + LP-support MIP + swaps, reduced MCLP"
+    # Incumbent from the LP: the MIP over the sites the LP uses, then swaps over all sites. HiGHS
+    # presolve stays off in the MIPs of this path: the models are already reduced, and with it
+    # the last MIP once overran the time limit by 7 s on the province model with rules.
+    support = lp.y > 1e-6
+    support[best_cols] = True  # the greedy solution keeps the restricted MIP feasible
+    if support.sum() < k:
+        red_s = _restrict(red, support, np.zeros(k, dtype=np.bool_))
+        now = time.perf_counter()
+        out_s, open_s, _, _ = _solve_restricted_mip(
+            red_s,
+            w,
+            rules,
+            mode="max_cover",
+            n_sites=n_sites,
+            params=params,
+            deadline=time_share(deadline, 0.25, now=now),
+            presolve=False,
+        )
+        if out_s.x is not None:
+            cand = np.flatnonzero(support)[open_s]
+            val = _covered_weight(red, cand)
+            if val > best_val + tol:
+                best_cols, best_val = cand, val
+    details["lp_support_sites"] = float(support.sum())
+    details["lp_support_objective"] = const + best_val
+    now = time.perf_counter()
+    swapped = _swap_improve(red, rules, best_cols, time_share(deadline, 0.2, now=now))
+    val = _covered_weight(red, swapped)
+    if val > best_val + tol:
+        best_cols, best_val = swapped, val
+    details["heuristic_objective"] = const + best_val
+    details["time_heuristic_s"] = time.perf_counter() - start
+    gap_ok = 0.5 * max(params.rel_gap, 1e-9) * max(1.0, abs(bound))
+    status = "optimal" if bound - const - best_val <= gap_ok else ""
+    if status:
+        details["proved_by"] = 0.0  # the LP bound
+    # Neighbourhoods: the MIP over the LP support, the incumbent and the sites cheapest to open
+    # by reduced cost, growing until it holds every site the reduced-cost fixing leaves; that
+    # last MIP is exact (solutions breaking a fixing cannot beat the incumbent).
+    final_deadline = deadline - reserve_s(params)
+    rank = np.argsort(lp.rc_open, kind="stable")
+    n_extra = 100
+    rounds = 0
+    while not status and math.isfinite(lp.master_value):
+        closed = lp.master_value - lp.rc_open < best_val - tol
+        opened = lp.master_value - lp.rc_close < best_val - tol
+        hood = support.copy()
+        hood[best_cols] = True
+        hood[rank[:n_extra]] = True
+        hood &= ~closed
+        left_s = final_deadline - time.perf_counter()
+        if left_s < 0.1 * params.time_limit_s:
+            break  # too little time to build and search another model
+        last = not (~closed & ~hood).any()
+        if last:
+            hood = ~closed
+            details["fixed_closed"] = float(closed.sum())
+            details["fixed_open"] = float(opened.sum())
+        red_h = _restrict(red, hood, opened)
+        n_left = n_sites - red_h.outside_open.size
+        if n_left < 0 or n_left > red_h.cols.size:
+            if last:
+                # No solution respects the fixings: none covers more than the incumbent.
+                status = "optimal"
+                bound = min(bound, const + best_val)
+            n_extra *= 4
+            continue
+        now = time.perf_counter()
+        cutoff = const + best_val + tol
+        out, open_h, _, _ = _solve_restricted_mip(
+            red_h,
+            w,
+            rules,
+            mode="max_cover",
+            n_sites=n_sites,
+            params=params,
+            deadline=final_deadline if last else time_share(final_deadline, 0.4, now=now),
+            presolve=False,
+            better_than=cutoff,
+        )
+        rounds += 1
+        details[f"time_mip{rounds}_s"] = time.perf_counter() - now
+        if out.x is not None:
+            cand = np.concatenate(
+                [np.searchsorted(red.cols, red_h.cols[open_h]), np.flatnonzero(opened)]
+            ).astype(np.int64)
+            val = _covered_weight(red, cand)
+            if val > best_val + tol:
+                best_cols, best_val = cand, val
+        if last:
+            details["fixed_model_rows"] = float(red_h.mat.shape[0])
+            details["fixed_model_sites"] = float(red_h.cols.size)
+            details["fixed_model_nnz"] = float(red_h.mat.nnz)
+            engine = "Benders LP bound + reduced-cost fixing + HiGHS MIP, reduced MCLP"
+            if out.status == "infeasible":
+                status = "optimal"  # nothing covers more than the cutoff
+                bound = min(bound, cutoff)
+            elif out.status == "optimal":
+                status = "optimal"
+                bound = min(bound, max(out.bound, const + best_val))
+            elif math.isfinite(out.bound):
+                bound = min(bound, max(out.bound, const + best_val))
+            break
+        if out.status not in ("optimal", "infeasible"):
+            n_extra = k  # the neighbourhood was too large to settle: go to the exact model
+        else:
+            n_extra *= 4
+    details["neighbourhood_mips"] = float(rounds)
+    objective = const + best_val
+    if not status:
+        status = "feasible"
+    yv = np.zeros(k)
+    yv[best_cols] = 1.0
+    row_red = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
+    chosen = np.concatenate([red.cols[best_cols], red.outside_open]).astype(np.int64)
+    return assemble_coverage(
+        c=c,
+        w=w,
+        red=red,
+        chosen=chosen,
+        row_cov=row_red,
+        flows=None,
+        status=status,
+        objective=objective,
+        bound=bound,
+        start=start,
+        engine=engine,
+        groups=groups,
+        details=details,
+        check=check,
     )

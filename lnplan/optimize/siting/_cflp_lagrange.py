@@ -46,7 +46,7 @@ class Transport:
 
 
 @dataclass(frozen=True)
-class LagrangeOutcome:
+class CflpLagrangeOutcome:
     """Bound, incumbent and per-site bounds from the Lagrangian phase."""
 
     bound: float
@@ -66,9 +66,21 @@ def min_sites(cap: FloatArray, total: float) -> int:
 
 
 def transport(
-    cost: FloatArray, w: FloatArray, f: FloatArray, cap: FloatArray, open_cols: IntArray
+    cost: FloatArray,
+    w: FloatArray,
+    f: FloatArray,
+    cap: FloatArray,
+    open_cols: IntArray,
+    deadline: float | None = None,
 ) -> Transport | None:
-    """Cheapest split assignment to the open sites within their capacities (an LP); None if none."""
+    """Cheapest split assignment to the open sites within their capacities (an LP); None if none,
+    or when ``deadline`` (a ``time.perf_counter()`` value) passes first."""
+    options: dict[str, float] = {}
+    if deadline is not None:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        options["time_limit"] = left
     sub = cost[:, open_cols]
     ii, kk = np.nonzero(np.isfinite(sub))
     n = cost.shape[0]
@@ -88,6 +100,7 @@ def transport(
         b_eq=np.ones(n),
         bounds=(0, 1),
         method="highs-ds",
+        options=options,
     )
     if res.status != 0:
         return None
@@ -119,7 +132,7 @@ def _knapsacks(
     return (val * xs).sum(axis=0), xs
 
 
-def _choose(
+def _choose_flow_sites(
     g: FloatArray, forced: BoolArray, banned: BoolArray, count: int | None, k_min: int
 ) -> tuple[float, BoolArray]:
     """Cheapest site choice: ``forced`` open, ``banned`` closed, ``count`` sites or >= ``k_min``."""
@@ -155,7 +168,7 @@ def lagrangian(
     *,
     feasible: Callable[[IntArray], bool] | None = None,
     max_iter: int = 1500,
-) -> LagrangeOutcome:
+) -> CflpLagrangeOutcome:
     """Subgradient optimisation of the Lagrangian dual, incumbents from the subproblem's sites.
 
     ``cost`` is the n x m allocation cost of whole demand points (``inf`` = unreachable), ``w`` the
@@ -183,7 +196,7 @@ def lagrangian(
         iterations += 1
         kval, xs = _knapsacks(cost, w, cap, lam)
         g = f + kval
-        yval, y = _choose(g, existing, no, count, k_min)
+        yval, y = _choose_flow_sites(g, existing, no, count, k_min)
         improved = False
         value = float(lam.sum()) + yval
         if best_lam is None or value > best_bound + 1e-12 * max(1.0, abs(best_bound)):
@@ -206,7 +219,7 @@ def lagrangian(
                 cols = np.flatnonzero(cand)
                 if feasible is None or feasible(cols):
                     evaluations += 1
-                    t = transport(cost, w, f, cap, cols)
+                    t = transport(cost, w, f, cap, cols, deadline)
                     if t is not None and (best is None or t.cost < best.cost):
                         best = t
         ub = best.cost if best is not None else math.inf
@@ -224,7 +237,7 @@ def lagrangian(
         best_lam = lam
     kval, _ = _knapsacks(cost, w, cap, best_lam)
     g = f + kval
-    base, y = _choose(g, existing, no, count, k_min)
+    base, y = _choose_flow_sites(g, existing, no, count, k_min)
     lam_sum = float(best_lam.sum())
     flip = np.full(m, math.inf)
     for j in range(m):
@@ -233,11 +246,11 @@ def lagrangian(
         one = np.zeros(m, dtype=np.bool_)
         one[j] = True
         if y[j]:
-            val, _ = _choose(g, existing, one, count, k_min)
+            val, _ = _choose_flow_sites(g, existing, one, count, k_min)
         else:
-            val, _ = _choose(g, existing | one, no, count, k_min)
+            val, _ = _choose_flow_sites(g, existing | one, no, count, k_min)
         flip[j] = lam_sum + val
-    return LagrangeOutcome(
+    return CflpLagrangeOutcome(
         bound=lam_sum + base,
         best=best,
         flip_bound=flip,
@@ -291,7 +304,7 @@ def local_search(
         if key in seen or (feasible is not None and not feasible(np.sort(open_cols))):
             return None
         seen.add(key)
-        t = transport(cost, w, f, cap, np.sort(open_cols))
+        t = transport(cost, w, f, cap, np.sort(open_cols), deadline)
         if t is not None and t.cost < best.cost - 1e-9 * max(1.0, abs(best.cost)):
             return t
         return None

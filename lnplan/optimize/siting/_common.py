@@ -6,8 +6,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from lnplan.errors import InfeasibleError
 from lnplan.optimize.siting._mip import MipBuilder
-from lnplan.optimize.siting._model import IntArray, PreparedRules
+from lnplan.optimize.siting._model import RULE_TOL, IntArray, PreparedRules, group_label, within
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -40,6 +41,18 @@ def add_rule_rows(
             hi_v = np.inf if hi is None else hi - out
             sel = idx[g_cols == g]
             if sel.size == 0:
+                # No site of the group is left in the model: its bounds must hold already.
+                if lo > 0 or hi_v < 0:
+                    name = group_label(g, rules.group_names)
+                    have = int(out)
+                    raise InfeasibleError(
+                        f"{name} needs between {rules.group_min.get(g, 0)} and "
+                        f"{'any number of' if hi is None else hi} sites, but has {have} open and "
+                        f"no candidate left to choose (short by {max(lo, 0):g})"
+                        if lo > 0
+                        else f"{name} has {have} sites open, above its maximum of {hi} "
+                        f"(over by {-hi_v:g})"
+                    )
                 continue
             mip.add_row(sel, 1.0, lo, hi_v)
     if rules.budget is not None and rules.cost is not None:
@@ -72,7 +85,7 @@ def rules_hold(open_sites: IntArray, rules: PreparedRules, n_sites: int | None) 
     return not (
         rules.budget is not None
         and rules.cost is not None
-        and rules.cost[s].sum() > rules.budget * (1 + 1e-12) + 1e-9
+        and not within(float(rules.cost[s].sum()), rules.budget)
     )
 
 
@@ -98,7 +111,7 @@ def swap_mask(open_sites: IntArray, cols: IntArray, rules: PreparedRules) -> Boo
     if rules.budget is not None and rules.cost is not None:
         spent = rules.cost[open_sites].sum()
         new = spent - rules.cost[open_sites][:, None] + rules.cost[cols][None, :]
-        ok &= new <= rules.budget * (1 + 1e-12) + 1e-9
+        ok &= new <= rules.budget + RULE_TOL * max(1.0, rules.budget)
     return ok
 
 
@@ -121,7 +134,7 @@ def greedy_order_ok(
                 return False
     if rules.budget is not None and rules.cost is not None:
         spent = float(rules.cost[chosen].sum()) if chosen else 0.0
-        if spent + rules.cost[cand] > rules.budget * (1 + 1e-12) + 1e-9:
+        if not within(spent + float(rules.cost[cand]), rules.budget):
             return False
     return True
 
@@ -196,3 +209,10 @@ def csr_rows_equal_groups(
             firsts.append(i)
         inverse[i] = seen[key]
     return np.asarray(firsts, np.int64), inverse
+
+
+def dense_row_slices(n: int, m: int, cells: int = 1 << 20) -> list[slice]:
+    """Slices of about ``cells`` entries over the rows of an ``n x m`` matrix (memory-bounded
+    passes over dense cost matrices)."""
+    step = max(1, cells // max(m, 1))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]

@@ -35,13 +35,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from lnplan.optimize.siting._common import dense_row_slices
 from lnplan.optimize.siting._model import FloatArray, IntArray
 
 BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
-class LagrangeOutcome:
+class MedianLagrangeOutcome:
     """Best Lagrangian bound found and what it eliminates.
 
     ``bound`` is a valid lower bound on the optimum; ``keep`` marks the candidates that may still
@@ -62,7 +63,7 @@ class LagrangeOutcome:
     candidates: tuple[IntArray, ...] = ()
 
 
-def _choose(
+def _choose_median_sites(
     rho: FloatArray, allowed: BoolArray, existing: BoolArray, n_sites: int | None
 ) -> tuple[BoolArray, float, float, float]:
     """Best site set of the relaxation: (open mask, value, ``rho_last``, ``rho_next``).
@@ -108,7 +109,7 @@ def lagrangian_reduce(
     deadline: float,
     max_iter: int = 3000,
     n_keep: int = 5,
-) -> LagrangeOutcome:
+) -> MedianLagrangeOutcome:
     """Subgradient ascent on ``L(lambda)``, then site and distance elimination.
 
     Parameters
@@ -142,8 +143,13 @@ def lagrangian_reduce(
     # The ascent works on the allowed columns in single precision (speed); the bound that is
     # returned is recomputed in double precision at the best multipliers.
     aidx = np.flatnonzero(allowed)
-    sub = wd[:, aidx]
-    big = np.where(np.isfinite(sub), sub, 1e30).astype(np.float32)
+    sub = wd if aidx.size == wd.shape[1] else wd[:, aidx]
+    # Built by row blocks: no full-size double-precision temporaries next to ``wd``.
+    big = np.empty(sub.shape, np.float32)
+    for rows in dense_row_slices(sub.shape[0], sub.shape[1]):
+        blk = sub[rows]
+        big[rows] = np.where(np.isfinite(blk), blk, 1e30)
+    del sub
     fa, ea = f[aidx], existing[aidx]
     every = np.ones(aidx.size, dtype=np.bool_)
     seen: dict[bytes, tuple[float, IntArray]] = {}
@@ -151,7 +157,7 @@ def lagrangian_reduce(
         c = big - lam.astype(np.float32)[:, None]
         np.minimum(c, 0.0, out=c)
         rho = c.sum(axis=0, dtype=np.float64) + fa
-        pick, value, _last, _nxt = _choose(rho, every, ea, n_sites)
+        pick, value, _last, _nxt = _choose_median_sites(rho, every, ea, n_sites)
         lb = float(lam.sum()) + value
         if n_keep and it % 5 == 1:
             _remember(seen, wd, f, aidx[pick], keep=n_keep)
@@ -208,18 +214,22 @@ def _eliminate(
     delta: float,
     lam: FloatArray,
     iterations: int,
-) -> LagrangeOutcome:
-    finite = np.isfinite(wd)
-    c = np.where(finite, wd - lam[:, None], 0.0)
-    rho = np.minimum(c, 0.0).sum(axis=0) + f
-    pick, value, last, nxt = _choose(rho, allowed, existing, n_sites)
+) -> MedianLagrangeOutcome:
+    rho = f.astype(np.float64).copy()
+    for rows in dense_row_slices(wd.shape[0], wd.shape[1]):
+        blk = wd[rows] - lam[rows, None]  # inf where unreachable: contributes 0 below
+        np.minimum(blk, 0.0, out=blk)
+        rho += blk.sum(axis=0)
+    pick, value, last, nxt = _choose_median_sites(rho, allowed, existing, n_sites)
     lb = float(lam.sum()) + value
     # Solutions below ub - delta (+ a little slack for round-off) are the ones still sought.
     room = ub - delta - lb + 1e-7 * max(1.0, abs(ub))
     keep = allowed.copy()
     force = existing.copy()
     if room < 0:
-        return LagrangeOutcome(lb, keep, force, np.full(wd.shape[0], -np.inf), iterations, lam)
+        return MedianLagrangeOutcome(
+            lb, keep, force, np.full(wd.shape[0], -np.inf), iterations, lam
+        )
     out = allowed & ~pick
     chosen_free = pick & ~existing
     with np.errstate(invalid="ignore"):
@@ -231,7 +241,7 @@ def _eliminate(
             keep[out & (rho > room)] = False
             force[chosen_free & (-rho > room)] = True
     cap = lam + room
-    return LagrangeOutcome(lb, keep, force, cap, iterations, lam)
+    return MedianLagrangeOutcome(lb, keep, force, cap, iterations, lam)
 
 
 def start_multipliers(wd: FloatArray, open_cols: IntArray) -> FloatArray:
@@ -380,4 +390,4 @@ def _rho_choice(
 ) -> tuple[FloatArray, BoolArray]:
     c = np.where(np.isfinite(wd), wd - lam[:, None], 0.0)
     rho = np.minimum(c, 0.0).sum(axis=0) + f
-    return rho, _choose(rho, allowed, fixed, n_sites)[0]
+    return rho, _choose_median_sites(rho, allowed, fixed, n_sites)[0]

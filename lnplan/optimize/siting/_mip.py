@@ -1,12 +1,14 @@
 """A thin, vectorised bridge from sparse matrices to OR-Tools' HiGHS MIP backend.
 
 Models are assembled as ``lower <= A x <= upper`` with a scipy CSR matrix and handed to OR-Tools'
-``model_builder`` in one call (``fill_model_from_sparse_data``), so building a model with millions
-of nonzeros costs no Python loop per coefficient.
+MathOpt's public API (a ``ModelProto`` built from the arrays, ``Model.from_model_proto`` and
+``mathopt.solve``), so building a model with millions of nonzeros costs no Python loop per
+coefficient.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 import time
@@ -85,7 +87,8 @@ class MipBuilder:
         c = np.asarray(cols, np.int64)
         v = np.broadcast_to(np.asarray(coefs, np.float64), c.shape)
         r = sparse.csr_array(
-            (v, (np.zeros(c.size, np.int64), c)), shape=(1, max(self.n_vars, int(c.max()) + 1))
+            (v, (np.zeros(c.size, np.int64), c)),
+            shape=(1, max(self.n_vars, int(c.max(initial=-1)) + 1)),
         )
         self.add_rows(r, lo, hi)
 
@@ -110,10 +113,10 @@ class MipBuilder:
         ``deadline`` (a ``time.perf_counter()`` value), when given, also caps the solver's time
         limit once the model is built, so building a large model counts against it.
         """
-        from ortools.math_opt import model_parameters_pb2, model_pb2, parameters_pb2, result_pb2
-        from ortools.math_opt.core.python import solver as mo_solver
-        from ortools.math_opt.python import callback, init_arguments
-        from ortools.math_opt.python import parameters as mo_params
+        from ortools.math_opt import model_pb2
+        from ortools.math_opt.python import mathopt
+        from ortools.math_opt.python import model as mo_model
+        from ortools.math_opt.solvers import highs_pb2
 
         start = time.perf_counter()
         n = self.n_vars
@@ -152,66 +155,69 @@ class MipBuilder:
         mat.row_ids.extend(np.repeat(np.arange(n_rows), np.diff(a.indptr)).tolist())
         mat.column_ids.extend(a.indices.tolist())
         mat.coefficients.extend(a.data.tolist())
-        sp = parameters_pb2.SolveParametersProto()
+        opt_model = mo_model.Model.from_model_proto(model)
+        del model
         if deadline is not None:
             time_limit_s = min(time_limit_s, deadline - time.perf_counter())
         limit = max(time_limit_s, 0.05)
-        sp.time_limit.seconds = int(limit)
-        sp.time_limit.nanos = int((limit - int(limit)) * 1e9)
-        sp.enable_output = params.log
-        sp.random_seed = params.seed
-        sp.relative_gap_tolerance = max(params.rel_gap, 0.0)
-        sp.absolute_gap_tolerance = 1e-9
-        sp.highs.int_options["threads"] = max(params.workers, 1)
-        if not presolve:
-            sp.presolve = parameters_pb2.EMPHASIS_OFF
+        highs = highs_pb2.HighsOptionsProto()
+        highs.int_options["threads"] = max(params.workers, 1)
         if cutoff is not None:
-            sp.highs.double_options["objective_bound"] = float(cutoff)
-        log.debug("HiGHS: %d vars (%d integer), %d rows, %d nnz", n, integer.sum(), n_rows, a.nnz)
-        res = mo_solver.solve(
-            model,
-            mo_params.SolverType.HIGHS.value,
-            init_arguments.StreamableSolverInitArguments().to_proto(),
-            sp,
-            model_parameters_pb2.ModelSolveParametersProto(),
-            None,
-            callback.CallbackRegistration().to_proto(),
-            None,
-            None,
+            highs.double_options["objective_bound"] = float(cutoff)
+        sp = mathopt.SolveParameters(
+            time_limit=datetime.timedelta(seconds=limit),
+            enable_output=params.log,
+            random_seed=params.seed,
+            # Half the gap asked for, so that the proven gap reported stays inside it.
+            relative_gap_tolerance=0.5 * max(params.rel_gap, 0.0),
+            absolute_gap_tolerance=1e-9,
+            presolve=None if presolve else mathopt.Emphasis.OFF,
+            highs=highs,
         )
+        log.debug("HiGHS: %d vars (%d integer), %d rows, %d nnz", n, integer.sum(), n_rows, a.nnz)
+        try:
+            res = mathopt.solve(opt_model, mathopt.SolverType.HIGHS, params=sp)
+        except ValueError as exc:
+            # MathOpt's Python ``Limit`` has no member for a cutoff stop (LIMIT_CUTOFF): with a
+            # cutoff, that stop means that nothing beats it.
+            if cutoff is not None and "Limit" in str(exc):
+                return MipOutcome(
+                    "infeasible", None, math.nan, math.nan, time.perf_counter() - start
+                )
+            raise
         runtime = time.perf_counter() - start
         term = res.termination
-        bounds = term.objective_bounds
-        bound = float(bounds.dual_bound)
+        bound = float(term.objective_bounds.dual_bound)
         bound = bound if math.isfinite(bound) else math.nan
         reason = term.reason
-        if reason in (
-            result_pb2.TERMINATION_REASON_INFEASIBLE,
-            result_pb2.TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED,
-        ) or (
+        reasons = mathopt.TerminationReason
+        if reason in (reasons.INFEASIBLE, reasons.INFEASIBLE_OR_UNBOUNDED) or (
             cutoff is not None
-            and reason == result_pb2.TERMINATION_REASON_NO_SOLUTION_FOUND
-            and term.limit == result_pb2.LIMIT_CUTOFF
+            and reason == reasons.NO_SOLUTION_FOUND
+            and term.limit is not None
+            and term.limit.name in ("CUTOFF", "OBJECTIVE")
         ):
             return MipOutcome("infeasible", None, math.nan, math.nan, runtime)
-        sols = [s for s in res.solutions if s.HasField("primal_solution")]
+        sols = [s.primal_solution for s in res.solutions if s.primal_solution is not None]
         if not sols:
             return MipOutcome("no_solution", None, math.nan, bound, runtime)
-        ps = sols[0].primal_solution
+        ps = sols[0]
+        values = ps.variable_values
         x = np.zeros(n)
-        x[np.asarray(ps.variable_values.ids, np.int64)] = np.asarray(ps.variable_values.values)
+        ids = np.fromiter((v.id for v in values), np.int64, count=len(values))
+        x[ids] = np.fromiter(values.values(), np.float64, count=len(values))
         value = float(ps.objective_value)
         if (
             cutoff is not None
-            and reason == result_pb2.TERMINATION_REASON_OPTIMAL
+            and reason == reasons.OPTIMAL
             and value >= cutoff - 1e-9 * max(1.0, abs(cutoff))
         ):
             # HiGHS may keep an early heuristic solution above objective_bound and call it
             # optimal once the bound has pruned the whole tree: nothing beats the cutoff.
             return MipOutcome("infeasible", None, math.nan, math.nan, runtime)
-        if reason == result_pb2.TERMINATION_REASON_OPTIMAL:
+        if reason == reasons.OPTIMAL:
             return MipOutcome(
                 "optimal", x, value, bound if math.isfinite(bound) else value, runtime
             )
-        timed_out = term.limit == result_pb2.LIMIT_TIME
+        timed_out = term.limit == mathopt.Limit.TIME
         return MipOutcome("time_limit" if timed_out else "feasible", x, value, bound, runtime)

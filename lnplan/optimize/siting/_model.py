@@ -13,10 +13,20 @@ import numpy.typing as npt
 from scipy import sparse
 
 from lnplan.errors import InfeasibleError, InputError
+from lnplan.optimize.result import Status, proven_gap, status_of
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-Status = Literal["optimal", "feasible", "time_limit", "infeasible"]
+
+#: Relative tolerance of every rule check on an answer (``amount <= limit + RULE_TOL * max(1,
+#: |limit|)``): HiGHS accepts rows violated by about 1e-7 absolute on its scaled model, so an
+#: answer it returns must not be refused by a stricter check.
+RULE_TOL = 1e-6
+
+
+def within(amount: float, limit: float) -> bool:
+    """``amount <= limit`` up to :data:`RULE_TOL` relative."""
+    return amount <= limit + RULE_TOL * max(1.0, abs(limit))
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class SiteRules:
         (existing sites count with their cost, so give them cost 0 if they are paid for).
     budget_yuan
         Budget for the chosen sites.
+    group_names
+        Name of each group code (e.g. city code -> "沈阳市"), used in every message about a group.
     """
 
     existing: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -79,6 +91,7 @@ class SiteRules:
     group_max: Mapping[int, int] = field(default_factory=dict)
     site_cost_yuan: FloatArray | None = None
     budget_yuan: float | None = None
+    group_names: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def is_plain(self) -> bool:
@@ -133,11 +146,16 @@ class SitingResult:
     Attributes
     ----------
     status
-        ``"optimal"`` (proven within ``rel_gap``), ``"time_limit"`` (stopped by the time limit,
-        see ``gap``) or ``"feasible"`` (stopped otherwise with a solution).
+        The contract of :mod:`lnplan.optimize.result`: ``"optimal"`` (proven within
+        ``rel_gap``), ``"feasible"`` (an answer whose rules were checked, not proven) or
+        ``"no_solution_in_limit"`` (the time limit ran out before any answer: ``chosen`` is empty
+        and ``objective`` is ``nan``). Data-proven infeasibility raises ``InfeasibleError``.
     objective, bound, gap
-        Objective of the solution, best proven bound, relative gap
-        ``|bound - objective| / |objective|``.
+        Objective recomputed from ``chosen`` (and ``assignment_share``) by
+        :mod:`._verify`, independent of the model; the proven bound; :func:`proven_gap`.
+    rules_checked, proof, work
+        True when every rule was verified on the answer; what proves the bound; the work done
+        (iterations, nodes, rounds) for the run manifest.
     runtime_s
         Wall-clock time of the whole solve.
     engine
@@ -175,11 +193,35 @@ class SitingResult:
     unconstrained_objective: float | None = None
     price_of_equity: float | None = None
     details: Mapping[str, float] = field(default_factory=dict)
+    rules_checked: bool = False
+    proof: str = ""
+    work: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def coverage_rate(self) -> float:
         """Covered share of all demand."""
         return self.covered_demand / self.total_demand if self.total_demand > 0 else 1.0
+
+
+def time_share(
+    deadline: float,
+    share: float,
+    *,
+    cap_s: float = math.inf,
+    floor_s: float = 0.0,
+    now: float | None = None,
+) -> float:
+    """The one time-budget helper of the siting models: a deadline ``share`` of the time left
+    before ``deadline`` (at least ``floor_s`` seconds counted, at most ``cap_s`` seconds away),
+    from ``now`` (default: the current ``time.perf_counter()``)."""
+    t = time.perf_counter() if now is None else now
+    return t + min(share * max(deadline - t, floor_s), cap_s)
+
+
+def reserve_s(params: SolveParams) -> float:
+    """Time kept back from the last MIP of a solve for HiGHS overrunning its limit and for the
+    result."""
+    return min(0.03 * params.time_limit_s, 2.0)
 
 
 def main_sites(share: sparse.csr_array) -> IntArray:
@@ -190,6 +232,23 @@ def main_sites(share: sparse.csr_array) -> IntArray:
         has = np.asarray(share.max(axis=1).toarray()).ravel() > 1e-9
         out[has] = am[has]
     return out
+
+
+def group_label(code: object, names: Mapping[int, str] | None) -> str:
+    """A group's name for messages (the city name when known, else ``group <code>``)."""
+    if names:
+        try:
+            name = names.get(int(code))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            name = None
+        if name:
+            return str(name)
+    return f"group {code}"
+
+
+class SolutionCheckError(RuntimeError):
+    """An answer broke a rule or its objective disagrees with its recomputation: a bug, never
+    returned silently."""
 
 
 def siting_result(
@@ -205,20 +264,85 @@ def siting_result(
     served: FloatArray,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: Mapping[str, float],
+    verdict: Any,
+    maximize: bool,
+    rel_gap: float,
+    integral: bool = False,
+    proof: str = "",
     assignment_share: sparse.csr_array | None = None,
     unconstrained: float | None = None,
+    price_proven: bool = False,
+    covered_is_objective: bool = False,
+    can_be_optimal: bool = True,
 ) -> SitingResult:
-    """The :class:`SitingResult` of a solution: ``served`` is each point's served share (0-1).
+    """The :class:`SitingResult` of an answer, under the contract of :mod:`lnplan.optimize.result`.
 
-    Derives what every model reports alike: the gap (0 when optimal), the runtime since
-    ``start``, covered and total demand, coverage per group and the price of equity.
+    ``status`` is the search's word: ``"optimal"``, ``"feasible"`` or ``"time_limit"`` with an
+    answer, ``"no_solution"`` without. ``verdict`` (a :class:`._verify.Verdict`) holds the
+    objective recomputed from ``chosen`` by code independent of the model and the rules the
+    answer breaks: a broken rule, or a model objective that disagrees with the recomputation, is a
+    bug and raises :class:`SolutionCheckError`. The status word follows from the proven gap:
+    ``optimal`` only when ``bound`` meets the objective within ``rel_gap``. ``integral``: every
+    feasible objective is a whole number, so the bound rounds towards the objective.
+    ``price_proven``: the unconstrained optimum and the equity answer are both proven, so the price
+    of equity is reported. ``can_be_optimal=False``: the bound does not prove this answer (e.g. an
+    equity stage 2 over an unproven lowest rate), so the status is at best ``feasible``.
     """
     covered = float((weights * served).sum())
+    has_answer = status != "no_solution" and verdict is not None
+    checked = False
+    if has_answer:
+        if verdict.broken:
+            raise SolutionCheckError(
+                f"{engine}: the answer breaks a rule ({'; '.join(verdict.broken)})"
+            )
+        value = float(verdict.objective)
+        scale = max(1.0, abs(value))
+        if math.isfinite(objective) and abs(objective - value) > 1e-6 * scale:
+            raise SolutionCheckError(
+                f"{engine}: the search's objective {objective!r} disagrees with the one "
+                f"recomputed from the chosen sites, {value!r}"
+            )
+        if covered_is_objective and abs(covered - value) > 1e-6 * scale:
+            raise SolutionCheckError(
+                f"{engine}: covered demand {covered!r} disagrees with the objective {value!r}"
+            )
+        objective = value
+        checked = True
+        bound = float(bound)
+        if math.isfinite(bound):
+            tol = 1e-6 * max(1.0, abs(bound))
+            if integral:
+                bound = math.floor(bound + tol) if maximize else math.ceil(bound - tol)
+            beyond = (objective - bound) if maximize else (bound - objective)
+            if beyond > 1e-6 * scale:
+                raise SolutionCheckError(
+                    f"{engine}: the bound {bound!r} is on the wrong side of the objective "
+                    f"{objective!r}"
+                )
+            if beyond > 0:
+                bound = objective  # solver round-off: the answer itself attains the bound
+        gap = proven_gap(objective, bound)
+        word: Status = status_of(has_answer=True, gap=gap, rel_gap=rel_gap)
+        if not can_be_optimal:
+            word = "feasible"
+    else:
+        objective = math.nan
+        gap = math.inf
+        word = "no_solution_in_limit"
+        unconstrained = None
+    if not proof:
+        proof = engine  # the search that produced the bound (blank below without a bound)
+    work = {
+        k: float(v)
+        for k, v in details.items()
+        if any(t in k for t in ("iterations", "nodes", "rounds", "steps", "cuts", "mips"))
+    }
     return SitingResult(
-        status=status,  # type: ignore[arg-type]
+        status=word,
         objective=float(objective),
         bound=float(bound),
-        gap=0.0 if status == "optimal" else float(relative_gap(objective, bound)),
+        gap=float(gap),
         runtime_s=time.perf_counter() - start,
         engine=engine,
         chosen=np.sort(chosen).astype(np.int64),
@@ -228,16 +352,16 @@ def siting_result(
         total_demand=float(weights.sum()),
         assignment_share=assignment_share,
         unconstrained_objective=unconstrained,
-        price_of_equity=None if unconstrained is None else unconstrained - covered,
+        price_of_equity=(
+            None
+            if unconstrained is None or not price_proven or word != "optimal"
+            else unconstrained - covered
+        ),
         details=dict(details),
+        rules_checked=checked,
+        proof=proof if math.isfinite(bound) else "",
+        work=work,
     )
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """``|bound - objective| / max(|objective|, 1e-9)``; inf without a solution."""
-    if not math.isfinite(objective) or not math.isfinite(bound):
-        return math.inf
-    return abs(bound - objective) / max(abs(objective), 1e-9)
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -277,6 +401,7 @@ class PreparedRules:
     group_max: dict[int, int]
     cost: FloatArray | None
     budget: float | None
+    group_names: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def is_plain(self) -> bool:
@@ -335,6 +460,7 @@ def prepare_rules(
     group_of: IntArray | None = None
     gmin = {int(k): int(v) for k, v in rules.group_min.items()}
     gmax = {int(k): int(v) for k, v in rules.group_max.items()}
+    names = {int(k): str(v) for k, v in rules.group_names.items()}
     if (gmin or gmax) and rules.candidate_group is None:
         raise InputError("group_min/group_max need candidate_group (the group of each candidate)")
     if rules.candidate_group is not None:
@@ -346,9 +472,11 @@ def prepare_rules(
     for g, lo in gmin.items():
         hi = gmax.get(g)
         if lo < 0 or (hi is not None and hi < 0):
-            raise InputError(f"group {g}: bounds must be >= 0 (min {lo}, max {hi})")
+            raise InputError(f"{group_label(g, names)}: bounds must be >= 0 (min {lo}, max {hi})")
         if hi is not None and lo > hi:
-            raise InfeasibleError(f"group {g}: minimum {lo} sites is above its maximum {hi}")
+            raise InfeasibleError(
+                f"{group_label(g, names)}: minimum {lo} sites is above its maximum {hi}"
+            )
 
     n_exist = int(existing.size)
     if n_sites is not None:
@@ -386,14 +514,14 @@ def prepare_rules(
             avail = int((allowed & (group_of == g)).sum())
             if lo > avail:
                 raise InfeasibleError(
-                    f"group {g} needs at least {lo} sites but has only {avail} allowed candidates "
-                    f"(short by {lo - avail})"
+                    f"{group_label(g, names)} needs at least {lo} sites but has {avail} allowed "
+                    f"candidates (short by {lo - avail})"
                 )
         for g, hi in gmax.items():
             ex = int((group_of[existing] == g).sum())
             if ex > hi:
                 raise InfeasibleError(
-                    f"group {g} has {ex} existing sites, above its maximum of {hi} "
+                    f"{group_label(g, names)} has {ex} existing sites, above its maximum of {hi} "
                     f"(over by {ex - hi})"
                 )
     if budget is not None and cost is not None:
@@ -410,7 +538,7 @@ def prepare_rules(
                 f"the {n_sites} sites can serve at most {best:,.2f} demand in total, below the "
                 f"total demand of {total_demand:,.2f} (short by {total_demand - best:,.2f})"
             )
-    return PreparedRules(m, allowed, existing, capacity, group_of, gmin, gmax, cost, budget)
+    return PreparedRules(m, allowed, existing, capacity, group_of, gmin, gmax, cost, budget, names)
 
 
 def _cheapest_cost(

@@ -57,7 +57,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -65,33 +65,39 @@ import numpy.typing as npt
 from scipy import sparse
 
 from lnplan.errors import InfeasibleError, InputError
-from lnplan.optimize.siting._benders import MasterRows, benders_lp
+from lnplan.optimize.siting._benders import max_coverage_benders
 from lnplan.optimize.siting._common import (
-    add_rule_rows,
-    csr_rows_equal_groups,
-    greedy_order_ok,
-    site_bounds,
-    swap_mask,
+    rules_hold,
 )
-from lnplan.optimize.siting._mip import MipBuilder, MipOutcome
 from lnplan.optimize.siting._model import (
     Equity,
     FloatArray,
-    IntArray,
     PreparedRules,
     SiteRules,
     SitingResult,
     SolveParams,
-    _plain,
     check_weights,
-    main_sites,
     prepare_rules,
-    siting_result,
+    reserve_s,
+    time_share,
+)
+from lnplan.optimize.siting.coverage_model import (
+    CoverageCheck,
+    Mode,
+    _no_answer,
+    _solve_mip,
+    _status,
+    assemble_coverage,
+)
+from lnplan.optimize.siting.equity import solve_equity
+from lnplan.optimize.siting.heuristics import _greedy, _swap_improve
+from lnplan.optimize.siting.reduction import (
+    _covered_weight,
+    _pattern,
+    _reduce,
 )
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["max_cover", "min_sites", "min_cost", "max_min"]
 
 
 @dataclass(frozen=True)
@@ -139,598 +145,6 @@ class SetCoverProblem:
     minimize: Literal["sites", "cost"] = "sites"
 
 
-# --- reductions -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Reduced:
-    mat: sparse.csr_array  # merged rows x model columns (pattern, float 1.0)
-    w: FloatArray  # weight per merged row
-    row_group: IntArray  # equity group index per merged row (0 without equity)
-    cols: IntArray  # candidate index of each model column
-    member: IntArray  # merged row of each original demand point, -1 if not in the model
-    pre_covered: npt.NDArray[np.bool_]  # original demand points covered by outside_open
-    outside_open: IntArray  # open candidates not in the model
-    dropped_dominated: int
-
-
-def _pattern(covers: object, n: int) -> sparse.csr_array:
-    if not sparse.issparse(covers):
-        raise InputError("covers must be a scipy.sparse matrix (demand x candidate)")
-    c = sparse.csr_array(covers)
-    if c.shape[0] != n:
-        raise InputError(f"covers has {c.shape[0]} rows but there are {n} demand points (weights)")
-    c.sum_duplicates()
-    c.sort_indices()
-    c.eliminate_zeros()
-    return c
-
-
-def _fsum(index: npt.ArrayLike, weights: FloatArray, size: int) -> FloatArray:
-    """Sum ``weights`` by ``index`` into ``size`` bins (float64)."""
-    out: FloatArray = np.bincount(np.asarray(index), weights=weights, minlength=size).astype(
-        np.float64
-    )
-    return out
-
-
-def _reduce(
-    c: sparse.csr_array,
-    w: FloatArray,
-    rules: PreparedRules,
-    *,
-    outside_open: IntArray,
-    removed_cols: npt.NDArray[np.bool_] | None,
-    group_idx: IntArray | None,
-    n_free: int | None,
-    dominance: bool,
-) -> _Reduced:
-    n, m = c.shape
-    if outside_open.size:
-        pre = np.asarray(c[:, outside_open].astype(np.float32).sum(axis=1)).ravel() > 0
-    else:
-        pre = np.zeros(n, dtype=np.bool_)
-    col_ok = rules.allowed.copy()
-    col_ok[outside_open] = False
-    if removed_cols is not None:
-        col_ok &= ~removed_cols
-    cols = np.flatnonzero(col_ok)
-    rows = np.flatnonzero((w > 0) & ~pre)
-    sub = c if rows.size == n else c[rows]
-    if cols.size < m:
-        sub = sub[:, cols]
-    sub = sparse.csr_array(sub)
-    sub.sort_indices()
-    has = np.diff(sub.indptr) > 0
-    if not has.all():
-        rows, sub = rows[has], sparse.csr_array(sub[has])
-    key = None if group_idx is None else group_idx[rows]
-    first, inv = csr_rows_equal_groups(sub, key)
-    del sub
-    merged = c[rows[first]]
-    if cols.size < m:
-        merged = merged[:, cols]
-    mat = sparse.csr_array(merged, dtype=np.float64)
-    mat.data[:] = 1.0
-    mat.sort_indices()
-    wm = _fsum(inv, w[rows], first.size)
-    rg = np.zeros(first.size, np.int64) if group_idx is None else group_idx[rows[first]]
-    member = np.full(n, -1, np.int64)
-    member[rows] = inv
-    dropped = 0
-    if dominance and mat.shape[0] and rules.capacity is None and rules.budget is None:
-        keep = _undominated(mat, cols, rules, n_free)
-        dropped = int((~keep).sum())
-        if dropped:
-            cols = cols[keep]
-            mat = sparse.csr_array(mat[:, np.flatnonzero(keep)])
-            # Re-merge: rows may now coincide.
-            first2, inv2 = csr_rows_equal_groups(mat, rg)
-            mat = sparse.csr_array(mat[first2])
-            wm = _fsum(inv2, wm, first2.size)
-            rg = rg[first2]
-            member = np.where(member >= 0, inv2[np.maximum(member, 0)], -1)
-    return _Reduced(mat, wm, rg, cols, member, pre, outside_open, dropped)
-
-
-def _undominated(
-    mat: sparse.csr_array, cols: IntArray, rules: PreparedRules, n_free: int | None
-) -> npt.NDArray[np.bool_]:
-    """Columns to keep: drop a column whose rows are a subset of another compatible column's."""
-    k = mat.shape[1]
-    keep = np.ones(k, dtype=np.bool_)
-    row_len = np.diff(mat.indptr).astype(np.float64)
-    if float((row_len**2).sum()) > 6e7 or k < 2:
-        return keep
-    csc = sparse.csc_array(mat)
-    size = np.diff(csc.indptr)
-    group = rules.group_of[cols] if rules.group_of is not None else np.zeros(k, np.int64)
-    cost = rules.cost[cols] if rules.cost is not None else np.zeros(k)
-    is_existing = np.isin(cols, rules.existing)
-    matT = sparse.csr_array(csc.T)
-    block = 512
-    order = np.arange(k)
-    for s in range(0, k, block):
-        b = slice(s, min(s + block, k))
-        overlap = (matT[b] @ mat).toarray()  # block x k: rows shared
-        sz_j = size[b][:, None]
-        sz_k = size[None, :]
-        contained = overlap >= sz_j  # column j's rows all inside column k's
-        better = (sz_k > sz_j) | (
-            (sz_k == sz_j)
-            & ((cost[None, :] < cost[b][:, None]) | (order[None, :] < order[b][:, None]))
-        )
-        compat = (group[None, :] == group[b][:, None]) & (cost[None, :] <= cost[b][:, None])
-        dom = contained & better & compat
-        dom[np.arange(dom.shape[0]), np.arange(s, b.stop)] = False
-        keep[b] &= ~dom.any(axis=1)
-    keep |= is_existing
-    # Keep enough columns per group (and overall) for the number of sites to fit.
-    if n_free is not None:
-        codes = np.unique(group)
-        for g in codes:
-            in_g = group == g
-            hi = rules.group_max.get(int(g), n_free) if rules.group_of is not None else n_free
-            need = min(int(in_g.sum()), hi, n_free)
-            if int((keep & in_g).sum()) < need:
-                keep[in_g] = True
-        if int(keep.sum()) < n_free:
-            keep[:] = True
-    return keep
-
-
-# --- heuristics -------------------------------------------------------------------------------
-
-
-def _greedy(
-    red: _Reduced,
-    rules: PreparedRules,
-    n_pick: int,
-    n_sites: int | None,
-    *,
-    target_weight: float | None = None,
-) -> IntArray | None:
-    """Greedy by marginal covered weight; returns model column indices or None if rules fail."""
-    mat, w = red.mat, red.w
-    csc = sparse.csc_array(mat)
-    covered = np.zeros(mat.shape[0], dtype=np.bool_)
-    gain = np.asarray(csc.T @ w).ravel() if mat.shape[0] else np.zeros(mat.shape[1])
-    chosen_cols: list[int] = []
-    chosen_cand: list[int] = list(red.outside_open.tolist())
-    existing_cols = np.flatnonzero(np.isin(red.cols, rules.existing))
-    total = 0.0
-
-    def take(j: int) -> None:
-        nonlocal total
-        rows = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
-        new = rows[~covered[rows]]
-        covered[new] = True
-        total += float(w[new].sum())
-        if new.size:
-            sub = mat[new]
-            np.subtract.at(gain, sub.indices, np.repeat(w[new], np.diff(sub.indptr)))
-        gain[j] = -np.inf
-        chosen_cols.append(j)
-        chosen_cand.append(int(red.cols[j]))
-
-    for j in existing_cols:
-        take(int(j))
-    # Group minimums first.
-    if rules.group_of is not None and rules.group_min:
-        g_cols = rules.group_of[red.cols]
-        for g, lo in sorted(rules.group_min.items()):
-            while _count_in_group(chosen_cand, rules, g) < lo:
-                pool = np.flatnonzero((g_cols == g) & np.isfinite(gain))
-                pool = pool[
-                    [greedy_order_ok(chosen_cand, int(red.cols[j]), rules, None) for j in pool]
-                ]
-                if pool.size == 0:
-                    return None
-                take(int(pool[np.argmax(gain[pool])]))
-    budget_cost = (
-        rules.cost[red.cols]
-        if rules.budget is not None and rules.cost is not None and target_weight is None
-        else None
-    )
-    while len(chosen_cols) < n_pick:
-        if target_weight is not None and total >= target_weight:
-            break
-        order = np.argsort(-gain, kind="stable")
-        order = order[np.isfinite(gain[order])]
-        if budget_cost is not None and rules.budget is not None:
-            # Leave room in the budget for the cheapest sites still to be picked.
-            need = n_pick - len(chosen_cols) - 1
-            spent = float(budget_cost[np.asarray(chosen_cols, np.int64)].sum()) + float(
-                rules.cost[red.outside_open].sum() if rules.cost is not None else 0.0
-            )
-            rest = np.sort(budget_cost[np.isfinite(gain)])
-            if need > 0:
-                cheapest = float(rest[:need].sum())
-                with_j = float(rest[: need + 1].sum())
-                other = np.where(
-                    budget_cost[order] <= rest[need - 1], with_j - budget_cost[order], cheapest
-                )
-            else:
-                other = np.zeros(order.size)
-            fits = spent + budget_cost[order] + other <= rules.budget * (1 + 1e-12) + 1e-9
-            order = order[fits]
-        picked = False
-        for j in order[:200]:
-            if greedy_order_ok(chosen_cand, int(red.cols[j]), rules, n_sites):
-                take(int(j))
-                picked = True
-                break
-        if not picked:
-            return None
-    return np.asarray(chosen_cols, np.int64)
-
-
-def _count_in_group(chosen: list[int], rules: PreparedRules, g: int) -> int:
-    if not chosen or rules.group_of is None:
-        return 0
-    return int((rules.group_of[np.asarray(chosen, np.int64)] == g).sum())
-
-
-def _swap_improve(
-    red: _Reduced,
-    rules: PreparedRules,
-    start: IntArray,
-    deadline: float,
-    *,
-    max_rounds: int = 1000,
-) -> IntArray:
-    """Best-improvement swaps (close one open site, open one other) until none improves."""
-    mat, w = red.mat, red.w
-    if mat.shape[0] == 0 or start.size == 0:
-        return start
-    csc = sparse.csc_array(mat)
-    k = mat.shape[1]
-    is_open = np.zeros(k, dtype=np.bool_)
-    is_open[start] = True
-    all_cols = np.arange(k)
-    for _ in range(max_rounds):
-        if time.perf_counter() > deadline:
-            break
-        cnt = np.asarray(mat @ is_open.astype(np.float64)).ravel()
-        gain = np.asarray(csc.T @ (w * (cnt == 0))).ravel()
-        open_cols = np.flatnonzero(is_open)
-        r1 = np.flatnonzero(cnt == 1)
-        sub = mat[r1].multiply(is_open[None, :].astype(np.float64))
-        sub = sparse.csr_array(sub)
-        sub.eliminate_zeros()
-        sole = sub.indices  # one open site per row of r1
-        pos = np.searchsorted(open_cols, sole)
-        loss = np.bincount(pos, weights=w[r1], minlength=open_cols.size)
-        onehot = sparse.csr_array(
-            (w[r1], (pos, np.arange(r1.size))), shape=(open_cols.size, r1.size)
-        )
-        regain = (onehot @ mat[r1]).toarray()  # open x k
-        delta = gain[None, :] - loss[:, None] + regain
-        cand_all = red.cols[open_cols]
-        ok = swap_mask(np.concatenate([cand_all, red.outside_open]), red.cols[all_cols], rules)[
-            : open_cols.size
-        ]
-        delta[~ok] = -np.inf
-        a, b = np.unravel_index(int(np.argmax(delta)), delta.shape)
-        if not delta[a, b] > 1e-9 * max(1.0, float(w.sum())):
-            break
-        is_open[open_cols[a]] = False
-        is_open[b] = True
-    return np.flatnonzero(is_open)
-
-
-def _restrict(
-    red: _Reduced, keep: npt.NDArray[np.bool_], opened: npt.NDArray[np.bool_]
-) -> _Reduced:
-    """The model with only the columns ``keep``; the columns ``opened`` open outside it.
-
-    Rows reached by an opened column count as covered (``pre_covered``); rows no kept column
-    reaches leave the model; rows that now share their cover set (and equity group) are merged.
-    """
-    mat = red.mat
-    r = mat.shape[0]
-    if opened.any():
-        hit = np.asarray(mat @ opened.astype(np.float64)).ravel() > 0
-    else:
-        hit = np.zeros(r, dtype=np.bool_)
-    cols_keep = np.flatnonzero(keep & ~opened)
-    rows = np.flatnonzero(~hit)
-    sub = sparse.csr_array(sparse.csr_array(mat[rows])[:, cols_keep])
-    sub.sort_indices()
-    has = np.diff(sub.indptr) > 0
-    if not has.all():
-        rows, sub = rows[has], sparse.csr_array(sub[np.flatnonzero(has)])
-    first, inv = csr_rows_equal_groups(sub, red.row_group[rows])
-    mat2 = sparse.csr_array(sub[first])
-    w2 = _fsum(inv, red.w[rows], first.size)
-    old_to_new = np.full(max(r, 1), -1, np.int64)
-    old_to_new[rows] = inv
-    inside = red.member >= 0
-    safe = np.where(inside, red.member, 0)
-    member = np.where(inside, old_to_new[safe], -1)
-    pre = red.pre_covered | (inside & hit[safe])
-    outside = np.concatenate([red.outside_open, red.cols[opened]]).astype(np.int64)
-    return _Reduced(
-        mat2, w2, red.row_group[rows[first]], red.cols[cols_keep], member, pre, outside, 0
-    )
-
-
-def _covered_weight(red: _Reduced, open_cols: IntArray) -> float:
-    if red.mat.shape[0] == 0:
-        return 0.0
-    x = np.zeros(red.mat.shape[1])
-    x[open_cols] = 1.0
-    return float(red.w[np.asarray(red.mat @ x).ravel() > 0].sum())
-
-
-# --- MIP --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _GroupData:
-    codes: npt.NDArray[np.generic]
-    index: IntArray  # group index per original demand point
-    total: FloatArray  # demand per group
-    floor: FloatArray  # floor rate per group (0 without)
-
-
-def _group_data(equity: Equity, w: FloatArray) -> _GroupData:
-    labels = np.asarray(equity.groups)
-    if labels.shape != w.shape:
-        raise InputError(
-            f"equity groups must have one code per demand point ({w.size}), got {labels.shape}"
-        )
-    codes, idx = np.unique(labels, return_inverse=True)
-    total = _fsum(idx, w, codes.size)
-    if isinstance(equity.floor, Mapping):
-        fl = np.array([float(equity.floor.get(_plain(c), 0.0)) for c in codes])
-    else:
-        fl = np.full(codes.size, float(equity.floor))
-    if ((fl < 0) | (fl > 1)).any():
-        raise InputError("equity floor rates must lie between 0 and 1")
-    return _GroupData(codes, idx.astype(np.int64), total, fl)
-
-
-def _solve_mip(
-    red: _Reduced,
-    w_orig: FloatArray,
-    rules: PreparedRules,
-    *,
-    mode: Mode,
-    n_sites: int | None,
-    params: SolveParams,
-    deadline: float,
-    target_weight: float | None = None,
-    groups: _GroupData | None = None,
-    floors: FloatArray | None = None,
-    presolve: bool = True,
-    better_than: float | None = None,
-) -> tuple[MipOutcome, IntArray, FloatArray, sparse.csr_array | None]:
-    """Build and solve; return the outcome, open model columns, coverage per merged row, flows.
-
-    With ``better_than`` (``"max_cover"`` only) solutions covering no more than that are cut off
-    (HiGHS ``objective_bound`` on the negated objective); the status is then ``"infeasible"``
-    when no better solution exists.
-    """
-    mat, w = red.mat, red.w
-    r, k = mat.shape
-    mip = MipBuilder.new()
-    lb, ub = site_bounds(red.cols, rules)
-    if mode == "min_sites":
-        y_obj: float | FloatArray = 1.0
-    elif mode == "min_cost":
-        y_obj = rules.cost[red.cols] if rules.cost is not None else 1.0
-    else:
-        y_obj = 0.0
-    y0 = mip.add_vars(k, lb=lb, ub=ub, obj=y_obj, integer=True)
-    cover_obj = w if mode == "max_cover" else 0.0
-    flows = rules.capacity is not None
-    coo = sparse.coo_array(mat)
-    if not flows:
-        z0 = mip.add_vars(r, obj=cover_obj)
-        link = sparse.hstack(
-            [-sparse.csr_array(mat), sparse.eye_array(r, format="csr")], format="csr"
-        )
-        mip.add_rows(link, -np.inf, 0.0)
-        cov_cols = np.arange(z0, z0 + r)
-        cov_rows = np.arange(r)
-    else:
-        e = coo.nnz
-        x0 = mip.add_vars(e, obj=(w[coo.row] if mode == "max_cover" else 0.0))
-        ar = np.arange(e)
-        one = sparse.csr_array((np.ones(e), (coo.row, x0 + ar)), shape=(r, x0 + e))
-        mip.add_rows(one, -np.inf, 1.0)
-        cap = rules.capacity[red.cols] if rules.capacity is not None else np.zeros(k)
-        load = sparse.csr_array(
-            (
-                np.concatenate([w[coo.row], -cap]),
-                (
-                    np.concatenate([coo.col, np.arange(k)]),
-                    np.concatenate([x0 + ar, y0 + np.arange(k)]),
-                ),
-            ),
-            shape=(k, x0 + e),
-        )
-        mip.add_rows(load, -np.inf, 0.0)
-        if e <= 2_000_000:
-            vub = sparse.csr_array(
-                (
-                    np.concatenate([np.ones(e), -np.ones(e)]),
-                    (np.concatenate([ar, ar]), np.concatenate([x0 + ar, y0 + coo.col])),
-                ),
-                shape=(e, x0 + e),
-            )
-            mip.add_rows(vub, -np.inf, 0.0)
-        cov_cols = x0 + ar
-        cov_rows = coo.row
-    add_rule_rows(mip, y0, red.cols, rules, n_sites, red.outside_open)
-    const_cov = float(w_orig[red.pre_covered].sum())
-    if target_weight is not None:
-        mip.add_row(cov_cols, w[cov_rows], target_weight - const_cov, np.inf)
-    t_var = -1
-    if groups is not None:
-        g_rows = red.row_group[cov_rows]
-        const_g = _fsum(groups.index[red.pre_covered], w_orig[red.pre_covered], groups.codes.size)
-        active = np.flatnonzero(groups.total > 0)
-        gmat = sparse.csr_array(
-            (w[cov_rows], (g_rows, cov_cols)), shape=(groups.codes.size, mip.n_vars)
-        )
-        if mode == "max_min":
-            t_var = mip.add_vars(1, lb=0.0, ub=1.0, obj=1.0)
-            ga = sparse.coo_array(gmat[active])
-            rows_g = sparse.csr_array(
-                (
-                    np.concatenate([ga.data, -groups.total[active]]),
-                    (
-                        np.concatenate([ga.row, np.arange(active.size)]),
-                        np.concatenate([ga.col, np.full(active.size, t_var)]),
-                    ),
-                ),
-                shape=(active.size, mip.n_vars),
-            )
-            mip.add_rows(rows_g, -const_g[active], np.inf)
-        if floors is not None:
-            need = floors[active] * groups.total[active] - const_g[active]
-            mip.add_rows(sparse.csr_array(gmat[active]), need - 1e-9 * groups.total[active], np.inf)
-    maximize = mode in ("max_cover", "max_min")
-    offset = const_cov if mode == "max_cover" else 0.0
-    if mode in ("min_sites", "min_cost"):
-        out = red.outside_open
-        offset = (
-            float(out.size)
-            if mode == "min_sites"
-            else float(rules.cost[out].sum() if rules.cost is not None else 0.0)
-        )
-    remaining = deadline - time.perf_counter()
-    if better_than is not None and mode == "max_cover":
-        mip.obj = [-o for o in mip.obj]
-        outcome = mip.solve(
-            params,
-            maximize=False,
-            time_limit_s=remaining,
-            presolve=presolve,
-            objective_offset=-offset,
-            cutoff=-better_than,
-            deadline=deadline,
-        )
-        outcome = replace(outcome, objective=-outcome.objective, bound=-outcome.bound)
-    else:
-        outcome = mip.solve(
-            params,
-            maximize=maximize,
-            time_limit_s=remaining,
-            presolve=presolve,
-            objective_offset=offset,
-            deadline=deadline,
-        )
-    if outcome.x is None:
-        return outcome, np.zeros(0, np.int64), np.zeros(r), None
-    x = outcome.x
-    open_cols = np.flatnonzero(x[y0 : y0 + k] > 0.5)
-    row_cov = np.minimum(np.bincount(cov_rows, weights=x[cov_cols], minlength=r), 1.0)
-    if not flows:
-        # z may sit below 1 where it does not pay (e.g. set cover above target); report the truth.
-        yv = np.zeros(k)
-        yv[open_cols] = 1.0
-        row_cov = (np.asarray(mat @ yv).ravel() > 0).astype(np.float64)
-        flow_mat = None
-    else:
-        vals = np.where(x[cov_cols] > 1e-9, x[cov_cols], 0.0)
-        flow_mat = sparse.csr_array((vals, (coo.row, coo.col)), shape=(r, k))
-        flow_mat.eliminate_zeros()
-    return outcome, open_cols, row_cov, flow_mat
-
-
-# --- result assembly --------------------------------------------------------------------------
-
-
-def _assemble(
-    *,
-    c: sparse.csr_array,
-    w: FloatArray,
-    red: _Reduced,
-    chosen: IntArray,
-    row_cov: FloatArray,
-    flows: sparse.csr_array | None,
-    status: str,
-    objective: float,
-    bound: float,
-    start: float,
-    engine: str,
-    groups: Mapping[str, npt.ArrayLike] | None,
-    details: dict[str, float],
-    unconstrained: float | None = None,
-) -> SitingResult:
-    n, m = c.shape
-    share = np.zeros(n)
-    share[red.pre_covered] = 1.0
-    in_model = red.member >= 0
-    share[in_model] = row_cov[red.member[in_model]]
-    share_mat = None
-    # Nearest open covering site of every point (smallest stored value in ``covers``).
-    nearest = _nearest_open(c, chosen)
-    if flows is None:
-        assignment = nearest
-        share = (nearest >= 0).astype(np.float64)
-    else:
-        fr = sparse.coo_array(flows)
-        big = sparse.csr_array((fr.data, (fr.row, red.cols[fr.col])), shape=(flows.shape[0], m))
-        pick = sparse.csr_array(
-            (np.ones(int(in_model.sum())), (np.flatnonzero(in_model), red.member[in_model])),
-            shape=(n, flows.shape[0]),
-        )
-        share_mat = sparse.csr_array(pick @ big)
-        # Existing sites outside the model do not occur with capacities (they stay in the model).
-        assignment = main_sites(share_mat)
-        # Points without demand carry no flow: give them their nearest open covering site.
-        zero = (w == 0) & (assignment < 0)
-        assignment[zero] = nearest[zero]
-    return siting_result(
-        status=status,
-        objective=objective,
-        bound=bound,
-        start=start,
-        engine=engine,
-        chosen=chosen,
-        assignment=assignment,
-        weights=w,
-        served=share,
-        groups=groups,
-        details=details,
-        assignment_share=share_mat,
-        unconstrained=unconstrained,
-    )
-
-
-def _nearest_open(c: sparse.csr_array, chosen: IntArray, chunk: int = 20_000) -> IntArray:
-    """Per row of ``c``, the open site with the smallest stored value (-1 if none); low memory."""
-    n, m = c.shape
-    nearest = np.full(n, -1, np.int64)
-    if chosen.size == 0:
-        return nearest
-    is_open = np.zeros(m, dtype=np.bool_)
-    is_open[chosen] = True
-    indptr = c.indptr
-    for s in range(0, n, chunk):
-        e = min(s + chunk, n)
-        lo, hi = int(indptr[s]), int(indptr[e])
-        cols = c.indices[lo:hi]
-        keep = is_open[cols]
-        if not keep.any():
-            continue
-        rows = np.repeat(np.arange(s, e), np.diff(indptr[s : e + 1]))[keep]
-        vals = np.asarray(c.data[lo:hi][keep], dtype=np.float64)
-        cols = cols[keep]
-        order = np.lexsort((cols, vals, rows))
-        first = np.unique(rows[order], return_index=True)[1]
-        nearest[rows[order][first]] = cols[order][first]
-    return nearest
-
-
-def _status(outcome: MipOutcome) -> str:
-    return "feasible" if outcome.status == "feasible" else outcome.status
-
-
 # --- public solvers ---------------------------------------------------------------------------
 
 
@@ -773,97 +187,22 @@ def solve_max_coverage(
     w = check_weights(problem.weights)
     c = _pattern(problem.covers, w.size)
     rules = prepare_rules(problem.rules, c.shape[1], problem.n_sites)
+    check = CoverageCheck(problem.rules, problem.n_sites, params.rel_gap)
     if equity is None:
-        return _max_coverage(c, w, rules, problem.n_sites, params, start, deadline, groups)
-    gd = _group_data(equity, w)
-    # Feasibility of the floors: each group's coverage with every allowed candidate open.
-    reach = np.asarray(c[:, np.flatnonzero(rules.allowed)].sum(axis=1)).ravel() > 0
-    best = np.bincount(gd.index, weights=w * reach, minlength=gd.codes.size)
-    if equity.mode == "floor":
-        short = (best < gd.floor * gd.total - 1e-9) & (gd.total > 0)
-        if short.any():
-            g = int(np.flatnonzero(short)[0])
-            raise InfeasibleError(
-                f"group {_plain(gd.codes[g])!r} can reach at most {best[g] / gd.total[g]:.1%} "
-                f"coverage even with every allowed candidate open, below its floor of "
-                f"{gd.floor[g]:.1%} ({int(short.sum())} group(s) short)"
-            )
-    elif equity.mode != "max_min":
-        raise InputError(f"equity mode {equity.mode!r}: use 'max_min' or 'floor'")
-    half = start + params.time_limit_s * 0.4
-    plain = _max_coverage(c, w, rules, problem.n_sites, params, start, half, groups)
-    unconstrained = plain.covered_demand
-    n_free = problem.n_sites - rules.existing.size
-    outside = rules.existing if rules.capacity is None else np.zeros(0, np.int64)
-    red = _reduce(
+        return _max_coverage(c, w, rules, problem.n_sites, params, start, deadline, groups, check)
+    return solve_equity(
         c,
         w,
         rules,
-        outside_open=outside,
-        removed_cols=None,
-        group_idx=gd.index,
-        n_free=n_free,
-        dominance=True,
-    )
-    details: dict[str, float] = {"merged_rows": red.mat.shape[0], "model_sites": red.cols.size}
-    floors = gd.floor if equity.mode == "floor" else None
-    if equity.mode == "max_min":
-        out1, _open1, _, _ = _solve_mip(
-            red,
-            w,
-            rules,
-            mode="max_min",
-            n_sites=problem.n_sites,
-            params=params,
-            deadline=start + params.time_limit_s * 0.7,
-            groups=gd,
-        )
-        if out1.status == "infeasible":
-            raise InfeasibleError("no choice of sites satisfies the rules (proved by the solver)")
-        if out1.x is None:
-            raise InfeasibleError(
-                "the time limit ran out before any solution met the rules; raise time_limit_s"
-            )
-        t_star = out1.objective
-        details["min_group_rate"] = t_star
-        details["min_group_rate_bound"] = out1.bound
-        floors = np.full(gd.codes.size, max(t_star - 1e-7, 0.0))
-    out, open_cols, row_cov, flows = _solve_mip(
-        red,
-        w,
-        rules,
-        mode="max_cover",
-        n_sites=problem.n_sites,
-        params=params,
-        deadline=deadline,
-        groups=gd,
-        floors=floors,
-    )
-    if out.status == "infeasible":
-        raise InfeasibleError(
-            "no choice of sites meets every group's coverage floor together with the rules "
-            "(proved by the solver)"
-        )
-    if out.x is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the floors; raise time_limit_s"
-        )
-    chosen = np.concatenate([red.cols[open_cols], red.outside_open])
-    return _assemble(
-        c=c,
-        w=w,
-        red=red,
-        chosen=chosen,
-        row_cov=row_cov,
-        flows=flows,
-        status=_status(out),
-        objective=out.objective,
-        bound=out.bound,
-        start=start,
-        engine=f"HiGHS MIP (OR-Tools MathOpt), equity {equity.mode}",
-        groups=groups,
-        details=details,
-        unconstrained=unconstrained,
+        problem.n_sites,
+        problem.rules,
+        params,
+        equity,
+        groups,
+        check,
+        start,
+        deadline,
+        plain_solver=_max_coverage,
     )
 
 
@@ -876,6 +215,7 @@ def _max_coverage(
     start: float,
     deadline: float,
     groups: Mapping[str, npt.ArrayLike] | None,
+    check: CoverageCheck,
 ) -> SitingResult:
     n_free = n_sites - rules.existing.size
     outside = rules.existing if rules.capacity is None else np.zeros(0, np.int64)
@@ -897,44 +237,44 @@ def _max_coverage(
     }
     details["time_reduce_s"] = time.perf_counter() - start
     n_pick = n_sites - red.outside_open.size
-    heur_deadline = start + min(params.time_limit_s * 0.3, 20.0)
-    g = _greedy(red, rules, n_pick, n_sites)
+    heur_deadline = time_share(deadline, 0.3, cap_s=20.0, now=start)
+    # With capacities the greedy's coverage ignores them: it is no fallback answer.
+    g = _greedy(red, rules, n_pick, n_sites) if rules.capacity is None else None
     hint = None
     const = float(w[red.pre_covered].sum())
     if (
-        rules.capacity is None
-        and g is not None
+        g is not None
         and red.mat.nnz > _MIP_DIRECT_NNZ
         and red.mat.shape[0] > 0
         and 0 < n_pick < red.mat.shape[1]
     ):
         details["greedy_objective"] = const + _covered_weight(red, g)
-        return _max_coverage_benders(
-            c, w, rules, n_sites, params, start, deadline, groups, red, g, details
+        return max_coverage_benders(
+            c, w, rules, n_sites, params, start, deadline, groups, red, g, details, check
         )
     if g is not None:
         hint = _swap_improve(red, rules, g, heur_deadline)
         details["heuristic_objective"] = const + _covered_weight(red, hint)
     details["time_heuristic_s"] = time.perf_counter() - start
-    if n_pick == 0 or red.mat.shape[0] == 0:
+    if n_pick == 0 or (red.mat.shape[0] == 0 and hint is not None):
+        # Nothing to choose, or no demand left to cover: every answer that keeps the rules
+        # covers ``const``.
         chosen = np.concatenate([red.cols[hint] if hint is not None else [], red.outside_open])
-        chosen = chosen.astype(np.int64)
-        row_cov = np.zeros(red.mat.shape[0])
-        obj = const
-        return _assemble(
+        return assemble_coverage(
             c=c,
             w=w,
             red=red,
-            chosen=chosen,
-            row_cov=row_cov,
+            chosen=chosen.astype(np.int64),
+            row_cov=np.zeros(red.mat.shape[0]),
             flows=None,
             status="optimal",
-            objective=obj,
-            bound=obj,
+            objective=const,
+            bound=const,
             start=start,
             engine="reduction (nothing to choose)",
             groups=groups,
             details=details,
+            check=check,
         )
     out, open_cols, row_cov, flows = _solve_mip(
         red,
@@ -943,7 +283,7 @@ def _max_coverage(
         mode="max_cover",
         n_sites=n_sites,
         params=params,
-        deadline=deadline - _reserve_s(params),
+        deadline=deadline - reserve_s(params),
         presolve=not rules.is_plain,
     )
     if out.status == "infeasible":
@@ -952,39 +292,34 @@ def _max_coverage(
             "group bounds against the budget"
         )
     heur_value = const + _covered_weight(red, hint) if hint is not None else -math.inf
-    if out.x is None and hint is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the rules; raise time_limit_s"
-        )
-    if out.x is None or (out.status != "optimal" and out.objective < heur_value):
+    status = _status(out)
+    objective = out.objective
+    if hint is not None and (out.x is None or (out.status != "optimal" and objective < heur_value)):
         # The MIP stopped early with nothing better than the warm start: keep the warm start.
-        assert hint is not None
         open_cols = hint
-        status = "time_limit" if out.status in ("time_limit", "no_solution") else "feasible"
-        out = replace(out, status=status)
+        status = "feasible"
         yv = np.zeros(red.mat.shape[1])
         yv[open_cols] = 1.0
         row_cov = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
         flows = None
         objective = heur_value
-    else:
-        objective = out.objective
     chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
     bound = out.bound if math.isfinite(out.bound) else math.inf
-    return _assemble(
+    return assemble_coverage(
         c=c,
         w=w,
         red=red,
         chosen=chosen,
         row_cov=row_cov,
         flows=flows,
-        status=_status(out),
+        status=status,
         objective=objective,
         bound=bound,
         start=start,
         engine="HiGHS MIP (OR-Tools MathOpt), reduced MCLP",
         groups=groups,
         details=details,
+        check=check,
     )
 
 
@@ -993,205 +328,6 @@ def _max_coverage(
 # (and the model alone took over 1 GB), while 20,000 x 2,000 (about 0.5 million) is proved in
 # seconds by the MIP directly.
 _MIP_DIRECT_NNZ = 2_000_000
-
-
-def _reserve_s(params: SolveParams) -> float:
-    """Time kept back from the last MIP for HiGHS overrunning its limit and for the result."""
-    return min(0.03 * params.time_limit_s, 2.0)
-
-
-def _master_rows(red: _Reduced, rules: PreparedRules, n_sites: int) -> MasterRows:
-    """The rule rows (count, group bounds, budget) and bounds on the model's site variables."""
-    k = red.cols.size
-    mip = MipBuilder.new()
-    y0 = mip.add_vars(k, integer=True)
-    add_rule_rows(mip, y0, red.cols, rules, n_sites, red.outside_open)
-    lb, ub = site_bounds(red.cols, rules)
-    if mip.rows:
-        a = sparse.vstack(
-            [
-                sparse.csr_array((b.data, b.indices, b.indptr), shape=(b.shape[0], k))
-                for b in mip.rows
-            ],
-            format="csr",
-        )
-        lo, hi = np.concatenate(mip.row_lo), np.concatenate(mip.row_hi)
-    else:
-        a, lo, hi = sparse.csr_array((0, k)), np.zeros(0), np.zeros(0)
-    return MasterRows(sparse.csr_array(a), lo, hi, lb.astype(np.float64), ub.astype(np.float64))
-
-
-def _max_coverage_benders(
-    c: sparse.csr_array,
-    w: FloatArray,
-    rules: PreparedRules,
-    n_sites: int,
-    params: SolveParams,
-    start: float,
-    deadline: float,
-    groups: Mapping[str, npt.ArrayLike] | None,
-    red: _Reduced,
-    first: IntArray,
-    details: dict[str, float],
-) -> SitingResult:
-    """Large MCLP: Benders LP bound, LP-guided incumbent, reduced-cost fixing, MIP on the rest.
-
-    1. The LP bound by stabilised Benders cuts (:mod:`._benders`), rules as master rows.
-    2. Incumbent: the MIP restricted to the sites the LP uses (it opens few sites fractionally),
-       then best-improvement swaps over all sites.
-    3. Reduced-cost fixing with the final master's reduced costs against the incumbent; the
-       model keeps only the sites left, rows merge again, and the MIP with the incumbent's value
-       as cutoff either finds better or proves that nothing better exists.
-    """
-    k = red.cols.size
-    const = float(w[red.pre_covered].sum())
-    scale = max(1.0, float(red.w.sum()))
-    tol = 1e-9 * scale
-    y0 = np.zeros(k)
-    y0[first] = 1.0
-    best_cols, best_val = first, _covered_weight(red, first)
-    t0 = time.perf_counter()
-    try:
-        lp = benders_lp(
-            red.mat,
-            red.w,
-            _master_rows(red, rules, n_sites),
-            start=y0,
-            deadline=t0 + 0.55 * (deadline - t0),
-            rel_tol=1e-6,
-            seed=params.seed,
-        )
-    except ValueError as exc:
-        raise InfeasibleError(f"no choice of sites satisfies the rules together ({exc})") from exc
-    details["lp_bound"] = const + lp.bound
-    details["benders_iterations"] = float(lp.iterations)
-    details["benders_blocks"] = float(lp.n_blocks)
-    details["benders_cuts"] = float(lp.n_cuts)
-    details["time_lp_s"] = time.perf_counter() - start
-    bound = const + max(lp.bound, best_val)
-    engine = "Benders LP bound (HiGHS) + LP-support MIP + swaps, reduced MCLP"
-    # Incumbent from the LP: the MIP over the sites the LP uses, then swaps over all sites. HiGHS
-    # presolve stays off in the MIPs of this path: the models are already reduced, and with it
-    # the last MIP once overran the time limit by 7 s on the province model with rules.
-    support = lp.y > 1e-6
-    support[best_cols] = True  # the greedy solution keeps the restricted MIP feasible
-    if support.sum() < k:
-        red_s = _restrict(red, support, np.zeros(k, dtype=np.bool_))
-        now = time.perf_counter()
-        out_s, open_s, _, _ = _solve_mip(
-            red_s,
-            w,
-            rules,
-            mode="max_cover",
-            n_sites=n_sites,
-            params=params,
-            deadline=now + 0.25 * (deadline - now),
-            presolve=False,
-        )
-        if out_s.x is not None:
-            cand = np.flatnonzero(support)[open_s]
-            val = _covered_weight(red, cand)
-            if val > best_val + tol:
-                best_cols, best_val = cand, val
-    details["lp_support_sites"] = float(support.sum())
-    details["lp_support_objective"] = const + best_val
-    now = time.perf_counter()
-    swapped = _swap_improve(red, rules, best_cols, now + 0.2 * (deadline - now))
-    val = _covered_weight(red, swapped)
-    if val > best_val + tol:
-        best_cols, best_val = swapped, val
-    details["heuristic_objective"] = const + best_val
-    details["time_heuristic_s"] = time.perf_counter() - start
-    status = "optimal" if bound - const - best_val <= params.rel_gap * max(1.0, abs(bound)) else ""
-    # Neighbourhoods: the MIP over the LP support, the incumbent and the sites cheapest to open
-    # by reduced cost, growing until it holds every site the reduced-cost fixing leaves; that
-    # last MIP is exact (solutions breaking a fixing cannot beat the incumbent).
-    final_deadline = deadline - _reserve_s(params)
-    rank = np.argsort(lp.rc_open, kind="stable")
-    n_extra = 100
-    rounds = 0
-    while not status and math.isfinite(lp.master_value):
-        closed = lp.master_value - lp.rc_open < best_val - tol
-        opened = lp.master_value - lp.rc_close < best_val - tol
-        hood = support.copy()
-        hood[best_cols] = True
-        hood[rank[:n_extra]] = True
-        hood &= ~closed
-        left_s = final_deadline - time.perf_counter()
-        if left_s < 0.1 * params.time_limit_s:
-            break  # too little time to build and search another model
-        last = not (~closed & ~hood).any()
-        if last:
-            hood = ~closed
-            details["fixed_closed"] = float(closed.sum())
-            details["fixed_open"] = float(opened.sum())
-        red_h = _restrict(red, hood, opened)
-        n_left = n_sites - red_h.outside_open.size
-        if n_left < 0 or n_left > red_h.cols.size:
-            if last:
-                status = "optimal"  # no solution respects the fixings: none beats the incumbent
-            n_extra *= 4
-            continue
-        now = time.perf_counter()
-        out, open_h, _, _ = _solve_mip(
-            red_h,
-            w,
-            rules,
-            mode="max_cover",
-            n_sites=n_sites,
-            params=params,
-            deadline=final_deadline if last else now + 0.4 * (final_deadline - now),
-            presolve=False,
-            better_than=const + best_val + tol,
-        )
-        rounds += 1
-        details[f"time_mip{rounds}_s"] = time.perf_counter() - now
-        if out.x is not None:
-            cand = np.concatenate(
-                [np.searchsorted(red.cols, red_h.cols[open_h]), np.flatnonzero(opened)]
-            ).astype(np.int64)
-            val = _covered_weight(red, cand)
-            if val > best_val + tol:
-                best_cols, best_val = cand, val
-        if last:
-            details["fixed_model_rows"] = float(red_h.mat.shape[0])
-            details["fixed_model_sites"] = float(red_h.cols.size)
-            details["fixed_model_nnz"] = float(red_h.mat.nnz)
-            engine = "Benders LP bound + reduced-cost fixing + HiGHS MIP, reduced MCLP"
-            if out.status in ("optimal", "infeasible"):
-                status = "optimal"
-            elif math.isfinite(out.bound):
-                bound = min(bound, max(out.bound, const + best_val))
-            break
-        if out.status not in ("optimal", "infeasible"):
-            n_extra = k  # the neighbourhood was too large to settle: go to the exact model
-        else:
-            n_extra *= 4
-    details["neighbourhood_mips"] = float(rounds)
-    objective = const + best_val
-    if not status:
-        status = "time_limit"
-    if status == "optimal":
-        bound = objective
-    yv = np.zeros(k)
-    yv[best_cols] = 1.0
-    row_red = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
-    chosen = np.concatenate([red.cols[best_cols], red.outside_open]).astype(np.int64)
-    return _assemble(
-        c=c,
-        w=w,
-        red=red,
-        chosen=chosen,
-        row_cov=row_red,
-        flows=None,
-        status=status,
-        objective=objective,
-        bound=bound,
-        start=start,
-        engine=engine,
-        groups=groups,
-        details=details,
-    )
 
 
 def solve_set_cover(
@@ -1266,23 +402,38 @@ def solve_set_cover(
         raise InfeasibleError(
             "no choice of sites reaches the coverage target under the rules (proved by the solver)"
         )
-    if out.x is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution reached the target; raise time_limit_s"
-        )
+    check = CoverageCheck(
+        problem.rules, None, params.rel_gap, kind=problem.minimize, target_weight=target
+    )
+    engine = "HiGHS MIP (OR-Tools MathOpt), partial set cover"
+    status, objective = _status(out), out.objective
+    if out.x is None and hint is not None:
+        hint_sites = np.concatenate([red.cols[hint], red.outside_open]).astype(np.int64)
+        if rules_hold(hint_sites, rules, None):
+            # No MIP answer in time: the greedy answer reaches the target and keeps the rules.
+            open_cols, flows, status = hint, None, "feasible"
+            yv = np.zeros(red.mat.shape[1])
+            yv[hint] = 1.0
+            row_cov = (np.asarray(red.mat @ yv).ravel() > 0).astype(np.float64)
+            costs = rules.cost if problem.minimize == "cost" else None
+            objective = float(hint_sites.size if costs is None else costs[hint_sites].sum())
+            engine = "greedy (no MIP answer in time), partial set cover"
+    if status == "no_solution":
+        return _no_answer(c, w, red, start, engine, groups, details, check, out.bound)
     chosen = np.concatenate([red.cols[open_cols], red.outside_open]).astype(np.int64)
-    return _assemble(
+    return assemble_coverage(
         c=c,
         w=w,
         red=red,
         chosen=chosen,
         row_cov=row_cov,
         flows=flows,
-        status=_status(out),
-        objective=out.objective,
+        status=status,
+        objective=objective,
         bound=out.bound,
         start=start,
-        engine="HiGHS MIP (OR-Tools MathOpt), partial set cover",
+        engine=engine,
         groups=groups,
         details=details,
+        check=check,
     )

@@ -26,7 +26,13 @@ from scipy import sparse
 from lnplan.optimize.siting._cflp_lagrange import Transport, lagrangian, local_search, min_sites
 from lnplan.optimize.siting._common import add_rule_rows, rules_hold, site_bounds
 from lnplan.optimize.siting._mip import MipBuilder
-from lnplan.optimize.siting._model import FloatArray, IntArray, PreparedRules, SolveParams
+from lnplan.optimize.siting._model import (
+    FloatArray,
+    IntArray,
+    PreparedRules,
+    SolveParams,
+    time_share,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +86,7 @@ def solve_flows(
     large = pairs > lagrange_min_pairs and act.size > 0
     if capacity is not None and feasibility_radius is None and large:
         now = time.perf_counter()
-        lag_deadline = now + min(_LAGRANGE_SHARE * (deadline - now), _LAGRANGE_MAX_S)
+        lag_deadline = time_share(deadline, _LAGRANGE_SHARE, cap_s=_LAGRANGE_MAX_S, now=now)
         cost = np.where(reach, wa[:, None] * sub, np.inf)
 
         def feasible(open_model_cols: IntArray) -> bool:
@@ -121,13 +127,13 @@ def solve_flows(
                 incumbent,
                 promising,
                 np.isin(cols, rules.existing),
-                now + min(_SEARCH_SHARE * (deadline - now), _SEARCH_MAX_S),
+                time_share(deadline, _SEARCH_SHARE, cap_s=_SEARCH_MAX_S, now=now),
                 feasible=feasible,
             )
             log.debug("local search: %.6f, %.1f s", incumbent.cost, time.perf_counter() - now)
         if incumbent is not None:
             ub = incumbent.cost
-            tol = max(params.rel_gap, 1e-9) * max(1.0, abs(ub))
+            tol = 0.5 * max(params.rel_gap, 1e-9) * max(1.0, abs(ub))
             if lag_bound >= ub - tol:
                 return (
                     "optimal",
@@ -223,7 +229,7 @@ def solve_flows(
         pair[ii, jj] = np.arange(e)
         vub = np.unique(pair[np.arange(act.size)[:, None], near])
         vub = vub[vub >= 0]
-        lp_deadline = time.perf_counter() + 0.4 * (deadline - time.perf_counter())
+        lp_deadline = time_share(deadline, 0.4)
         for _ in range(30):
             if time.perf_counter() > lp_deadline:
                 break
@@ -256,7 +262,7 @@ def solve_flows(
         bound = min(out.bound, fixed_bound) if math.isfinite(out.bound) else lag_bound
         bound = max(bound, lag_bound)
         if out.x is None or out.objective >= incumbent.cost:
-            status = "time_limit" if out.status in ("no_solution", "time_limit") else "feasible"
+            status = "feasible"
             return (
                 status,
                 cols[incumbent.open_cols],
@@ -277,7 +283,8 @@ def solve_flows(
         v = x[x0 : x0 + e]
         keep_x = v > 1e-9
         flows = sparse.csr_array((v[keep_x], (act[ii[keep_x]], cols[jj[keep_x]])), shape=d.shape)
-    return out.status, chosen, out.objective, bound, flows
+    status = "feasible" if out.status == "time_limit" else out.status
+    return status, chosen, out.objective, bound, flows
 
 
 def _flows(t: Transport, act: IntArray, cols: IntArray, shape: tuple[int, int]) -> sparse.csr_array:

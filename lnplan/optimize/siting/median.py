@@ -1,4 +1,4 @@
-"""p-median, facility location (fixed opening costs, capacities) and p-center.
+"""p-median and facility location (fixed opening costs, capacities); p-center is in :mod:`.center`.
 
 Notation: ``w_i`` demand of point ``i`` (households), ``d_ij`` travel cost per unit of demand from
 ``i`` to candidate ``j`` (km or minutes; ``inf`` = unreachable), ``y_j`` = 1 when site ``j`` is
@@ -41,10 +41,7 @@ OR-Library ``cap`` instances). Solved in :mod:`.flows`: large models first get a
 (demand rows relaxed, a continuous knapsack per site; bound, transport-LP incumbents, site
 fixing), then the exact HiGHS MIP on the sites left, with the incumbent as cutoff.
 
-**p-center**: minimise the largest ``d_ij`` over demand points with positive weight and their
-sites. The optimal radius is one of the distinct distances; a binary search over them solves one
-covering feasibility MIP per step (every point within the radius of an open site, ``p`` sites
-and the rules, with capacities as flows).
+**p-center** (:mod:`.center`) reuses the cost checks, the verifier and the result assembly here.
 
 Backend: HiGHS MIP through OR-Tools (as in :mod:`.coverage`) where the LP is strong. The measured
 naive ``n^2`` formulation stalls (pmed16 103 s, pmed26 no solution in 300 s); the radius formulation
@@ -67,13 +64,12 @@ from scipy import sparse
 from lnplan.errors import InfeasibleError, InputError
 from lnplan.optimize.siting._common import (
     add_rule_rows,
-    greedy_order_ok,
+    dense_row_slices,
     rules_hold,
     site_bounds,
-    swap_mask,
 )
 from lnplan.optimize.siting._median_lagrange import (
-    LagrangeOutcome,
+    MedianLagrangeOutcome,
     branch_and_bound,
     lagrangian_reduce,
     probe_sites,
@@ -91,8 +87,16 @@ from lnplan.optimize.siting._model import (
     main_sites,
     prepare_rules,
     siting_result,
+    time_share,
 )
+from lnplan.optimize.siting._verify import Verdict, center_verdict, median_verdict
 from lnplan.optimize.siting.flows import solve_flows
+from lnplan.optimize.siting.heuristics import (
+    _cost_of,
+    _fast_swap,
+    _finite_or_big,
+    _median_heuristic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,16 +129,6 @@ class MedianProblem:
     rules: SiteRules = field(default_factory=SiteRules)
 
 
-@dataclass(frozen=True)
-class CenterProblem:
-    """p-center: open ``n_sites`` sites to minimise the longest travel of any demand point."""
-
-    weights: FloatArray
-    cost: FloatArray | sparse.csr_array
-    n_sites: int
-    rules: SiteRules = field(default_factory=SiteRules)
-
-
 def _dense_cost(cost: object, n: int) -> FloatArray:
     if sparse.issparse(cost):
         c = sparse.csr_array(cost)
@@ -164,122 +158,6 @@ def _check_reach(d: FloatArray, w: FloatArray, rules: PreparedRules) -> None:
         )
 
 
-# --- heuristics -------------------------------------------------------------------------------
-
-
-def _cost_of(d: FloatArray, w: FloatArray, open_cols: IntArray, f: FloatArray) -> float:
-    if open_cols.size == 0:
-        return math.inf
-    dist = d[:, open_cols].min(axis=1)
-    act = w > 0
-    return float((w[act] * dist[act]).sum() + f[open_cols].sum())
-
-
-def _median_heuristic(
-    d: FloatArray,
-    w: FloatArray,
-    f: FloatArray,
-    rules: PreparedRules,
-    n_sites: int | None,
-    deadline: float,
-) -> IntArray | None:
-    """Greedy (add the best site) then best-improvement swaps; None when the rules defeat greedy."""
-    _n, m = d.shape
-    act = w > 0
-    da = np.where(np.isfinite(d[act]), d[act], 1e18)
-    wa = w[act]
-    chosen: list[int] = [int(j) for j in rules.existing]
-    d1 = da[:, chosen].min(axis=1) if chosen else np.full(da.shape[0], 1e18)
-    target = n_sites if n_sites is not None else m
-    cols = np.arange(m)
-    # Group minimums first, then free choice.
-    if rules.group_of is not None and rules.group_min:
-        for g, lo in sorted(rules.group_min.items()):
-            while int((rules.group_of[chosen] == g).sum() if chosen else 0) < lo:
-                pool = np.flatnonzero(
-                    rules.allowed & (rules.group_of == g) & ~np.isin(cols, chosen)
-                )
-                pool = np.array(
-                    [j for j in pool if greedy_order_ok(chosen, int(j), rules, None)], np.int64
-                )
-                if pool.size == 0:
-                    return None
-                val = (wa[:, None] * np.minimum(d1[:, None], da[:, pool])).sum(axis=0) + f[pool]
-                j = int(pool[np.argmin(val)])
-                chosen.append(j)
-                d1 = np.minimum(d1, da[:, j])
-    current = float((wa * d1).sum() + f[chosen].sum()) if chosen else math.inf
-    while len(chosen) < target:
-        if time.perf_counter() > deadline:
-            return None
-        val = (wa[:, None] * np.minimum(d1[:, None], da)).sum(axis=0) + f
-        val[~rules.allowed] = np.inf
-        val[chosen] = np.inf
-        picked = -1
-        for j in np.argsort(val, kind="stable")[:200]:
-            if not np.isfinite(val[j]):
-                break
-            if greedy_order_ok(chosen, int(j), rules, n_sites):
-                picked = int(j)
-                break
-        if picked < 0:
-            return None
-        new_cost = float(val[picked] + f[chosen].sum())
-        if n_sites is None and chosen and new_cost >= current - 1e-12:
-            break
-        chosen.append(picked)
-        d1 = np.minimum(d1, da[:, picked])
-        current = new_cost
-    open_cols = np.asarray(sorted(chosen), np.int64)
-    if not rules_hold(open_cols, rules, n_sites):
-        return None
-    return _fast_swap(da, wa, f, rules, open_cols, deadline)
-
-
-def _fast_swap(
-    da: FloatArray,
-    wa: FloatArray,
-    f: FloatArray,
-    rules: PreparedRules,
-    open_cols: IntArray,
-    deadline: float,
-) -> IntArray:
-    """Best-improvement interchange with all swap values from two O(n m) passes per move."""
-    m = da.shape[1]
-    cols = np.arange(m)
-    current = open_cols.copy()
-    for _ in range(10_000):
-        if time.perf_counter() > deadline or current.size == 0:
-            break
-        sub = da[:, current]
-        order = np.argsort(sub, axis=1)[:, :2]
-        c1 = current[order[:, 0]]
-        d1 = sub[np.arange(sub.shape[0]), order[:, 0]]
-        d2 = (
-            sub[np.arange(sub.shape[0]), order[:, 1]]
-            if current.size > 1
-            else np.full(sub.shape[0], 1e18)
-        )
-        base = float((wa * d1).sum() + f[current].sum())
-        with_k = np.minimum(d1[:, None], da)
-        add = (wa[:, None] * with_k).sum(axis=0)  # cost with k added, nothing removed
-        corr = wa[:, None] * (np.minimum(d2[:, None], da) - with_k)
-        pos = np.searchsorted(current, c1)
-        # Sum the correction rows per nearest site (sorted segments, not a scattered add).
-        order = np.argsort(pos, kind="stable")
-        present, starts = np.unique(pos[order], return_index=True)
-        g = np.zeros((current.size, m))
-        g[present] = np.add.reduceat(corr[order], starts, axis=0)
-        total = add[None, :] + g + f[current].sum() - f[current][:, None] + f[None, :]
-        ok = swap_mask(current, cols, rules)
-        total[~ok] = np.inf
-        a, b = np.unravel_index(int(np.argmin(total)), total.shape)
-        if not total[a, b] < base - 1e-9 * max(1.0, abs(base)):
-            break
-        current = np.sort(np.concatenate([np.delete(current, a), [b]]))
-    return current
-
-
 # --- models -----------------------------------------------------------------------------------
 
 
@@ -294,6 +172,66 @@ def _radius_levels(d: FloatArray, cols: IntArray) -> tuple[list[FloatArray], npt
         levels.append(uniq[fin])
         lev[i] = np.where(np.isfinite(sub[i]), inv, np.iinfo(np.int32).max)
     return levels, lev
+
+
+def _radius_model(
+    wa: FloatArray,
+    values: FloatArray,
+    count: npt.NDArray[np.int64],
+    lev: npt.NDArray[np.integer],
+    valid: npt.NDArray[np.bool_] | None,
+    y_lb: FloatArray,
+    y_ub: FloatArray,
+    y_obj: FloatArray,
+    cols: IntArray,
+    rules: PreparedRules,
+    n_sites: int | None,
+    *,
+    served_within_last: bool,
+) -> tuple[MipBuilder, int, float, int]:
+    """The radius formulation of the module docstring, the one builder of both radius MIPs.
+
+    Point ``i`` has ``count[i]`` distance levels (``values``, concatenated over the points);
+    ``lev[i, j]`` is the level of model column ``j`` for point ``i`` (used where ``valid``, all
+    when ``None``). ``z_i^k`` (``k < count - 1``) is 1 when ``i`` is not served within level
+    ``k``. ``served_within_last``: every point must be served within its last level (the reduced
+    model, exact for improving solutions); otherwise the last level has no row (a relaxation,
+    extended by lazy rounds). Returns the builder, the first site variable, the objective offset
+    (each point at its first level) and the level rows' nonzeros.
+    """
+    n_pts = count.size
+    n_rows_pt = count if served_within_last else np.maximum(count - 1, 0)
+    rbase = np.concatenate([[0], np.cumsum(n_rows_pt)])
+    vbase = np.concatenate([[0], np.cumsum(count)])
+    nz = np.maximum(count - 1, 0)
+    zbase = np.concatenate([[0], np.cumsum(nz)])
+    n_rows, n_z = int(rbase[-1]), int(zbase[-1])
+    owner = np.repeat(np.arange(n_pts), nz)
+    k = np.arange(n_z) - zbase[owner]
+    vpos = vbase[owner] + k
+    mip = MipBuilder.new()
+    y0 = mip.add_vars(cols.size, lb=y_lb, ub=y_ub, obj=y_obj, integer=True)
+    z0 = mip.add_vars(n_z, obj=wa[owner] * (values[vpos + 1] - values[vpos]))
+    use = lev < n_rows_pt[:, None]
+    if valid is not None:
+        use &= valid
+    ii, jj = np.nonzero(use)
+    zrow = rbase[owner] + k  # z_i^k enters row k with +1 and row k+1 (if any) with -1
+    nxt = k + 1 < n_rows_pt[owner]
+    zi = z0 + np.arange(n_z)
+    rows = np.concatenate([rbase[ii] + lev[ii, jj], zrow, zrow[nxt] + 1])
+    colsx = np.concatenate([y0 + jj, zi, zi[nxt]])
+    vals = np.concatenate([np.ones(ii.size), np.ones(n_z), -np.ones(int(nxt.sum()))])
+    a = sparse.csr_array((vals, (rows, colsx)), shape=(n_rows, mip.n_vars))
+    lo = np.zeros(n_rows)
+    lo[rbase[:-1][n_rows_pt > 0]] = 1.0
+    mip.add_rows(a, lo, np.inf)
+    add_rule_rows(mip, y0, cols, rules, n_sites, np.zeros(0, np.int64))
+    if n_sites is None:
+        mip.add_row(np.arange(y0, y0 + cols.size), 1.0, 1.0, np.inf)
+    has = count > 0
+    offset = float((wa[has] * values[vbase[:-1][has]]).sum())
+    return mip, y0, offset, int(a.nnz)
 
 
 def _solve_radius(
@@ -325,8 +263,7 @@ def _solve_radius(
     upto = np.clip(upto, 0, np.maximum(n_lev - 1, 0))
     lb = -math.inf
     rounds = 0
-    status = "time_limit"
-    d0 = np.array([lv[0] for lv in levels])
+    status = "feasible"
     integral = bool(
         np.all(wa == np.round(wa))
         and np.all(f == np.round(f))
@@ -334,36 +271,30 @@ def _solve_radius(
     )
     while True:
         rounds += 1
-        mip = MipBuilder.new()
         lb_y, ub_y = site_bounds(cols, rules)
-        y0 = mip.add_vars(cols.size, lb=lb_y, ub=ub_y, obj=f[cols], integer=True)
-        base = np.concatenate([[0], np.cumsum(upto)])
-        n_rows = int(base[-1])
-        zcost = (
-            np.concatenate([wa[i] * np.diff(levels[i][: upto[i] + 1]) for i in range(act.size)])
-            if n_rows
+        values = (
+            np.concatenate([levels[i][: upto[i] + 1] for i in range(act.size)])
+            if act.size
             else np.zeros(0)
         )
-        z0 = mip.add_vars(n_rows, obj=zcost)
-        mask = lev < upto[:, None]
-        ii, jj = np.nonzero(mask)
-        r_y = base[ii] + lev[ii, jj]
-        owner = np.repeat(np.arange(act.size), upto)
-        kk = np.arange(n_rows) - base[owner]
-        later = np.flatnonzero(kk > 0)
-        rows = np.concatenate([r_y, np.arange(n_rows), later])
-        colsx = np.concatenate([y0 + jj, z0 + np.arange(n_rows), z0 + later - 1])
-        vals = np.concatenate([np.ones(ii.size), np.ones(n_rows), -np.ones(later.size)])
-        a = sparse.csr_array((vals, (rows, colsx)), shape=(n_rows, mip.n_vars))
-        lo = np.where(kk == 0, 1.0, 0.0)
-        mip.add_rows(a, lo, np.inf)
-        add_rule_rows(mip, y0, cols, rules, n_sites, np.zeros(0, np.int64))
-        if n_sites is None:
-            mip.add_row(np.arange(y0, y0 + cols.size), 1.0, 1.0, np.inf)
-        offset = float((wa * d0).sum())
+        mip, y0, offset, _ = _radius_model(
+            wa,
+            values,
+            upto + 1,
+            lev,
+            None,
+            lb_y,
+            ub_y,
+            f[cols],
+            cols,
+            rules,
+            n_sites,
+            served_within_last=False,
+        )
+        n_rows = int(upto.sum())
         cutoff = None
         if best_sol is not None:
-            step = 0.5 if integral else 1e-7 * max(1.0, abs(best_ub))
+            step = 0.5 if integral else 0.5 * max(1e-9, params.rel_gap) * max(1.0, abs(best_ub))
             cutoff = best_ub - step
         out = mip.solve(
             params,
@@ -384,8 +315,8 @@ def _solve_radius(
         )
         if out.status == "infeasible":
             if cutoff is not None:
-                # Nothing in the relaxation beats the incumbent: it is optimal.
-                lb = best_ub
+                # Nothing in the relaxation beats the cutoff: the incumbent is optimal.
+                lb = best_ub if integral else cutoff
                 status = "optimal"
                 break
             raise InfeasibleError(
@@ -416,9 +347,7 @@ def _solve_radius(
     details["rounds"] = float(rounds)
     details["levels"] = float(upto.sum())
     if best_sol is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the rules; raise time_limit_s"
-        )
+        return "no_solution", np.zeros(0, np.int64), math.nan, lb, details
     return status, best_sol, best_ub, lb, details
 
 
@@ -439,25 +368,30 @@ def _is_integral(wa: FloatArray, f: FloatArray, da: FloatArray) -> bool:
 
 def _capped_levels(
     dk: FloatArray, valid: npt.NDArray[np.bool_]
-) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int64]]:
-    """Distinct sorted distances per point over its ``valid`` entries, vectorised.
+) -> tuple[npt.NDArray[np.int64], FloatArray, npt.NDArray[np.int32]]:
+    """Distinct sorted distances per point over its ``valid`` entries, vectorised by row blocks.
 
     Returns ``(count, values, lev)``: the number of levels of each point, the level values of all
     points concatenated, and the level of every (point, column) entry (meaningless where not
     ``valid``).
     """
-    s = np.where(valid, dk, np.inf)
-    order = np.argsort(s, axis=1, kind="stable")
-    srt = np.take_along_axis(s, order, axis=1)
-    fin = np.isfinite(srt)
-    new = np.ones(srt.shape, dtype=np.bool_)
-    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
-    new &= fin
-    lev_sorted = np.cumsum(new, axis=1) - 1
-    lev = np.empty(s.shape, np.int64)
-    np.put_along_axis(lev, order, lev_sorted, axis=1)
-    count = new.sum(axis=1).astype(np.int64)
-    return count, srt[new], lev
+    n, m = dk.shape
+    count = np.zeros(n, np.int64)
+    lev = np.empty((n, m), np.int32)
+    values: list[FloatArray] = []
+    for rows in dense_row_slices(n, m):
+        s = np.where(valid[rows], dk[rows], np.inf)
+        order = np.argsort(s, axis=1, kind="stable")
+        srt = np.take_along_axis(s, order, axis=1)
+        del s
+        new = np.ones(srt.shape, dtype=np.bool_)
+        new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+        new &= np.isfinite(srt)
+        lev_sorted = (np.cumsum(new, axis=1, dtype=np.int32) - 1).astype(np.int32)
+        np.put_along_axis(lev[rows], order, lev_sorted, axis=1)
+        count[rows] = new.sum(axis=1)
+        values.append(srt[new])
+    return count, (np.concatenate(values) if values else np.zeros(0)), lev
 
 
 def _solve_reduced(
@@ -480,20 +414,26 @@ def _solve_reduced(
     a solution must improve by at least 1, and any bound above ``incumbent - 1`` proves it.
     """
     act = np.flatnonzero(w > 0)
-    da, wa = d[act], w[act]
+    # Views, not copies, in the common case (every point has demand, every site allowed).
+    da, wa = (d, w) if act.size == d.shape[0] else (d[act], w[act])
     cols = np.flatnonzero(rules.allowed)
-    dc = da[:, cols]
+    dc = da if cols.size == d.shape[1] else da[:, cols]
     fc = f[cols]
     ub = _cost_of(d, w, heur, f)
     best_sol = heur
     integral = _is_integral(wa, fc, dc)
-    delta = 1.0 if integral else max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+    # Half the gap asked for: a proof then reports a gap safely inside it.
+    delta = 1.0 if integral else 0.5 * max(1e-9, params.rel_gap) * max(1.0, abs(ub))
     details: dict[str, float] = {"integral": float(integral)}
 
     def proven(bound: float) -> bool:
         if integral:
             return math.ceil(bound - 1e-6) >= ub - 1e-9
-        return ub - bound <= max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+        return ub - bound <= 0.5 * max(1e-9, params.rel_gap) * max(1.0, abs(ub))
+
+    def settled() -> float:
+        """The bound once every solution below the incumbent by ``delta`` is ruled out."""
+        return ub if integral else ub - delta
 
     def report(bound: float) -> float:
         return min(ub, math.ceil(bound - 1e-6)) if integral else min(ub, bound)
@@ -502,7 +442,7 @@ def _solve_reduced(
     existing = np.isin(cols, rules.existing)
     now = time.perf_counter()
 
-    def bound_and_reduce(lam0: FloatArray, max_iter: int) -> LagrangeOutcome:
+    def bound_and_reduce(lam0: FloatArray, max_iter: int) -> MedianLagrangeOutcome:
         return lagrangian_reduce(
             wd,
             fc,
@@ -512,17 +452,17 @@ def _solve_reduced(
             ub,
             delta,
             lam0,
-            now + 0.2 * max(deadline - now, 0.25),
+            time_share(deadline, 0.2, floor_s=0.25, now=now),
             max_iter=max_iter,
         )
 
     lag = bound_and_reduce(start_multipliers(wd, np.searchsorted(cols, heur)), 3000)
     if not proven(lag.bound):
         # Lagrangian heuristic: interchange from the cheapest site sets the relaxation chose.
-        dz = np.where(np.isfinite(da), da, 1e18)
+        dz = _finite_or_big(d, act)
         improved = False
         t_heur = time.perf_counter()
-        heur_end = t_heur + 0.1 * max(deadline - t_heur, 0.25)
+        heur_end = time_share(deadline, 0.1, floor_s=0.25, now=t_heur)
         for cand in lag.candidates:
             sites = np.sort(cols[cand])
             if time.perf_counter() >= heur_end or not rules_hold(sites, rules, n_sites):
@@ -531,6 +471,7 @@ def _solve_reduced(
             value = _cost_of(d, w, sites, f)
             if value < ub - 1e-9 * max(1.0, abs(ub)):
                 ub, best_sol, improved = value, sites, True
+        del dz
         details["lagrangian_heuristic_objective"] = ub
         if improved:
             lag = bound_and_reduce(lag.lam, 1000)
@@ -557,7 +498,7 @@ def _solve_reduced(
     details["levels_per_point"] = float(count.sum()) / max(n_pts, 1)
     if weak:
         t_probe = time.perf_counter()
-        probe_end = t_probe + 0.25 * (deadline - t_probe)
+        probe_end = time_share(deadline, 0.25, now=t_probe)
         alive = probe_sites(wd, fc, keep, existing | force, n_sites, ub, delta, lag.lam, probe_end)
         if (alive != keep).any():
             # Fewer sites: the bound rises, so re-derive the forced sites and the distance caps.
@@ -571,7 +512,7 @@ def _solve_reduced(
                 ub,
                 delta,
                 lag.lam,
-                probe_end + 0.05 * (deadline - probe_end),
+                time_share(deadline, 0.05, now=probe_end),
                 max_iter=1000,
                 n_keep=0,
             )
@@ -590,7 +531,7 @@ def _solve_reduced(
     details["sites_forced"] = float((force & ~existing).sum())
     if not valid.any(axis=1).all():
         # Some point cannot be served cheaply enough by any remaining site: nothing improves.
-        return "optimal", best_sol, ub, ub, details
+        return "optimal", best_sol, ub, settled(), details
     # A weak bound can leave nearly every level of every point; then the capped model may be far
     # larger than the lazy one that starts from the incumbent's distances.
     hd = dc[:, np.searchsorted(cols, best_sol)].min(axis=1)
@@ -628,44 +569,33 @@ def _solve_reduced(
             delta,
             lag.lam,
             evaluate,
-            t_bb + 0.5 * (deadline - t_bb),
+            time_share(deadline, 0.5, now=t_bb),
         )
         details["search_nodes"] = float(search.nodes)
         details["search_s"] = time.perf_counter() - t_bb
         if search.best is not None and search.value < ub:
             ub, best_sol = search.value, np.sort(cols[pos[search.best]])
         if search.finished:
-            return "optimal", best_sol, ub, ub, details
+            return "optimal", best_sol, ub, settled(), details
     kcols = cols[keep]
-    base = np.concatenate([[0], np.cumsum(count)])
-    n_rows = int(base[-1])
-    nz = count - 1  # z variables per point: levels 1 .. L-1 ("not served within level k")
-    zbase = np.concatenate([[0], np.cumsum(nz)])
-    n_z = int(zbase[-1])
-    owner = np.repeat(np.arange(n_pts), nz)
-    k = np.arange(n_z) - zbase[owner]
-    vpos = base[owner] + k
-    zcost = wa[owner] * (values[vpos + 1] - values[vpos])
-    mip = MipBuilder.new()
-    lb_y = np.where(force[keep], 1.0, 0.0)
-    y0 = mip.add_vars(kcols.size, lb=lb_y, ub=1.0, obj=fc[keep], integer=True)
-    z0 = mip.add_vars(n_z, obj=zcost)
-    ii, jj = np.nonzero(valid)
-    zrow = base[owner] + k  # z_i^k enters row k with +1 and row k+1 with -1
-    rows = np.concatenate([base[ii] + lev[ii, jj], zrow, zrow + 1])
-    colsx = np.concatenate([y0 + jj, z0 + np.arange(n_z), z0 + np.arange(n_z)])
-    vals = np.concatenate([np.ones(ii.size), np.ones(n_z), -np.ones(n_z)])
-    a = sparse.csr_array((vals, (rows, colsx)), shape=(n_rows, mip.n_vars))
-    lo = np.zeros(n_rows)
-    lo[base[:-1]] = 1.0
-    mip.add_rows(a, lo, np.inf)
-    add_rule_rows(mip, y0, kcols, rules, n_sites, np.zeros(0, np.int64))
-    if n_sites is None:
-        mip.add_row(np.arange(y0, y0 + kcols.size), 1.0, 1.0, np.inf)
-    offset = float((wa * values[base[:-1]]).sum())
+    mip, y0, offset, nnz = _radius_model(
+        wa,
+        values,
+        count,
+        lev,
+        valid,
+        np.where(force[keep], 1.0, 0.0),
+        np.ones(kcols.size),
+        fc[keep],
+        kcols,
+        rules,
+        n_sites,
+        served_within_last=True,
+    )
+    n_rows = int(count.sum())
     cutoff = ub - (0.5 if integral else delta)
     details["rows"] = float(n_rows)
-    details["nonzeros"] = float(a.nnz)
+    details["nonzeros"] = float(nnz)
     out = mip.solve(
         params,
         maximize=False,
@@ -679,7 +609,7 @@ def _solve_reduced(
     )
     log.debug("reduced radius MIP: %s obj %s bound %s", out.status, out.objective, out.bound)
     if out.status == "infeasible":
-        return "optimal", best_sol, ub, ub, details
+        return "optimal", best_sol, ub, settled(), details
     bound = max(lag.bound, details.get("probed_bound", -math.inf))
     if out.x is not None:
         sol = kcols[np.flatnonzero(out.x[y0 : y0 + kcols.size] > 0.5)]
@@ -687,14 +617,13 @@ def _solve_reduced(
         if true < ub - 1e-9 and rules_hold(sol, rules, n_sites):
             ub, best_sol = true, sol
     if out.status == "optimal":
-        return "optimal", best_sol, ub, ub, details
+        return "optimal", best_sol, ub, settled(), details
     if math.isfinite(out.bound):
         # The restricted model holds every solution below the incumbent.
         bound = max(bound, min(out.bound, ub))
     if proven(bound):
-        return "optimal", best_sol, ub, ub, details
-    status = "time_limit" if out.status in ("time_limit", "no_solution") else out.status
-    return status, best_sol, ub, report(bound), details
+        return "optimal", best_sol, ub, settled(), details
+    return "feasible", best_sol, ub, report(bound), details
 
 
 def _solve_lazy(
@@ -725,10 +654,10 @@ def _solve_lazy(
     if obj > ub:  # cannot happen (the incumbent is the cutoff), kept for safety
         chosen, obj = incumbent, ub
     best_bound = max(bound, min(lb, obj)) if math.isfinite(lb) else bound
-    return status, chosen, obj, obj if status == "optimal" else best_bound, details
+    return status, chosen, obj, best_bound, details
 
 
-def _assemble(
+def assemble_median(
     *,
     d: FloatArray,
     w: FloatArray,
@@ -741,6 +670,7 @@ def _assemble(
     engine: str,
     groups: Mapping[str, npt.ArrayLike] | None,
     details: Mapping[str, float],
+    check: MedianCheck,
 ) -> SitingResult:
     n = d.shape[0]
     assignment = np.full(n, -1, np.int64)
@@ -765,6 +695,7 @@ def _assemble(
             idx = np.flatnonzero(zero)[fin]
             assignment[idx] = chosen[near[fin]]
             served[idx] = 1.0
+    answer = status != "no_solution"
     return siting_result(
         status=status,
         objective=objective,
@@ -777,8 +708,48 @@ def _assemble(
         served=served,
         groups=groups,
         details=details,
+        verdict=check.verdict(d, w, chosen, flows) if answer else None,
+        maximize=False,
+        rel_gap=check.rel_gap,
+        integral=check.integral(d, w, flows is not None),
         assignment_share=flows,
     )
+
+
+def _whole(d: FloatArray, chunk: int = 2048) -> bool:
+    """True when every finite entry of ``d`` is a whole number (row blocks: no full copy)."""
+    for s in range(0, d.shape[0], chunk):
+        blk = d[s : s + chunk]
+        if not np.all(np.where(np.isfinite(blk), blk == np.round(blk), True)):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class MedianCheck:
+    """What :mod:`._verify` needs to recompute a p-median or p-center answer and its rules."""
+
+    rules: SiteRules
+    n_sites: int | None
+    rel_gap: float
+    opening: FloatArray | None = None
+    center: bool = False
+
+    def verdict(
+        self, d: FloatArray, w: FloatArray, chosen: IntArray, share: sparse.csr_array | None
+    ) -> Verdict:
+        if self.center:
+            return center_verdict(d, w, chosen, self.rules, self.n_sites, share)
+        f = self.opening if self.opening is not None else np.zeros(d.shape[1])
+        return median_verdict(d, w, f, chosen, self.rules, self.n_sites, share)
+
+    def integral(self, d: FloatArray, w: FloatArray, split: bool) -> bool:
+        """Whether every answer's objective is a whole number (the bound may then be rounded)."""
+        whole_d = _whole(d)
+        if self.center:
+            return whole_d
+        f = self.opening if self.opening is not None else np.zeros(0)
+        return not split and whole_d and bool(np.all(w == np.round(w)) and np.all(f == np.round(f)))
 
 
 def solve_p_median(
@@ -828,6 +799,7 @@ def solve_p_median(
                 f"demand of {w.sum():,.2f} (short by {w.sum() - total_cap:,.2f})"
             )
     _check_reach(d, w, rules)
+    check = MedianCheck(problem.rules, problem.n_sites, params.rel_gap, opening=f)
     if rules.capacity is not None:
         flow_details: dict[str, float] = {}
         status, chosen, obj, bound, flows = solve_flows(
@@ -838,14 +810,10 @@ def solve_p_median(
                 "no choice of sites can serve all demand within the capacities and rules "
                 "(proved by the solver)"
             )
-        if status == "no_solution":
-            raise InfeasibleError(
-                "the time limit ran out before any solution served all demand; raise time_limit_s"
-            )
         engine = "HiGHS MIP (OR-Tools MathOpt), split-assignment model"
         if "lagrangian_bound" in flow_details:
             engine = f"Lagrangian bound, incumbent and site fixing + {engine}"
-        return _assemble(
+        return assemble_median(
             d=d,
             w=w,
             chosen=chosen,
@@ -857,22 +825,37 @@ def solve_p_median(
             engine=engine,
             groups=groups,
             details=flow_details,
+            check=check,
         )
     heur = _median_heuristic(
-        d, w, f, rules, problem.n_sites, start + min(0.3 * params.time_limit_s, 30.0)
+        d, w, f, rules, problem.n_sites, time_share(deadline, 0.3, cap_s=30.0, now=start)
     )
     details: dict[str, float] = {}
-    if heur is not None and math.isfinite(_cost_of(d, w, heur, f)):
-        details["heuristic_objective"] = _cost_of(d, w, heur, f)
-        status, chosen, obj, bound, more = _solve_reduced(
-            d, w, f, rules, problem.n_sites, params, deadline, heur
-        )
-    else:
-        status, chosen, obj, bound, more = _solve_radius(
-            d, w, f, rules, problem.n_sites, params, start, deadline, heur
-        )
+    if heur is None or not math.isfinite(_cost_of(d, w, heur, f)):
+        # No answer serving every point yet: either none exists (the sites cannot reach every
+        # point together under the rules) or the heuristic missed it. A covering MIP decides.
+        heur = _reaching_answer(d, w, rules, problem.n_sites, params, deadline)
+        if heur is None:
+            return assemble_median(
+                d=d,
+                w=w,
+                chosen=np.zeros(0, np.int64),
+                flows=None,
+                status="no_solution",
+                objective=math.nan,
+                bound=math.nan,
+                start=start,
+                engine="HiGHS MIP (OR-Tools MathOpt), covering check",
+                groups=groups,
+                details=details,
+                check=check,
+            )
+    details["heuristic_objective"] = _cost_of(d, w, heur, f)
+    status, chosen, obj, bound, more = _solve_reduced(
+        d, w, f, rules, problem.n_sites, params, deadline, heur
+    )
     details.update(more)
-    return _assemble(
+    return assemble_median(
         d=d,
         w=w,
         chosen=chosen,
@@ -884,7 +867,41 @@ def solve_p_median(
         engine=_median_engine(details),
         groups=groups,
         details=details,
+        check=check,
     )
+
+
+def _reaching_answer(
+    d: FloatArray,
+    w: FloatArray,
+    rules: PreparedRules,
+    n_sites: int | None,
+    params: SolveParams,
+    deadline: float,
+) -> IntArray | None:
+    """Sites that together reach every point with demand under the rules; None when the time ran
+    out first.
+
+    Raises
+    ------
+    InfeasibleError
+        When no such choice exists (e.g. two groups of points no single site reaches with one
+        site, or every existing site in one of them): the rule "every point is served".
+    """
+    status, chosen, _, _, _ = solve_flows(
+        d, w, np.zeros(d.shape[1]), rules, n_sites, params, deadline, feasibility_radius=math.inf
+    )
+    if status == "infeasible":
+        count = "the sites" if n_sites is None else f"{n_sites} site(s)"
+        kept = f", {rules.existing.size} of them existing" if rules.existing.size else ""
+        raise InfeasibleError(
+            f"every point with demand must be served, but no choice of {count}{kept} reaches "
+            f"them all under the rules (proved by the solver); allow more sites or candidates "
+            f"that reach the unserved points"
+        )
+    if status == "no_solution" or chosen.size == 0:
+        return None
+    return np.sort(chosen).astype(np.int64)
 
 
 def _median_engine(details: Mapping[str, float]) -> str:
@@ -897,138 +914,3 @@ def _median_engine(details: Mapping[str, float]) -> str:
     if {"rows", "rounds", "lazy_levels"} & set(details):
         steps.append("HiGHS MIP (OR-Tools MathOpt), radius formulation")
     return " + ".join(steps) or "greedy + interchange"
-
-
-def solve_p_center(
-    problem: CenterProblem,
-    params: SolveParams | None = None,
-    *,
-    groups: Mapping[str, npt.ArrayLike] | None = None,
-) -> SitingResult:
-    """Minimise the longest travel of any demand point (with positive demand) to its site.
-
-    Returns
-    -------
-    SitingResult
-        ``objective`` is the radius (cost unit); ``bound`` the largest radius proved too short
-        plus one step, i.e. a valid lower bound.
-    """
-    params = params or SolveParams()
-    start = time.perf_counter()
-    deadline = start + params.time_limit_s
-    w = check_weights(problem.weights)
-    d = _dense_cost(problem.cost, w.size)
-    rules = prepare_rules(problem.rules, d.shape[1], problem.n_sites, total_demand=float(w.sum()))
-    _check_reach(d, w, rules)
-    act = w > 0
-    allowed_d = d[np.ix_(act, rules.allowed)]
-    if not act.any():
-        heur0 = _median_heuristic(
-            d, np.ones(w.size), np.zeros(d.shape[1]), rules, problem.n_sites, deadline
-        )
-        chosen = heur0 if heur0 is not None else np.zeros(0, np.int64)
-        return _assemble(
-            d=d,
-            w=w,
-            chosen=chosen,
-            flows=None,
-            status="optimal",
-            objective=0.0,
-            bound=0.0,
-            start=start,
-            engine="trivial (no demand)",
-            groups=groups,
-            details={},
-        )
-    low = float(allowed_d.min(axis=1).max())
-    radii = np.unique(allowed_d[np.isfinite(allowed_d)])
-    radii = radii[radii >= low]
-    lo, hi = 0, radii.size - 1
-    best: IntArray | None = None
-    best_flows = None
-    # Warm start: greedy on the largest distance (no capacities).
-    if rules.capacity is None:
-        g = _center_greedy(d, w, rules, problem.n_sites)
-        if g is not None:
-            r = float(d[np.ix_(act, g)].min(axis=1).max())
-            if np.isfinite(r):
-                hi = int(np.searchsorted(radii, r))
-                best = g
-    status = "optimal"
-    steps = 0
-    proven_hi = best is not None
-    if radii.size == 0:
-        raise InfeasibleError("no allowed candidate reaches the points with demand")
-    while lo < hi or not proven_hi:
-        mid = (lo + hi) // 2 if lo < hi else hi
-        steps += 1
-        st, chosen, _, _, flows = solve_flows(
-            d,
-            w,
-            np.zeros(d.shape[1]),
-            rules,
-            problem.n_sites,
-            params,
-            deadline,
-            feasibility_radius=float(radii[mid]),
-        )
-        if st == "infeasible":
-            if mid == hi:
-                raise InfeasibleError(
-                    f"no choice of {problem.n_sites} sites reaches every point with demand, even "
-                    f"within {radii[hi]:g}, under the rules and capacities (proved by the solver)"
-                )
-            lo = mid + 1
-        elif st in ("optimal", "feasible", "time_limit") and chosen.size:
-            best, best_flows, hi, proven_hi = chosen, flows, mid, True
-        else:
-            status = "time_limit"
-            break
-    if best is None:
-        raise InfeasibleError(
-            "the time limit ran out before any solution met the rules; raise time_limit_s"
-        )
-    if best_flows is not None:
-        radius = float(d[best_flows.nonzero()].max()) if best_flows.nnz else 0.0
-    else:
-        radius = float(d[np.ix_(act, best)].min(axis=1).max())
-    bound = float(radii[lo])
-    return _assemble(
-        d=d,
-        w=w,
-        chosen=best,
-        flows=best_flows,
-        status=status,
-        objective=radius,
-        bound=bound,
-        start=start,
-        engine="HiGHS MIP (OR-Tools MathOpt), binary search on covering radius",
-        groups=groups,
-        details={"steps": float(steps)},
-    )
-
-
-def _center_greedy(
-    d: FloatArray, w: FloatArray, rules: PreparedRules, n_sites: int
-) -> IntArray | None:
-    act = w > 0
-    da = np.where(np.isfinite(d[act]), d[act], 1e18)
-    chosen: list[int] = [int(j) for j in rules.existing]
-    d1 = da[:, chosen].min(axis=1) if chosen else np.full(da.shape[0], 1e18)
-    while len(chosen) < n_sites:
-        val = np.minimum(d1[:, None], da).max(axis=0)
-        val[~rules.allowed] = np.inf
-        val[chosen] = np.inf
-        picked = -1
-        for j in np.lexsort(((np.minimum(d1[:, None], da)).sum(axis=0), val))[:200]:
-            if not np.isfinite(val[j]):
-                break
-            if greedy_order_ok(chosen, int(j), rules, n_sites):
-                picked = int(j)
-                break
-        if picked < 0:
-            return None
-        chosen.append(picked)
-        d1 = np.minimum(d1, da[:, picked])
-    out = np.asarray(sorted(chosen), np.int64)
-    return out if rules_hold(out, rules, n_sites) else None

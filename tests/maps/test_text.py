@@ -1,0 +1,56 @@
+"""Sentences for officials: honest about each status, numbers formatted, no solver words."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lnplan.maps.text import count, method_note, money, pct, quality, sites_sentences
+
+SOLVER_WORDS = ("status", "objective", "bound", "optimal", "feasible", "gap", "infeasible")
+
+
+def test_numbers_money_and_shares() -> None:
+    assert count(266529) == "266,529"
+    assert pct(0.894) == "89.4%"
+    assert money(35_000_000, "zh") == "3,500 万元"
+    assert money(1_250_000, "zh") == "125 万元"
+    assert money(456_000, "zh") == "45.6 万元"
+    assert money(35_000_000, "en") == "35.00 million yuan"
+
+
+@pytest.mark.parametrize(
+    ("rec", "zh", "en"),
+    [
+        ({"status": "optimal", "gap": 0.0}, "已证明是最优方案", "Proven to be the best"),
+        ({"status": "feasible", "gap": 0.0125}, "相差不超过 1.3%", "Within 1.3%"),
+        ({"status": "feasible", "gap": 0.0121}, "相差不超过 1.3%", "Within 1.3%"),
+        ({"status": "feasible", "gap": math.inf}, "未证明最优", "not proven"),
+        ({"status": "feasible", "gap": None}, "未证明最优", "not proven"),
+        ({"status": "no_solution_in_limit", "gap": None}, "延长计算时限", "raise the time limit"),
+        ({"status": "infeasible", "gap": None}, "不存在", "no plan meets"),
+    ],
+)
+def test_quality_sentence_for_each_status(rec: dict, zh: str, en: str) -> None:
+    assert zh in quality(rec, "zh")
+    assert en in quality(rec, "en")
+    for word in SOLVER_WORDS:
+        assert word not in quality(rec, "en").lower().replace("feasible", "")
+
+
+def test_no_bound_claim_without_a_bound() -> None:
+    assert "相差不超过" not in quality({"status": "feasible", "gap": math.nan}, "zh")
+
+
+def test_method_note_keeps_engine_and_gap() -> None:
+    note = method_note({"engine": "HiGHS", "gap": 0.0125, "status": "feasible"}, "zh")
+    assert "HiGHS" in note and "1.25%" in note
+
+
+def test_sites_sentences() -> None:
+    summary = {"sites": 80, "households": 298_000, "covered_households": 266_529,
+               "reach": "30 min by road"}  # fmt: skip
+    text = sites_sentences(summary, {"status": "feasible", "gap": 0.013}, "zh")
+    assert text[0] == "80 个新示范点：30 分钟车程内覆盖 266,529 户（89.4%）。"
+    assert text[-1] == "与可证明的最优方案相差不超过 1.3%。"
