@@ -17,6 +17,18 @@ missing and listed. Each run is single-threaded; report the machine load (``upti
 
     .venv/bin/python benchmarks/bench_routing.py [--time-limit 10 60] [--sets solomon cvrp_A]
         [--engines lnplan ortools-default pyvrp] [--quick] [--csv out.csv]
+
+Multi-day and prize-collecting families (``--multiday``): the Orienteering Problem with Hotel
+Selection (``ophs/SET_*``) and team orienteering with time windows (``toptw_solomon``), against
+``routing_multiday_reference.csv``. Each instance runs through
+:func:`lnplan.optimize.vrp_instances.solve_orienteering` (the same ``solve_routing`` as the
+screening tours: the OR-Tools multi-day engine with lodging places for OPHS, the one-day model
+for TOPTW) and its answer is re-checked from the instance file (day lengths within ``Td + 0.01``).
+Printed per family and overall: hits (score equal to the reference), mean and worst gap
+``(reference - score) / reference``, and answers that failed the check.
+
+    .venv/bin/python benchmarks/bench_routing.py --multiday [--families ophs toptw]
+        [--time-limit 10] [--per-family N] [--csv out.csv]
 """
 
 from __future__ import annotations
@@ -111,6 +123,81 @@ def run_pyvrp(path: Path, fmt: str, time_limit: float, seed: int) -> tuple[float
     return round(result.cost() / scale, 1), result.best.num_routes()
 
 
+def multiday_references(families: list[str]) -> list[tuple[str, str, Path, float, int]]:
+    """(family, instance, file, reference score, routes) from routing_multiday_reference.csv."""
+    rows = []
+    with open(SHARED / "routing_multiday_reference.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            fam = row["family"]
+            if not any(fam == x or fam.startswith(x + "/") or fam.startswith(x) for x in families):
+                continue
+            routes = 1
+            if "_m" in row["instance"] and fam.startswith("toptw"):
+                routes = int(row["instance"].rsplit("_m", 1)[1])
+            rows.append(
+                (fam, row["instance"], SHARED / row["path"], float(row["objective"]), routes)
+            )
+    return rows
+
+
+def run_multiday(args: argparse.Namespace) -> int:
+    from lnplan.optimize.routing import SolveParams
+    from lnplan.optimize.vrp_instances import solve_orienteering
+
+    rows = multiday_references(args.families)
+    if args.per_family:
+        kept, count = [], {}
+        for r in rows:
+            if count.get(r[0], 0) < args.per_family:
+                kept.append(r)
+                count[r[0]] = count.get(r[0], 0) + 1
+        rows = kept
+    print(f"load: {os.getloadavg()}; {len(rows)} instances; limits {args.time_limit} s", flush=True)
+    out = []
+    for limit in args.time_limit:
+        for fam, name, path, ref, routes in rows:
+            fmt = "ophs" if fam.startswith("ophs") else "toptw"
+            try:
+                res = solve_orienteering(
+                    path, fmt, routes=routes,
+                    params=SolveParams(time_limit_s=limit, seed=args.seed),
+                )  # fmt: skip
+                score, ok = float(res["objective"]), bool(res["benchmark_checked"])  # type: ignore[arg-type]
+                took = float(res["time_s"])  # type: ignore[arg-type]
+                engine = str(res["engine"])
+            except Exception as exc:  # a failed run is reported, not fatal
+                score, ok, took, engine = float("nan"), False, float("nan"), type(exc).__name__
+            gap = 100.0 * (ref - score) / ref if ok else float("nan")
+            out.append({"time_limit_s": limit, "family": fam, "instance": name, "reference": ref,
+                        "objective": score, "gap_pct": gap, "checked": ok, "time_s": took,
+                        "engine": engine})  # fmt: skip
+            print(f"{limit:>4.0f}s {fam:<18} {name:<24} ref {ref:>6.0f}  score {score:>6.0f}  "
+                  f"gap {gap:6.2f}%  {'checked' if ok else 'FAILED'}  {took:.1f} s {engine}",
+                  flush=True)  # fmt: skip
+    print(f"\nsummary (hits = score equal to the reference); load now {os.getloadavg()}")
+    for limit in args.time_limit:
+        groups: dict[str, list[dict]] = {}
+        for r in out:
+            if r["time_limit_s"] != limit:
+                continue
+            groups.setdefault(r["family"], []).append(r)
+            groups.setdefault(r["family"].split("/")[0] + " (all)", []).append(r)
+        for fam, rs in sorted(groups.items()):
+            gaps = [r["gap_pct"] for r in rs if r["checked"]]
+            hits = sum(1 for g in gaps if abs(g) < 1e-9)
+            failed = len(rs) - len(gaps)
+            mean_gap = f"{mean(gaps):6.2f}%" if gaps else "   n/a"
+            worst = f"{max(gaps):6.2f}%" if gaps else "   n/a"
+            print(f"{limit:>4.0f}s {fam:<22} n {len(rs):>3}  hits {hits:>3}  mean gap {mean_gap}  "
+                  f"worst {worst}  failed {failed}")  # fmt: skip
+    if args.csv and out:
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(out[0]))
+            writer.writeheader()
+            writer.writerows(out)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -124,7 +211,16 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N instances per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--csv", type=Path, default=None, help="write per-run rows here")
+    parser.add_argument("--multiday", action="store_true", help="OPHS and TOPTW families")
+    parser.add_argument("--families", nargs="+", default=["ophs", "toptw"],
+                        help="ophs, toptw or a family such as ophs/SET_1-2")  # fmt: skip
+    parser.add_argument("--per-family", type=int, default=None, help="first N per family")
     args = parser.parse_args()
+    if args.multiday:
+        if not (SHARED / "routing_multiday_reference.csv").is_file():
+            print(f"skipped: multi-day benchmark instances not found at {SHARED}")
+            return 0
+        return run_multiday(args)
     if not (SHARED / "reference.csv").is_file():
         print(f"skipped: benchmark instances not found at {SHARED}")
         return 0

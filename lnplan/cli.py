@@ -470,31 +470,79 @@ def compare_cmd(
 
 @bench_app.command("routing")
 def bench_routing_cmd(
-    file: Annotated[str, typer.Argument(help="Instance: Solomon text (.txt) or VRPLIB (.vrp).")],
+    file: Annotated[
+        str,
+        typer.Argument(help="Instance: Solomon (.txt), VRPLIB (.vrp), OPHS (.ophs) or TOPTW."),
+    ],
     format_: Annotated[
         str | None,
-        typer.Option("--format", help="solomon or vrplib (default: from the file extension)."),
+        typer.Option(
+            "--format",
+            help="solomon, vrplib, ophs or toptw (default: from the extension; .txt is solomon).",
+        ),
     ] = None,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds of search.")] = 10.0,
+    routes: Annotated[
+        int, typer.Option("--routes", help="TOPTW: number of routes (default 1).")
+    ] = 1,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Seconds of search (a safety cap).")
+    ] = 10.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    max_iterations: Annotated[
+        int | None,
+        typer.Option("--max-iterations", help="Work limit: iterations or solutions."),
+    ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="auto, pyvrp, ortools or ortools-default.")
     ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Solve a CVRP/VRPTW benchmark instance with the routing engine and print the objective."""
+    """Solve a benchmark instance with the routing engine and print the objective.
+
+    CVRP/VRPTW (solomon, vrplib): the total distance. OPHS and TOPTW: the total score, re-checked
+    from the instance file by an independent checker.
+    """
     import json
     from pathlib import Path
 
     from lnplan.optimize.routing import SolveParams, solve_routing
-    from lnplan.optimize.vrp_instances import read_solomon, read_vrplib, to_routing_problem
+    from lnplan.optimize.vrp_instances import (
+        read_solomon,
+        read_vrplib,
+        solve_orienteering,
+        to_routing_problem,
+    )
 
-    fmt = format_ or ("vrplib" if Path(file).suffix.lower() == ".vrp" else "solomon")
-    if fmt not in ("solomon", "vrplib"):
-        raise fail(f"--format {fmt!r} is not known; accepted: solomon, vrplib")
+    suffix = Path(file).suffix.lower()
+    fmt = format_ or {".vrp": "vrplib", ".ophs": "ophs"}.get(suffix, "solomon")
+    if fmt not in ("solomon", "vrplib", "ophs", "toptw"):
+        raise fail(f"--format {fmt!r} is not known; accepted: solomon, vrplib, ophs, toptw")
+    if routes < 1:
+        raise fail(f"--routes is {routes}; give at least 1 route")
+    params = SolveParams(
+        time_limit_s=time_limit, seed=seed, engine=engine, max_iterations=max_iterations
+    )
+    if fmt in ("ophs", "toptw"):
+        try:
+            out = solve_orienteering(file, fmt, routes=routes, params=params)
+        except LnplanError as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            typer.echo(json.dumps(out))
+        else:
+            checked = "checked" if out["benchmark_checked"] else "CHECK FAILED"
+            console.print(
+                f"{out['instance']}: score {out['objective']} (bound {out['bound']}), status "
+                f"{out['status']} ({checked}), {out['time_s']} s, engine {out['engine']}",
+                highlight=False,
+            )
+            for warning in out["warnings"]:  # type: ignore[attr-defined]
+                console.print(f"warning: {warning}", highlight=False)
+        if not out["benchmark_checked"]:
+            raise fail("the answer broke a rule of the instance: " + "; ".join(out["problems"]))  # type: ignore[arg-type]
+        return
     try:
         inst = read_solomon(file) if fmt == "solomon" else read_vrplib(file)
-        params = SolveParams(time_limit_s=time_limit, seed=seed, engine=engine)
         result = solve_routing(to_routing_problem(inst), params)
     except LnplanError as exc:
         raise fail(str(exc)) from None
@@ -504,7 +552,7 @@ def bench_routing_cmd(
     convention = (
         "distances truncated to 1 decimal (DIMACS)" if fmt == "solomon" else "EUC_2D nearest int"
     )
-    out = {
+    record = {
         "instance": inst.name,
         "format": fmt,
         "objective": objective,
@@ -512,11 +560,14 @@ def bench_routing_cmd(
         "status": result.status,
         "time_s": round(result.runtime_s, 3),
         "engine": result.engine,
-        "checked": result.checked,
+        "checked": result.rules_checked,
+        "rules_checked": result.rules_checked,
+        "time_limit_hit": result.time_limit_hit,
+        "warnings": list(result.warnings),
         "convention": convention,
     }
     if as_json:
-        typer.echo(json.dumps(out))
+        typer.echo(json.dumps(record))
         return
     console.print(
         f"{inst.name}: objective {objective} ({convention}), {result.n_routes} routes, "

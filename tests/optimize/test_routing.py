@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lnplan.errors import InfeasibleError, InputError
+from lnplan.optimize.result import contract_problems
 from lnplan.optimize.routing import (
     Calendar,
     PlannedTrip,
@@ -134,8 +135,19 @@ def test_two_day_trip_sleeps_in_the_field() -> None:
 def test_one_day_trips_make_the_far_stops_infeasible() -> None:
     problem = _two_day_problem()
     one_day = replace(problem, calendar=replace(problem.calendar, trip_max_days=1))
+    required = replace(one_day, stops=tuple(replace(s, drop_penalty=None) for s in one_day.stops))
     with pytest.raises(InfeasibleError, match="cannot be reached within one working day"):
-        solve_routing(one_day, SolveParams(time_limit_s=1))
+        solve_routing(required, SolveParams(time_limit_s=1))
+
+
+def test_unreachable_optional_stops_are_dropped_not_fatal() -> None:
+    # issue 14 finding 5: one unreachable township must not abort the run; it is dropped.
+    problem = _two_day_problem()
+    one_day = replace(problem, calendar=replace(problem.calendar, trip_max_days=1))
+    result = solve_routing(one_day, SolveParams(time_limit_s=1, max_iterations=50))
+    assert result.dropped == (0, 1)
+    assert result.trips == ()
+    assert result.rules_checked and contract_problems(result) == []
 
 
 def test_horizon_too_short_drops_the_fewest_children() -> None:
@@ -292,7 +304,8 @@ def test_error_engine_choice() -> None:
 def test_error_windows_leave_no_working_time() -> None:
     problem = _two_day_problem()
     night = ((20 * H, 21 * H),)
-    stops = (replace(problem.stops[0], time_windows_s=night), problem.stops[1])
+    first = replace(problem.stops[0], time_windows_s=night, drop_penalty=None)
+    stops = (first, problem.stops[1])
     with pytest.raises(InfeasibleError, match="leave no working time"):
         solve_routing(replace(problem, stops=stops))
 
@@ -382,3 +395,127 @@ def test_lunch_pauses_work_and_drives() -> None:
         )
         == []
     )
+
+
+# --- result contract (issue 13/14) ---------------------------------------------------------------
+
+
+def test_result_keeps_the_contract_and_recomputes_the_objective() -> None:
+    from lnplan.optimize.routing.check import plan_objective
+
+    problem = _two_day_problem()
+    result = solve_routing(
+        problem, SolveParams(time_limit_s=20, engine="ortools", max_iterations=20)
+    )
+    assert contract_problems(result) == []
+    assert result.rules_checked and result.checked
+    planned = [
+        PlannedTrip(t.team, t.days[0].day, t.days[-1].day,
+                    tuple(v.stop for v in t.visits), tuple(v.start_s for v in t.visits), t.return_s)
+        for t in result.trips
+    ]  # fmt: skip
+    assert result.objective == plan_objective(problem, planned)
+    assert result.bound <= result.objective
+    assert result.work["solutions"] >= 1
+    # the work limit (20 solutions) stops this search long before the 20 s safety cap
+    assert not result.time_limit_hit and result.warnings == ()
+
+
+def test_bound_proves_a_plan_that_serves_everything_on_the_cheapest_arcs() -> None:
+    # one stop next to the base: the only plan drives 2 x 60 s; the bound's drive-in is 60 s, so
+    # the bound (60) is below the objective (120): not optimal, gap reported.
+    tt = np.array([[0, 60], [60, 0]], dtype=np.int64)
+    cal = Calendar(horizon_days=1, trip_max_days=1, day_start_s=0, day_end_s=1000, lunch_s=0,
+                   day_length_s=1001)  # fmt: skip
+    problem = RoutingProblem(tt, tt / 60.0, (Stop(node=1, drop_penalty=10),), (Team(base=0),), cal)
+    result = solve_routing(problem, SolveParams(time_limit_s=5, engine="ortools", max_iterations=5))
+    assert contract_problems(result) == []
+    # dropping costs 10 < 120 of driving: the optimum drops the stop and the bound proves it
+    assert result.dropped == (0,) and result.objective == 10
+    assert result.status in ("optimal", "feasible")
+    assert result.bound <= 10
+
+
+def test_prize_bound_is_below_every_plan_on_random_instances() -> None:
+    from lnplan.optimize.routing.bound import objective_bound
+
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        xy = rng.integers(0, 50, size=(6, 2))
+        tt = _euclid(xy) * 60
+        demand = [int(d) for d in rng.integers(1, 5, size=5)]
+        stops = tuple(
+            Stop(
+                node=k, demand=demand[k - 1], service_s=600, drop_penalty=int(rng.integers(1, 5000))
+            )
+            for k in range(1, 6)
+        )
+        cal = Calendar(horizon_days=1, trip_max_days=1, day_start_s=0, day_end_s=3600,
+                       lunch_s=0, day_length_s=3601)  # fmt: skip
+        problem = RoutingProblem(tt, tt / 60.0, stops, (Team(base=0, capacity=6),), cal)
+        result = solve_routing(
+            problem, SolveParams(time_limit_s=5, engine="ortools", max_iterations=30)
+        )
+        assert contract_problems(result) == []
+        assert objective_bound(problem) <= result.objective + 1e-9
+
+
+def test_repair_with_a_passed_deadline_says_cut_short() -> None:
+    from lnplan.optimize.routing.model import StopOrder
+    from lnplan.optimize.routing.repair import time_and_repair
+
+    problem = _two_day_problem()
+    # both stops in one day-0-only trip order that cannot hold them: one is left out, and the
+    # repair (deadline already passed) does not try to re-insert it
+    order = StopOrder(0, 0, 4, (0, 1))
+    tight = replace(problem, calendar=replace(problem.calendar, horizon_days=1, trip_max_days=1))
+    planned, left, cut = time_and_repair(tight, [replace(order, last_day=0)], deadline=0.0)
+    assert left and cut
+    assert all(i not in p.stops for p in planned for i in left)
+
+
+# --- free-length trips (issue 14 finding 8) ------------------------------------------------------
+
+
+def _two_groups(cal: Calendar) -> RoutingProblem:
+    # base 0; group A,B and group C,D each 3 h from the base, 1 h inside a group, 6 h apart;
+    # every stop needs 4 h, so a group takes a two-day trip (3 + 4 | 1 + 4 + 3 hours).
+    tt = np.full((5, 5), 6 * H, dtype=np.int64)
+    tt[0, 1:] = tt[1:, 0] = 3 * H
+    tt[1, 2] = tt[2, 1] = tt[3, 4] = tt[4, 3] = H
+    np.fill_diagonal(tt, 0)
+    stops = tuple(
+        Stop(node=k, demand=10, service_s=4 * H, drop_penalty=10**7, name=n)
+        for k, n in zip(range(1, 5), "ABCD", strict=True)
+    )
+    return RoutingProblem(tt, tt / 60.0, stops, (Team(base=0),), cal)
+
+
+def test_free_length_trips_fit_two_trips_where_fixed_blocks_fit_one() -> None:
+    fixed = _two_groups(Calendar(horizon_days=4, trip_max_days=3, fixed_trip_blocks=True))
+    free = _two_groups(Calendar(horizon_days=4, trip_max_days=3))
+    params = SolveParams(time_limit_s=30, engine="ortools", max_iterations=40)
+    fixed_result = solve_routing(fixed, params)
+    # blocks are days 0-2 and day 3: the one-day block cannot hold a group, so any plan drops one
+    assert fixed_result.demand_served <= 20
+    free_result = solve_routing(free, params)
+    assert contract_problems(free_result) == []
+    assert free_result.demand_served == 40  # days 0-1 and 2-3
+    days = sorted((t.days[0].day, t.days[-1].day) for t in free_result.trips)
+    assert days == [(0, 1), (2, 3)]
+
+
+def test_rest_days_between_free_trips_are_kept() -> None:
+    cal = Calendar(horizon_days=4, trip_max_days=3, rest_days=1)
+    problem = _two_groups(cal)
+    result = solve_routing(
+        problem, SolveParams(time_limit_s=30, engine="ortools", max_iterations=40)
+    )
+    # with a rest day, two 2-day trips need 5 days: one group is dropped
+    assert result.demand_served == 20
+    day = 86400
+    trip1 = PlannedTrip(0, 0, 1, (0, 1), (11 * H, day + 9 * H), day + 17 * H)
+    trip2 = PlannedTrip(0, 2, 3, (2, 3), (2 * day + 11 * H, 3 * day + 9 * H), 3 * day + 17 * H)
+    no_rest = _two_groups(Calendar(horizon_days=4, trip_max_days=3))
+    assert check_trips(no_rest, [trip1, trip2]) == []
+    assert any("rest day" in b for b in check_trips(problem, [trip1, trip2]))

@@ -18,6 +18,23 @@ Model, in short (details in :mod:`~lnplan.optimize.routing.model` and the engine
   and is back at base by the end of the trip, service-start windows, blocked days, trip capacity,
   every stop without a drop penalty visited.
 
+Optional extensions of the same model: a team may end its trips at another place than its base
+(``Team.end``); ``RoutingProblem.lodging`` lists the only places where teams may spend nights
+(each day then ends with the drive there; the OR-Tools engine models this exactly); and
+``Calendar.day_limits_s`` shortens given days. The Orienteering Problem with Hotel Selection is
+this model with lodging places (see :mod:`lnplan.optimize.vrp_instances`).
+
+Where to look:
+
+- ``model.py`` the problem and result dataclasses; ``calendar.py`` the three clocks and when a
+  visit may start; ``validate.py`` input checks and the reach rule;
+- ``solve.py`` orchestration only: choose the engine, run it, check, build the result;
+- ``ortools_engine.py`` the OR-Tools model, its rounds (night leads, night places);
+  ``pyvrp_engine.py`` the one-day PyVRP path;
+- ``schedule.py`` exact timing of an order; ``repair.py`` re-insertion with a deadline;
+- ``check.py`` the independent checker and the objective recomputed from the trips;
+  ``bound.py`` the proven lower bound; ``assemble.py`` the result with the contract's fields.
+
 Large screening sites are split into visits in :func:`build_screening_problem`.
 """
 

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from lnplan.errors import InfeasibleError, InputError
 from lnplan.optimize.routing.model import Calendar, RoutingProblem, Stop, Team
-from lnplan.optimize.routing.validate import validate_calendar
+from lnplan.optimize.routing.validate import reach_s, unreachable_message, validate_calendar
 
 __all__ = ["ScreeningSite", "build_screening_problem", "split_children"]
 
@@ -119,20 +119,19 @@ def build_screening_problem(
             continue
         label = site.name or (node_names[site.node] if site.node < len(node_names) else "")
         label = label or f"node {site.node}"
-        if cal.trip_max_days > 1:
-            places = set(bases) | {s.node for s in sites if s.node != site.node and s.children}
-            reach = min(int(tt[i, site.node]) for i in places)
-        else:
-            reach = min(int(tt[b, site.node]) + int(tt[site.node, b]) for b in bases)
+        others = [s.node for s in sites if s.node != site.node and s.children]
+        day_trips = cal.trip_max_days == 1
+        reach, origin = reach_s(tt, site.node, bases, others, day_trips=day_trips)
         room = block - reach - setup_s
         max_children = room // per_child_s
         if max_children < 1:
             raise InfeasibleError(
-                f"{label} cannot be reached within one working day from any place a team can "
-                f"sleep: the shortest drive in takes {reach / 3600:.1f} h, which leaves "
-                f"{max(room, 0) / 60:.0f} min of a {block / 3600:.1f} h working day after "
-                f"{setup_s / 60:.0f} min set-up, less than one child's {per_child_s / 60:.0f} min"
-            )
+                unreachable_message(
+                    label, reach, node_names[origin] if origin < len(node_names) else
+                    f"node {origin}", setup_s + per_child_s, block, day_trips=day_trips,
+                )
+                + f" (set-up {setup_s / 60:.0f} min plus one child's {per_child_s / 60:.0f} min)"
+            )  # fmt: skip
         parts = split_children(site.children, max_children)
         for j, c in enumerate(parts):
             stops.append(

@@ -18,12 +18,17 @@ windows) and VRPTW (capacity and one service-start window per stop); see
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from lnplan.optimize.routing.calendar import DAY_S, Calendar, allowed_start_intervals
+
 __all__ = [
+    "DAY_S",
     "Calendar",
     "PlannedTrip",
     "RoutingProblem",
@@ -35,108 +40,8 @@ __all__ = [
     "TeamDay",
     "Trip",
     "Visit",
+    "allowed_start_intervals",
 ]
-
-DAY_S = 86_400
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Working days, the lunch break, trips and the campaign horizon.
-
-    Work happens from ``day_start_s`` to ``day_end_s`` each working day, with a fixed lunch break
-    ``[lunch_start_s, lunch_start_s + lunch_s)``. Lunch pauses whatever the team is doing (a
-    screening session or a drive resumes after it); nothing pauses over night: a drive and a
-    service each lie inside one working day.
-
-    Internally the engines use the *work clock*: seconds of working time since the campaign start,
-    ``W = day_end_s - day_start_s - lunch_s`` per day, so day ``d`` is ``[d W, (d + 1) W]`` and
-    lunch and nights vanish. :meth:`wall_start`, :meth:`wall_end` and :meth:`work_of` convert.
-
-    Parameters
-    ----------
-    horizon_days
-        Working days in the campaign.
-    trip_max_days
-        Longest trip in working days (the team returns to base at the end of a trip).
-    day_start_s, day_end_s
-        Start and end of the working day, seconds after the day's 00:00.
-    lunch_start_s, lunch_s
-        Start of the lunch break (seconds after 00:00) and its length (0: no lunch break).
-    day_length_s
-        Length of one day on the time axis (86 400 s for real calendars).
-    """
-
-    horizon_days: int = 20
-    trip_max_days: int = 5
-    day_start_s: int = 8 * 3600
-    day_end_s: int = 17 * 3600
-    lunch_start_s: int = 12 * 3600
-    lunch_s: int = 3600
-    day_length_s: int = DAY_S
-
-    @property
-    def work_per_day_s(self) -> int:
-        """Working seconds in one day (``W``)."""
-        return self.day_end_s - self.day_start_s - max(self.lunch_s, 0)
-
-    def day_open_s(self, day: int) -> int:
-        """Absolute (wall-clock) start of working day ``day``."""
-        return day * self.day_length_s + self.day_start_s
-
-    def day_close_s(self, day: int) -> int:
-        """Absolute (wall-clock) end of working day ``day``."""
-        return day * self.day_length_s + self.day_end_s
-
-    def day_of(self, time_s: int) -> int:
-        """The day a wall-clock moment belongs to."""
-        return time_s // self.day_length_s
-
-    def _wall(self, day: int, offset: int, *, after_lunch: bool) -> int:
-        lunch_at = self.lunch_start_s - self.day_start_s
-        pause = (
-            self.lunch_s
-            if self.lunch_s > 0 and (offset > lunch_at or (after_lunch and offset == lunch_at))
-            else 0
-        )
-        return day * self.day_length_s + self.day_start_s + offset + pause
-
-    def wall_start(self, work_s: int) -> int:
-        """Wall-clock time at which something starting at work time ``work_s`` starts."""
-        w = self.work_per_day_s
-        return self._wall(work_s // w, work_s % w, after_lunch=True)
-
-    def wall_end(self, work_s: int) -> int:
-        """Wall-clock time at which something ending at work time ``work_s`` ends."""
-        w = self.work_per_day_s
-        day = max(work_s - 1, 0) // w
-        return self._wall(day, work_s - day * w, after_lunch=False)
-
-    def work_of(self, time_s: int, *, up: bool) -> int:
-        """Work time of a wall-clock moment; outside working time, the next (``up``) or the
-        previous working moment."""
-        w = self.work_per_day_s
-        day, tod = divmod(time_s, self.day_length_s)
-        lunch_end = self.lunch_start_s + max(self.lunch_s, 0)
-        if tod < self.day_start_s:
-            return day * w if up else day * w - 1
-        if tod >= self.day_end_s:
-            return (day + 1) * w if up else (day + 1) * w - 1
-        if self.lunch_s > 0 and self.lunch_start_s <= tod < lunch_end:
-            at = day * w + self.lunch_start_s - self.day_start_s
-            return at if up else at - 1
-        off = (
-            tod - self.day_start_s - (self.lunch_s if self.lunch_s > 0 and tod >= lunch_end else 0)
-        )
-        return day * w + off
-
-    def trip_slots(self) -> list[tuple[int, int]]:
-        """First and last day of each trip slot."""
-        d = self.trip_max_days
-        return [
-            (first, min(first + d, self.horizon_days) - 1)
-            for first in range(0, self.horizon_days, d)
-        ]
 
 
 @dataclass(frozen=True)
@@ -177,11 +82,21 @@ class Stop:
 
 @dataclass(frozen=True)
 class Team:
-    """A team (vehicle) with its base node and an optional capacity per trip."""
+    """A team (vehicle) with its base node and an optional capacity per trip.
+
+    ``end`` is the place where each of its trips ends (``None``: back at its base), e.g. a team
+    that assembles at one hospital and finishes at another.
+    """
 
     base: int
     name: str = ""
     capacity: int | None = None
+    end: int | None = None
+
+    @property
+    def end_node(self) -> int:
+        """Where the team's trips end."""
+        return self.base if self.end is None else self.end
 
 
 @dataclass(frozen=True)
@@ -191,6 +106,11 @@ class RoutingProblem:
     The objective is the total travel time (seconds) plus the drop penalties of stops left out,
     plus ``balance_weight`` times the longest trip's working time (driving plus service) when
     ``balance_weight > 0``.
+
+    ``lodging`` lists the places where a team may spend a night (hotels, guest houses). Empty (the
+    screening default): a team sleeps where its day ends, at its last stop of the day. Given: each
+    day of a trip ends with a drive to a lodging place (or the team's base or end), where the next
+    day begins; the trips then carry these places in ``PlannedTrip.nights``.
     """
 
     travel_time_s: npt.NDArray[np.int64]
@@ -200,6 +120,7 @@ class RoutingProblem:
     calendar: Calendar = field(default_factory=Calendar)
     balance_weight: float = 0.0
     node_names: tuple[str, ...] = ()
+    lodging: tuple[int, ...] = ()
 
     @property
     def n_nodes(self) -> int:
@@ -250,18 +171,28 @@ class SolveParams:
 
 @dataclass(frozen=True)
 class StopOrder:
-    """The order of the stops of one trip, as an engine returns it (times are set afterwards)."""
+    """The order of the stops of one trip, as an engine returns it (times are set afterwards).
+
+    On problems with ``lodging`` the engine also says where each night is spent (``nights``) and
+    on which day each stop is served (``days``, one per stop).
+    """
 
     team: int
     first_day: int
     last_day: int
     stops: tuple[int, ...]
+    nights: tuple[int, ...] = ()
+    days: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class PlannedTrip:
     """One timed trip before checking: the ordered stops, their service starts and the return to
-    base, all on the wall clock (seconds since day 0, 00:00)."""
+    base, all on the wall clock (seconds since day 0, 00:00).
+
+    ``nights`` (problems with ``lodging`` only): the place of each night of the trip, one per day
+    from ``first_day`` to ``last_day - 1``; each day ends with the drive there.
+    """
 
     team: int
     first_day: int
@@ -269,6 +200,7 @@ class PlannedTrip:
     stops: tuple[int, ...]
     start_s: tuple[int, ...]
     return_s: int
+    nights: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -322,12 +254,21 @@ class Trip:
 
 @dataclass(frozen=True)
 class RoutingResult:
-    """A checked solution.
+    """A checked solution, following the result contract of :mod:`lnplan.optimize.result`.
 
     ``objective`` is in the model's unit: seconds of travel plus the penalties of dropped stops
-    (the balance term, if any, is not included). ``travel_time_s`` and ``distance_km`` are the
-    totals over all trips. ``engine`` always names the engine that ran; ``status`` is
-    ``"feasible"`` (heuristic engines prove no optimality).
+    (the balance term, if any, is not included), recomputed from the returned trips by
+    :func:`~lnplan.optimize.routing.check.plan_objective`, which shares no code with the engines.
+    ``bound`` is a proven lower bound on that objective (``-inf`` or ``0`` when nothing cheap is
+    known; see :func:`~lnplan.optimize.routing.bound.objective_bound`) and ``gap`` the proven gap
+    of the two; ``proof`` names the bound. ``status`` is ``"optimal"`` only when the bound meets
+    the objective, else ``"feasible"`` (heuristic engines prove no optimality).
+    ``rules_checked`` is true only after :func:`~lnplan.optimize.routing.check.check_trips` ran
+    and passed on the trips. ``travel_time_s`` and ``distance_km`` are the totals over all trips.
+
+    ``work`` records the search effort (solutions or iterations, rounds); ``time_limit_hit`` is
+    true when the wall-clock safety cap (``SolveParams.time_limit_s``) stopped a search or the
+    repair before its work limit, and ``warnings`` then says so ("search cut short: ...").
     """
 
     engine: str
@@ -340,7 +281,18 @@ class RoutingResult:
     dropped: tuple[int, ...]
     demand_served: int
     demand_dropped: int
-    checked: bool
+    rules_checked: bool
+    bound: float = -math.inf
+    gap: float = math.inf
+    proof: str = ""
+    work: Mapping[str, float] = field(default_factory=dict)
+    time_limit_hit: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> bool:
+        """Alias of ``rules_checked`` (the name used before the result contract)."""
+        return self.rules_checked
 
     @property
     def n_routes(self) -> int:

@@ -31,15 +31,21 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import time
 from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from lnplan.optimize.routing.model import RoutingProblem, SolveParams, StopOrder
-from lnplan.optimize.routing.validate import allowed_start_intervals
+from lnplan.optimize.routing.calendar import allowed_start_intervals
+from lnplan.optimize.routing.check import plan_objective
+from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, SolveParams, StopOrder
+from lnplan.optimize.routing.repair import time_and_repair
 
-__all__ = ["solve_ortools"]
+__all__ = ["night_sequences", "plan_with_ortools", "solve_ortools"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +57,7 @@ def solve_ortools(
     tuned: bool = True,
     lead_s: Mapping[int, int] | None = None,
     log_search: bool = False,
-) -> tuple[list[StopOrder], str]:
+) -> tuple[list[StopOrder], bool, dict[str, float]]:
     """Solve with OR-Tools routing.
 
     ``lead_s`` raises the night lead of some stops (stop index -> seconds of the day that must
@@ -59,12 +65,15 @@ def solve_ortools(
 
     Returns
     -------
-    trips, status
-        The stop order of each non-empty trip (not yet timed), and ``"feasible"`` or
-        ``"no_solution"``.
+    trips, found, work
+        The stop order of each non-empty trip (not yet timed), whether a solution was found, and
+        the work done (``solutions``, ``time_limit_hit``).
     """
+    if problem.lodging:
+        return _solve_lodging(problem, params, tuned=tuned, log_search=log_search)
     cal = problem.calendar
     bases = sorted({t.base for t in problem.teams})
+    bases = sorted(set(bases) | {t.end_node for t in problem.teams})
     base_index = {b: i for i, b in enumerate(bases)}
     loc = np.array(bases + [s.node for s in problem.stops], dtype=np.int64)
     n_nodes = len(loc)
@@ -72,10 +81,13 @@ def solve_ortools(
     service = np.array([0] * n_base + [s.service_s for s in problem.stops], dtype=np.int64)
     travel = problem.travel_time_s[np.ix_(loc, loc)].astype(np.int64)
 
-    slots = cal.trip_slots()
+    free = free_trips(cal)
+    # free-length trips: as many vehicles per team as it can make trips, each over the horizon
+    slots = [(0, cal.horizon_days - 1)] * cal.max_trips() if free else cal.trip_slots()
     vehicles = [(t, first, last) for t in range(len(problem.teams)) for first, last in slots]
     starts = [base_index[problem.teams[t].base] for t, _, _ in vehicles]
-    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, starts)
+    ends = [base_index[problem.teams[t].end_node] for t, _, _ in vehicles]
+    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
 
     travel_cb = routing.RegisterTransitMatrix(travel.tolist())
@@ -135,7 +147,7 @@ def solve_ortools(
 
     # The drive home happens within one day too: no stop more than a day from the base ends a trip.
     for k in range(len(problem.stops)):
-        far = [v for v in range(len(vehicles)) if travel[n_base + k, starts[v]] > w]
+        far = [v for v in range(len(vehicles)) if travel[n_base + k, ends[v]] > w]
         for v in far:
             routing.NextVar(manager.NodeToIndex(n_base + k)).RemoveValue(routing.End(v))
 
@@ -144,7 +156,17 @@ def solve_ortools(
         time.CumulVar(start).SetRange(first * w_u, (last + 1) * w_u)
         time.CumulVar(end).SetRange(first * w_u, (last + 1) * w_u)
         routing.AddVariableMinimizedByFinalizer(time.CumulVar(end))
-        routing.AddVariableMaximizedByFinalizer(time.CumulVar(start))
+        if free:
+            # a trip leaves at a day's opening (waiting at the base is slack) and is back within
+            # trip_max_days days; a team's next trip starts after it and its rest days
+            time.CumulVar(start).SetValues([d * w_u for d in range(cal.horizon_days)])
+            time.SetSpanUpperBoundForVehicle(cal.trip_max_days * w_u, v)
+            if v > 0 and vehicles[v - 1][0] == vehicles[v][0]:
+                routing.solver().Add(
+                    time.CumulVar(routing.End(v - 1)) + cal.rest_days * w_u <= time.CumulVar(start)
+                )
+        else:
+            routing.AddVariableMaximizedByFinalizer(time.CumulVar(start))
 
     caps = [problem.teams[t].capacity for t, _, _ in vehicles]
     if any(c is not None for c in caps):
@@ -159,21 +181,9 @@ def solve_ortools(
         work = routing.GetDimensionOrDie("work")
         work.SetGlobalSpanCostCoefficient(max(1, round(problem.balance_weight)))
 
-    search = pywrapcp.DefaultRoutingSearchParameters()
-    if tuned:
-        search.first_solution_strategy = (
-            routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
-        )
-        search.local_search_metaheuristic = (
-            routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-        )
-    search.time_limit.FromMilliseconds(max(1, math.ceil(params.time_limit_s * 1000)))
-    if params.max_iterations is not None:
-        search.solution_limit = int(params.max_iterations)
-    search.log_search = log_search
-    solution = routing.SolveWithParameters(search)
+    solution, work = _search(routing, params, tuned=tuned, log_search=log_search)
     if solution is None:
-        return [], "no_solution"
+        return [], False, work
 
     trips: list[StopOrder] = []
     for v, (team, first, last) in enumerate(vehicles):
@@ -183,6 +193,439 @@ def solve_ortools(
             stops.append(manager.IndexToNode(idx) - n_base)
             idx = solution.Value(routing.NextVar(idx))
         if stops:
+            if free:
+                first = solution.Value(time.CumulVar(routing.Start(v))) // w_u
+                last = min(first + cal.trip_max_days - 1, cal.horizon_days - 1)
             trips.append(StopOrder(team, first, last, tuple(stops)))
+    if free:  # a trip's days end before the team's next trip and its rest days
+        trips.sort(key=lambda o: (o.team, o.first_day))
+        for k, (prev, nxt) in enumerate(itertools.pairwise(trips)):
+            if prev.team == nxt.team and prev.last_day > nxt.first_day - 1 - cal.rest_days:
+                trimmed = max(prev.first_day, nxt.first_day - 1 - cal.rest_days)
+                trips[k] = replace(prev, last_day=trimmed)
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
-    return trips, "feasible"
+    return trips, True, work
+
+
+def free_trips(cal: Any) -> bool:
+    """Whether trips are of free length (not fixed blocks) on this calendar."""
+    return not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+
+
+def _search(
+    routing: pywrapcp.RoutingModel,
+    params: SolveParams,
+    *,
+    tuned: bool,
+    log_search: bool,
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
+) -> tuple[Any, dict[str, float]]:
+    """Run the search: work limit ``max_iterations`` (OR-Tools ``solution_limit``), the
+    wall-clock ``time_limit_s`` as a safety cap. Returns the assignment (or None) and the work."""
+    search = pywrapcp.DefaultRoutingSearchParameters()
+    if tuned:
+        search.first_solution_strategy = getattr(
+            routing_enums_pb2.FirstSolutionStrategy, first_solution
+        )
+        search.local_search_metaheuristic = (
+            routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        )
+    search.time_limit.FromMilliseconds(max(1, math.ceil(params.time_limit_s * 1000)))
+    if params.max_iterations is not None:
+        search.solution_limit = int(params.max_iterations)
+    search.log_search = log_search
+    t0 = time.perf_counter()
+    solution = routing.SolveWithParameters(search)
+    elapsed = time.perf_counter() - t0
+    solutions = int(routing.solver().Solutions())
+    reached_work_limit = params.max_iterations is not None and solutions >= params.max_iterations
+    local_optimum = (
+        not tuned and solution is not None and elapsed < 0.95 * params.time_limit_s
+    )  # the default search stops by itself at a local optimum
+    hit = not reached_work_limit and not local_optimum and elapsed >= 0.95 * params.time_limit_s
+    return solution, {"solutions": solutions, "time_limit_hit": float(hit)}
+
+
+def plan_with_ortools(
+    problem: RoutingProblem,
+    params: SolveParams,
+    *,
+    tuned: bool,
+    deadline: float,
+    log_search: bool = False,
+) -> tuple[bool, list[PlannedTrip], dict[str, float], bool]:
+    """OR-Tools rounds with lead learning, exact timing and repair; the best timed plan wins.
+
+    Multi-day problems without lodging run up to three rounds (half the time, then a quarter
+    each), each learning night leads from the last: a stop that did not fit after exact timing
+    gets the drive from its predecessor as its lead. A round that finds nothing gives the rest of
+    the time to one last round. Plans are compared by
+    :func:`~lnplan.optimize.routing.check.plan_objective`. The deadline covers timing and repair.
+
+    Returns
+    -------
+    found, planned, work, repair_cut_short
+    """
+    if problem.lodging and tuned:
+        return _lodging_rounds(problem, params, deadline=deadline, log_search=log_search)
+    rounds = 3 if problem.calendar.horizon_days > 1 and tuned and not problem.lodging else 1
+    lead: dict[int, int] = {}
+    best: tuple[float, list[PlannedTrip]] | None = None
+    work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
+    repair_cut = False
+    last = False
+    for r in range(rounds):
+        last = last or r == rounds - 1
+        remaining = deadline - time.perf_counter()
+        if r > 0 and remaining < 0.1:
+            break
+        budget = replace(params, time_limit_s=max(0.1, remaining * (1.0 if last else 0.5)))
+        sequences, found, got = solve_ortools(
+            problem, budget, tuned=tuned, lead_s=lead, log_search=log_search
+        )
+        work["rounds"] += 1
+        work["solutions"] += got["solutions"]
+        work["time_limit_hit"] = max(work["time_limit_hit"], got["time_limit_hit"])
+        if not found:
+            break
+        planned, left, cut = time_and_repair(problem, sequences, deadline=deadline)
+        repair_cut = repair_cut or cut
+        score = plan_objective(problem, planned)
+        log.info("round %d: %d stop(s) did not fit after timing; score %s", r, len(left), score)
+        if best is None or score < best[0]:
+            best = (score, planned)
+        if not planned and problem.stops:
+            last = True  # nothing found in time: one last, longer round
+            continue
+        if not left or last:
+            break
+        _learn_leads(problem, sequences, set(left), lead)
+    if best is None:
+        return False, [], work, repair_cut
+    return True, best[1], work, repair_cut
+
+
+def _learn_leads(
+    problem: RoutingProblem, sequences: list[StopOrder], left: set[int], lead: dict[int, int]
+) -> None:
+    tt = problem.travel_time_s
+    for seq in sequences:
+        nodes = [problem.teams[seq.team].base] + [problem.stops[i].node for i in seq.stops]
+        for pos, i in enumerate(seq.stops):
+            if i in left:
+                lead[i] = max(lead.get(i, 0), int(tt[nodes[pos], nodes[pos + 1]]))
+
+
+def _solve_lodging(
+    problem: RoutingProblem,
+    params: SolveParams,
+    *,
+    tuned: bool,
+    log_search: bool,
+    fixed_nights: tuple[int, ...] | None = None,
+) -> tuple[list[StopOrder], bool, dict[str, float]]:
+    """OR-Tools model of trips whose nights are spent at lodging places (exact night rule).
+
+    One vehicle per (team, trip slot), on a *period clock* where day ``d`` is
+    ``[d P, d P + work_on_day(d)]`` with ``P = 3 W + 1``: the night is longer than two working
+    days. Waiting (slack) is at most ``W`` everywhere except at a night's *arrival* node, so a
+    night can only be spent there: crossing a night elsewhere needs more than ``W`` of slack.
+    Each possible night is a pair of optional nodes at a lodging place (one pair per place and
+    night of the slot): the arrival node (inside a working day, unbounded slack, followed only by
+    its departure node) and the departure node (exactly at a day's opening, so the drive out of
+    the lodging starts in the morning). The pair is a pickup-and-delivery pair (same vehicle, both
+    or neither). The team's base and end count as lodging places.
+    """
+    cal = problem.calendar
+    w_s = cal.work_per_day_s
+    # Engine unit: domains with daily holes cost memory and time in proportion to their range,
+    # so the clock counts units of ``unit`` seconds (durations rounded up, day limits down: a
+    # plan of the engine is never tighter than in seconds), keeping the horizon near 1e5 units.
+    unit = max(1, math.ceil(cal.horizon_days * (3 * w_s + 1) / 100_000))
+    w = w_s // unit
+    period = 3 * w + 1
+
+    def limit_of(d: int) -> int:
+        return cal.work_on_day_s(d) // unit
+
+    slots = cal.trip_slots()
+    vehicles = [(t, first, last) for t in range(len(problem.teams)) for first, last in slots]
+    n_stops = len(problem.stops)
+    # node list: 0..n_stops-1 stops; then per vehicle start and end; then lodging pairs
+    loc: list[int] = [s.node for s in problem.stops]
+    service = [s.service_s for s in problem.stops]
+    starts, ends = [], []
+    for t, _, _ in vehicles:
+        starts.append(len(loc))
+        loc.append(problem.teams[t].base)
+        service.append(0)
+        ends.append(len(loc))
+        loc.append(problem.teams[t].end_node)
+        service.append(0)
+    pairs: list[tuple[int, int, int, int]] = []  # (vehicle, place, arrival node, departure node)
+    for v, (t, first, last) in enumerate(vehicles):
+        member = problem.teams[t]
+        places = sorted(set(problem.lodging) | {member.base, member.end_node})
+        for night in range(last - first):
+            for place in places if fixed_nights is None else [fixed_nights[night]]:
+                pairs.append((v, place, len(loc), len(loc) + 1))
+                loc += [place, place]
+                service += [0, 0]
+    n = len(loc)
+    loc_a = np.array(loc, dtype=np.int64)
+    travel = problem.travel_time_s[np.ix_(loc_a, loc_a)].astype(np.int64)
+    travel_u = -(-travel // unit)
+    manager = pywrapcp.RoutingIndexManager(n, len(vehicles), starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    cost_cb = routing.RegisterTransitMatrix(travel.tolist())
+    routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
+    transit = travel_u + (-(-np.array(service, dtype=np.int64) // unit))[:, None]
+    for _, _, arr, dep in pairs:
+        transit[arr, dep] = period - w  # the night: waiting up to W more reaches the next morning
+    time_cb = routing.RegisterTransitMatrix(transit.tolist())
+    horizon = cal.horizon_days * period
+    routing.AddDimension(time_cb, w, horizon, False, "time")  # waiting: at most one day
+    dim = routing.GetDimensionOrDie("time")
+
+    def on_period(a: int, b: int) -> tuple[int, int]:
+        d = a // w_s
+        return d * period - (-(a - d * w_s) // unit), d * period + (b - d * w_s) // unit
+
+    def restrict(var: Any, intervals: list[tuple[int, int]]) -> None:
+        var.SetRange(intervals[0][0], intervals[-1][1])
+        for (_, b), (c, _) in itertools.pairwise(intervals):
+            if c - 1 >= b + 1:
+                var.RemoveInterval(b + 1, c - 1)
+
+    solver = routing.solver()
+    for k, stop in enumerate(problem.stops):
+        idx = manager.NodeToIndex(k)
+        allowed = [on_period(a, b) for a, b in allowed_start_intervals(cal, stop)]
+        allowed = [(a, b) for a, b in allowed if a <= b]
+        if stop.drop_penalty is not None:
+            routing.AddDisjunction([idx], int(stop.drop_penalty))
+        if not allowed:
+            routing.ActiveVar(idx).SetValue(0)
+            continue
+        restrict(dim.CumulVar(idx), allowed)
+    for v, (_, first, last) in enumerate(vehicles):
+        opens = [d * period for d in range(first, last + 1)]
+        start = routing.Start(v)
+        dim.CumulVar(start).SetValues(opens)
+        days = [(d * period, d * period + limit_of(d)) for d in range(first, last + 1)]
+        restrict(dim.CumulVar(routing.End(v)), days)
+        routing.AddVariableMinimizedByFinalizer(dim.CumulVar(routing.End(v)))
+    for k, (v, _place, arr, dep) in enumerate(pairs):
+        a_idx, d_idx = manager.NodeToIndex(arr), manager.NodeToIndex(dep)
+        _, first, last = vehicles[v]
+        if fixed_nights is not None:  # night k at its given place: both nodes visited, in order
+            routing.VehicleVar(a_idx).SetValue(v)
+            routing.VehicleVar(d_idx).SetValue(v)
+            routing.NextVar(a_idx).SetValue(d_idx)
+            restrict(dim.CumulVar(a_idx), [(d * period, d * period + limit_of(d))
+                                            for d in (first + k,)])  # fmt: skip
+            dim.CumulVar(d_idx).SetValue((first + k + 1) * period)
+            continue
+        routing.AddDisjunction([a_idx], 0)
+        routing.AddDisjunction([d_idx], 0)
+        routing.AddPickupAndDelivery(a_idx, d_idx)
+        routing.VehicleVar(a_idx).SetValues([-1, v])
+        routing.VehicleVar(d_idx).SetValues([-1, v])
+        solver.Add(routing.VehicleVar(a_idx) == routing.VehicleVar(d_idx))
+        solver.Add(routing.ActiveVar(a_idx) == routing.ActiveVar(d_idx))
+        routing.NextVar(a_idx).SetValues([a_idx, d_idx])
+        days = [(d * period, d * period + limit_of(d)) for d in range(first, last)]
+        restrict(dim.CumulVar(a_idx), days)
+        dim.CumulVar(d_idx).SetValues([d * period for d in range(first + 1, last + 1)])
+    # A drive (with the service before it) longer than a working day never happens; removing
+    # such arcs also makes a night impossible anywhere but at a night's arrival node: crossing
+    # one elsewhere needs more than W of waiting.
+    too_long = transit > w
+    for _, _, arr, dep in pairs:
+        too_long[arr, dep] = False
+    is_terminal = np.zeros(n, dtype=bool)
+    is_terminal[starts + ends] = True
+    for v in range(len(vehicles)):
+        for a_node, a_index in ((starts[v], routing.Start(v)),):
+            cut = [manager.NodeToIndex(int(b)) for b in np.nonzero(too_long[a_node])[0]
+                   if not is_terminal[b]]  # fmt: skip
+            if cut:
+                routing.NextVar(a_index).RemoveValues(cut)
+    for a in range(n):
+        if is_terminal[a]:
+            continue
+        idx = manager.NodeToIndex(a)
+        cut = [manager.NodeToIndex(int(b)) for b in np.nonzero(too_long[a])[0]
+               if not is_terminal[b] and b != a]  # fmt: skip
+        cut += [routing.End(v) for v in range(len(vehicles)) if too_long[a, ends[v]]]
+        if cut:
+            routing.NextVar(idx).RemoveValues(cut)
+    caps = [problem.teams[t].capacity for t, _, _ in vehicles]
+    if any(c is not None for c in caps):
+        total = sum(s.demand for s in problem.stops)
+        demand = [s.demand for s in problem.stops] + [0] * (n - n_stops)
+        demand_cb = routing.RegisterUnaryTransitVector(demand)
+        routing.AddDimensionWithVehicleCapacity(
+            demand_cb, 0, [total if c is None else int(c) for c in caps], True, "load"
+        )
+    # Insertion heuristics fail on the fixed nights' chained nodes; a depth-first assignment,
+    # then savings, build the first plan there.
+    strategies = (
+        ["FIRST_UNBOUND_MIN_VALUE", "SAVINGS"]
+        if fixed_nights is not None
+        else ["PARALLEL_CHEAPEST_INSERTION"]
+    )
+    deadline = time.perf_counter() + params.time_limit_s
+    solution: Any = None
+    work: dict[str, float] = {"solutions": 0.0, "time_limit_hit": 0.0}
+    for first_solution in strategies:
+        left = max(0.1, deadline - time.perf_counter())
+        solution, work = _search(
+            routing, replace(params, time_limit_s=left), tuned=tuned, log_search=log_search,
+            first_solution=first_solution,
+        )  # fmt: skip
+        if solution is not None:
+            break
+    if solution is None:
+        return [], False, work
+    place_of = {arr: place for _, place, arr, _ in pairs}
+    trips: list[StopOrder] = []
+    for v, (team, first, _last) in enumerate(vehicles):
+        stops: list[int] = []
+        stop_days: list[int] = []
+        nights: list[int] = []
+        here = problem.teams[team].base
+        idx = solution.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(idx):
+            node = manager.IndexToNode(idx)
+            when = solution.Value(dim.CumulVar(idx))
+            if node < n_stops:
+                stops.append(node)
+                stop_days.append(when // period)
+            elif node in place_of:
+                day = when // period
+                nights += [here] * max(0, day - first - len(nights))
+                here = place_of[node]
+                nights.append(here)
+            idx = solution.Value(routing.NextVar(idx))
+        end_day = solution.Value(dim.CumulVar(idx)) // period
+        start_day = solution.Value(dim.CumulVar(routing.Start(v))) // period
+        if not stops and problem.teams[team].end_node == problem.teams[team].base:
+            continue  # no trip; a team that ends elsewhere still makes its way there
+        # nights are counted from the slot's first day; trim to the trip's own days
+        while len(nights) < end_day - first:
+            nights.append(here)
+        nights = nights[start_day - first : end_day - first]
+        trips.append(
+            StopOrder(team, start_day, end_day, tuple(stops), tuple(nights), tuple(stop_days))
+        )
+    log.info("OR-Tools objective %s", solution.ObjectiveValue())
+    return trips, True, work
+
+
+def night_sequences(problem: RoutingProblem, count: int) -> list[tuple[int, ...]]:
+    """Promising lodging places for the nights of a one-team, one-slot problem, best first.
+
+    A day from place ``a`` to place ``b`` can reach the stops inside its *ellipse*
+    (``travel(a, s) + service(s) + travel(s, b)`` within the day's working time). A beam search
+    over the nights keeps, for each day and place, the sequences whose ellipses hold the most
+    drop penalty; the sequences found are ranked by the penalty of the union of their ellipses
+    (each stop counted once). Sequences whose days cannot even be driven are left out.
+    """
+    cal, tt = problem.calendar, problem.travel_time_s
+    (first, last), team = cal.trip_slots()[0], problem.teams[0]
+    places = sorted(set(problem.lodging) | {team.base, team.end_node})
+    nodes = np.array([s.node for s in problem.stops], dtype=np.int64)
+    prize = np.array([float(s.drop_penalty or 0) for s in problem.stops])
+    service = np.array([s.service_s for s in problem.stops], dtype=np.int64)
+    reach: dict[tuple[int, int, int], npt.NDArray[np.bool_]] = {}
+
+    def ellipse(d: int, a: int, b: int) -> npt.NDArray[np.bool_] | None:
+        key = (d, a, b)
+        if key not in reach:
+            limit = cal.work_on_day_s(d)
+            if tt[a, b] > limit:
+                reach[key] = None  # type: ignore[assignment]
+            else:
+                reach[key] = (tt[a, nodes] + service + tt[nodes, b]) <= limit
+        return reach[key]
+
+    beam = 8
+    # partial sequences: place where the last night is spent -> [(value, nights)]
+    states: dict[int, list[tuple[float, tuple[int, ...]]]] = {team.base: [(0.0, ())]}
+    for d in range(first, last):
+        nxt: dict[int, list[tuple[float, tuple[int, ...]]]] = {}
+        for a, partial in states.items():
+            for b in places:
+                e = ellipse(d, a, b)
+                if e is None:
+                    continue
+                gain = float(prize[e].sum())
+                nxt.setdefault(b, []).extend((v + gain, (*seq, b)) for v, seq in partial)
+        states = {b: sorted(v, reverse=True)[:beam] for b, v in nxt.items()}
+    finals: list[tuple[float, tuple[int, ...]]] = []
+    for a, partial in states.items():
+        if ellipse(last, a, team.end_node) is None:
+            continue
+        for _, seq in partial:
+            stops_in = np.zeros(len(nodes), dtype=bool)
+            here = team.base
+            for d, place in zip(range(first, last + 1), [*seq, team.end_node], strict=True):
+                e = ellipse(d, here, place)
+                if e is not None:
+                    stops_in |= e
+                here = place
+            finals.append((float(prize[stops_in].sum()), seq))
+    finals.sort(reverse=True)
+    seen: list[tuple[int, ...]] = []
+    for _, seq in finals:
+        if seq not in seen:
+            seen.append(seq)
+        if len(seen) >= count:
+            break
+    return seen
+
+
+def _lodging_rounds(
+    problem: RoutingProblem, params: SolveParams, *, deadline: float, log_search: bool
+) -> tuple[bool, list[PlannedTrip], dict[str, float], bool]:
+    """Lodging problems: rounds over promising night places, then the free model.
+
+    With one team and one trip slot, the nights of the best few :func:`night_sequences` are fixed
+    in turn (each round an OR-Tools search on the same model with those nights), and a last
+    round lets the engine choose the nights itself. The best timed plan wins. Otherwise one round
+    of the free model.
+    """
+    work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
+    single = len(problem.teams) == 1 and len(problem.calendar.trip_slots()) == 1
+    nights_list: list[tuple[int, ...] | None] = []
+    if single and problem.calendar.trip_slots()[0][1] > problem.calendar.trip_slots()[0][0]:
+        nights_list += list(night_sequences(problem, 3))
+    nights_list.append(None)  # the free model: only when no fixed nights gave a plan
+    best: tuple[float, list[PlannedTrip]] | None = None
+    repair_cut = False
+    for r, nights in enumerate(nights_list):
+        remaining = deadline - time.perf_counter()
+        if nights is None and best is not None:
+            break
+        if r > 0 and remaining < 0.1:
+            break
+        share = max(1, len(nights_list) - 1 - r) if nights is not None else 1
+        budget = replace(params, time_limit_s=max(0.1, remaining / share))
+        sequences, found, got = _solve_lodging(
+            problem, budget, tuned=True, log_search=log_search, fixed_nights=nights
+        )
+        work["rounds"] += 1
+        work["solutions"] += got["solutions"]
+        work["time_limit_hit"] = max(work["time_limit_hit"], got["time_limit_hit"])
+        if not found:
+            continue
+        planned, _left, cut = time_and_repair(problem, sequences, deadline=deadline)
+        repair_cut = repair_cut or cut
+        score = plan_objective(problem, planned)
+        log.info("lodging round %d (nights %s): score %s", r, nights, score)
+        if best is None or score < best[0]:
+            best = (score, planned)
+    if best is None:
+        return False, [], work, repair_cut
+    return True, best[1], work, repair_cut

@@ -13,8 +13,8 @@ import logging
 
 import numpy as np
 
+from lnplan.optimize.routing.calendar import allowed_start_intervals
 from lnplan.optimize.routing.model import RoutingProblem, SolveParams, StopOrder
-from lnplan.optimize.routing.validate import allowed_start_intervals
 
 __all__ = ["pyvrp_can_solve", "solve_pyvrp"]
 
@@ -30,6 +30,10 @@ def pyvrp_can_solve(problem: RoutingProblem) -> str | None:
         return "it has more than one working day (nights need the OR-Tools engine)"
     if problem.balance_weight > 0:
         return "it asks for workload balance"
+    if problem.lodging:
+        return "it has lodging places (nights need the OR-Tools engine)"
+    if any(t.end is not None and t.end != t.base for t in problem.teams):
+        return "a team ends at another place than its base"
     for s in problem.stops:
         if len(s.time_windows_s) > 1:
             return "a stop has more than one time window"
@@ -38,8 +42,15 @@ def pyvrp_can_solve(problem: RoutingProblem) -> str | None:
     return None
 
 
-def solve_pyvrp(problem: RoutingProblem, params: SolveParams) -> tuple[list[StopOrder], str]:
-    """Solve a one-day problem with PyVRP's hybrid genetic search."""
+def solve_pyvrp(
+    problem: RoutingProblem, params: SolveParams
+) -> tuple[list[StopOrder], bool, dict[str, float]]:
+    """Solve a one-day problem with PyVRP's hybrid genetic search.
+
+    Stops after ``max_iterations`` iterations (PyVRP ``MaxIterations``) when given, with the
+    wall-clock ``time_limit_s`` as a safety cap; ``work`` records the iterations and whether the
+    cap stopped the search.
+    """
     import pyvrp
     from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
@@ -53,7 +64,8 @@ def solve_pyvrp(problem: RoutingProblem, params: SolveParams) -> tuple[list[Stop
     clients = []
     for k, s in enumerate(problem.stops):
         allowed = allowed_start_intervals(cal, s)
-        early, late = allowed[0][0], allowed[-1][1]
+        # an optional stop with no allowed start is offered with no prize (and dropped on timing)
+        early, late = (allowed[0][0], allowed[-1][1]) if allowed else (0, 0)
         clients.append(
             pyvrp.Client(
                 location=len(bases) + k,
@@ -61,7 +73,7 @@ def solve_pyvrp(problem: RoutingProblem, params: SolveParams) -> tuple[list[Stop
                 service_duration=int(s.service_s),
                 tw_early=int(early),
                 tw_late=int(late),
-                prize=int(s.drop_penalty or 0),
+                prize=int(s.drop_penalty or 0) if allowed else 0,
                 required=s.drop_penalty is None,
             )
         )
@@ -96,8 +108,11 @@ def solve_pyvrp(problem: RoutingProblem, params: SolveParams) -> tuple[list[Stop
     if params.max_iterations is not None:
         stop = MultipleCriteria([MaxIterations(params.max_iterations), limit])
     result = pyvrp.solve(data, stop=stop, seed=params.seed, display=False, collect_stats=False)
+    iterations = int(result.num_iterations)
+    hit = params.max_iterations is None or iterations < params.max_iterations
+    work = {"iterations": float(iterations), "time_limit_hit": float(hit)}
     if not result.best.is_feasible():
-        return [], "no_solution"
+        return [], False, work
     used = [0] * len(vtypes)
     trips: list[StopOrder] = []
     for route in result.best.routes():
@@ -107,4 +122,4 @@ def solve_pyvrp(problem: RoutingProblem, params: SolveParams) -> tuple[list[Stop
         stops = [int(a.idx) for a in route.schedule() if a.is_client()]
         trips.append(StopOrder(member, 0, 0, tuple(stops)))
     log.info("PyVRP cost %s", result.cost())
-    return trips, "feasible"
+    return trips, True, work

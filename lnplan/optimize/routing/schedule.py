@@ -19,10 +19,10 @@ for one-day problems this is the usual earliest VRPTW schedule.
 
 from __future__ import annotations
 
+from lnplan.optimize.routing.calendar import allowed_start_intervals
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem
-from lnplan.optimize.routing.validate import allowed_start_intervals
 
-__all__ = ["earliest_start", "time_trip"]
+__all__ = ["earliest_start", "time_lodging_trip", "time_trip"]
 
 
 def earliest_start(
@@ -77,12 +77,12 @@ def time_trip(
             starts.append(s)
             here, ready = stop.node, s + stop.service_s
         if failed is None:
-            leg = int(tt[here, base])
+            leg = int(tt[here, problem.teams[team].end_node])
             depart = ready
-            if depart + leg > (depart // w + 1) * w:
+            if depart + leg > cal.day_work_end(depart // w):
                 depart = (depart // w + 1) * w
             back = depart + leg
-            if leg <= w and back <= trip_end:
+            if back <= cal.day_work_end(max(back - 1, 0) // w) and back <= trip_end:
                 trip = PlannedTrip(
                     team,
                     first_day,
@@ -94,3 +94,66 @@ def time_trip(
                 return trip, left_out
             failed = len(order) - 1
         left_out.append(order.pop(failed))
+
+
+def time_lodging_trip(
+    problem: RoutingProblem,
+    team: int,
+    first_day: int,
+    last_day: int,
+    days: list[list[int]],
+    nights: list[int],
+) -> tuple[PlannedTrip, list[int]]:
+    """Time a trip whose nights are spent at lodging places, day by day.
+
+    ``days[k]`` are the stops of day ``first_day + k`` in order and ``nights[k]`` the place of the
+    night after it. Each day starts at its night place (the base on the first day) at the day's
+    opening and ends with the drive to the next night's place (the team's end on the last day)
+    within its working time. A stop that does not fit is left out (the last of its day first).
+    """
+    cal, tt = problem.calendar, problem.travel_time_s
+    w = cal.work_per_day_s
+    member = problem.teams[team]
+    left_out: list[int] = []
+    stops: list[int] = []
+    starts: list[int] = []
+    back = first_day * w
+    for k, d in enumerate(range(first_day, last_day + 1)):
+        here0 = member.base if k == 0 else nights[k - 1]
+        night = member.end_node if d == last_day else nights[k]
+        order = list(days[k]) if k < len(days) else []
+        while True:
+            here, ready = here0, d * w
+            day_starts: list[int] = []
+            failed: int | None = None
+            for pos, i in enumerate(order):
+                stop = problem.stops[i]
+                allowed = [
+                    (max(a, ready), b)
+                    for a, b in allowed_start_intervals(cal, stop)
+                    if max(a, ready) <= b and a < (d + 1) * w
+                ]
+                s = earliest_start(allowed, int(tt[here, stop.node]), ready, w)
+                if s is None or s // w != d:
+                    failed = pos
+                    break
+                day_starts.append(s)
+                here, ready = stop.node, s + stop.service_s
+            if failed is None:
+                if ready + int(tt[here, night]) <= cal.day_work_end(d) or not order:
+                    back = ready + int(tt[here, night])
+                    break
+                failed = len(order) - 1
+            left_out.append(order.pop(failed))
+        stops.extend(order)
+        starts.extend(cal.wall_start(s) for s in day_starts)
+    trip = PlannedTrip(
+        team,
+        first_day,
+        last_day,
+        tuple(stops),
+        tuple(starts),
+        cal.wall_end(back),
+        nights=tuple(nights),
+    )
+    return trip, left_out

@@ -8,14 +8,21 @@ the numbers.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from lnplan.errors import InfeasibleError, InputError
-from lnplan.optimize.routing.model import Calendar, RoutingProblem, Stop
+from lnplan.optimize.routing.model import Calendar, RoutingProblem, Stop, allowed_start_intervals
 
-__all__ = ["allowed_start_intervals", "sleep_nodes", "validate_problem"]
+__all__ = [
+    "allowed_start_intervals",
+    "reach_s",
+    "sleep_nodes",
+    "unreachable_message",
+    "validate_problem",
+]
 
 
 def _hm(seconds: int) -> str:
@@ -48,40 +55,6 @@ def validate_calendar(cal: Calendar) -> None:
         )
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def allowed_start_intervals(cal: Calendar, stop: Stop) -> tuple[tuple[int, int], ...]:
-    """Closed intervals of allowed service starts for a stop, on the work clock, sorted, disjoint.
-
-    A start must lie in a working day that is not blocked, leave room for the whole service before
-    the day ends, and lie in one of the stop's windows (if it has any). Cached (both arguments are
-    frozen).
-    """
-    w = cal.work_per_day_s
-    blocked = set(stop.blocked_days)
-    days = [
-        (d * w, (d + 1) * w - stop.service_s)
-        for d in range(cal.horizon_days)
-        if d not in blocked and stop.service_s <= w
-    ]
-    if not stop.time_windows_s:
-        return tuple(days)
-    windows = [(cal.work_of(a, up=True), cal.work_of(b, up=False)) for a, b in stop.time_windows_s]
-    out: list[tuple[int, int]] = []
-    for lo, hi in days:
-        for a, b in windows:
-            x, y = max(lo, a), min(hi, b)
-            if x <= y:
-                out.append((x, y))
-    out.sort()
-    merged: list[tuple[int, int]] = []
-    for a, b in out:
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return tuple(merged)
-
-
 def sleep_nodes(problem: RoutingProblem, stop: Stop) -> list[int]:
     """Nodes a team can start the day at before visiting ``stop``: bases, and other stops' places
     when trips last more than one day."""
@@ -89,6 +62,44 @@ def sleep_nodes(problem: RoutingProblem, stop: Stop) -> list[int]:
     if problem.calendar.trip_max_days > 1:
         nodes.update(s.node for s in problem.stops if s.node != stop.node)
     return sorted(nodes)
+
+
+def reach_s(
+    tt: npt.NDArray[np.int64],
+    node: int,
+    bases: Sequence[int],
+    other_places: Sequence[int],
+    *,
+    day_trips: bool,
+) -> tuple[int, int]:
+    """The reach rule, written once: the least driving a visit to ``node`` needs in its day.
+
+    Day trips (``trip_max_days == 1``): the round trip from the nearest base. Longer trips: the
+    shortest drive in from a base or any other place a team can sleep (``other_places``; a base
+    at ``node`` itself counts as 0). Returns the seconds and the place it is measured from.
+    """
+    if day_trips:
+        best = min(bases, key=lambda b: int(tt[b, node]) + int(tt[node, b]))
+        return int(tt[best, node]) + int(tt[node, best]), int(best)
+    places = [p for p in set(bases) | set(other_places) if p != node or p in bases]
+    best = min(places, key=lambda p: int(tt[p, node]))
+    return int(tt[best, node]), int(best)
+
+
+def unreachable_message(
+    label: str, reach: int, origin: str, service_s: int, day_s: int, *, day_trips: bool
+) -> str:
+    """The one message for a visit that does not fit in a working day with its reach."""
+    how = (
+        f"the best round trip from a base ({origin}) takes {_hm(reach)}"
+        if day_trips
+        else f"the nearest place a team can sleep ({origin}) is {_hm(reach)} away"
+    )
+    return (
+        f"{label} cannot be reached within one working day from any place a team can sleep: "
+        f"{how}, and with {_hm(service_s)} on site that exceeds a working day ({_hm(day_s)} "
+        "without lunch)"
+    )
 
 
 def validate_problem(problem: RoutingProblem) -> None:
@@ -127,8 +138,19 @@ def validate_problem(problem: RoutingProblem) -> None:
     for k, team in enumerate(problem.teams):
         if not 0 <= team.base < n:
             raise InputError(f"team {team.name or k}: base node {team.base} is not in 0..{n - 1}")
+        if team.end is not None and not 0 <= team.end < n:
+            raise InputError(f"team {team.name or k}: end node {team.end} is not in 0..{n - 1}")
         if team.capacity is not None and team.capacity < 0:
             raise InputError(f"team {team.name or k}: capacity {team.capacity} is negative")
+    for node in problem.lodging:
+        if not 0 <= node < n:
+            raise InputError(f"lodging place {node} is not a node in 0..{n - 1}")
+    for d, limit in enumerate(cal.day_limits_s):
+        if not 0 <= limit <= cal.work_per_day_s:
+            raise InputError(
+                f"day_limits_s[{d}] is {limit} s; it must lie in 0..{cal.work_per_day_s} "
+                "(the working day without lunch)"
+            )
     horizon_end = cal.day_close_s(cal.horizon_days - 1)
     horizon_start = cal.day_open_s(0)
     for k, s in enumerate(problem.stops):
@@ -162,10 +184,14 @@ def _check_feasibility(problem: RoutingProblem) -> None:
     bases = sorted({t.base for t in problem.teams})
     day_s = cal.work_per_day_s
     # Where a team may sleep before a stop (see sleep_nodes): bases and the other stops' places.
+    if problem.lodging:
+        bases = sorted(set(bases) | set(problem.lodging) | {t.end_node for t in problem.teams})
     everywhere = np.array(sorted(set(bases) | {s.node for s in problem.stops}), dtype=np.int64)
     is_base = np.isin(everywhere, bases)
     for k, s in enumerate(problem.stops):
         label = problem.stop_name(k)
+        if s.drop_penalty is not None:
+            continue  # an optional stop that cannot be served is left out and reported dropped
         if max_cap is not None and s.demand > max_cap:
             raise InfeasibleError(
                 f"{label}: demand {s.demand} exceeds the largest team capacity {max_cap}"
@@ -180,28 +206,20 @@ def _check_feasibility(problem: RoutingProblem) -> None:
                 f"{label}: its time windows and blocked days leave no working time in the "
                 f"horizon for a {_hm(s.service_s)} visit"
             )
-        if cal.trip_max_days == 1:
-            # Day trips: out from a base and back the same day.
-            best = min(int(tt[b, s.node]) + int(tt[s.node, b]) for b in bases)
-            budget = day_s
-            if best + s.service_s > budget:
-                raise InfeasibleError(
-                    f"{label} cannot be reached within one working day from any place a team can "
-                    f"sleep: the best round trip from a base takes {_hm(best)} plus "
-                    f"{_hm(s.service_s)} on site, more than the {_hm(budget)} a day allows"
+        day_trips = cal.trip_max_days == 1
+        reach, origin = reach_s(
+            tt, s.node, bases, [int(p) for p in everywhere], day_trips=day_trips
+        )
+        if reach + s.service_s > day_s:
+            raise InfeasibleError(
+                unreachable_message(
+                    label, reach, problem.node_name(origin), s.service_s, day_s,
+                    day_trips=day_trips,
                 )
+            )  # fmt: skip
+        if day_trips:
             continue
         places = everywhere[(everywhere != s.node) | is_base]
-        reach = int(tt[places, s.node].min())
-        block = day_s
-        if reach + s.service_s > block:
-            nearest = int(places[np.argmin(tt[places, s.node])])
-            raise InfeasibleError(
-                f"{label} cannot be reached within one working day from any place a team can "
-                f"sleep: the nearest ({problem.node_name(nearest)}) is {_hm(reach)} away, and "
-                f"with {_hm(s.service_s)} on site that exceeds a working day ({_hm(block)} "
-                "without lunch)"
-            )
         onward = int(tt[s.node, places].min())
         if onward > day_s:
             raise InfeasibleError(
