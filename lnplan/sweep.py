@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import importlib
 import itertools
@@ -88,6 +89,9 @@ TIMING_SUFFIXES = ("runtime_s", "task_s", "peak_rss_mb", "worker")
 
 #: Summary entries not copied into rows (long labels repeated on every row).
 _SKIPPED_SUMMARY = frozenset({"label", "data"})
+
+#: Seconds to wait for a scheduler given by address.
+CONNECT_TIMEOUT_S = 20
 
 ROWS_PARQUET = "rows.parquet"
 ROWS_CSV = "rows.csv"
@@ -169,6 +173,15 @@ def grid(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 def point_id(point: Mapping[str, Any]) -> str:
     """A stable text naming a point (``sites.p=40;funding.budget_yuan=25000000``)."""
     return ";".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in point.items())
+
+
+def _tidy(value: Any) -> Any:
+    """Plain Python values; a whole float (``25e6``) becomes an int, like ``--vary``."""
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _set_key(raw: dict[str, Any], key: str, value: Any) -> None:
@@ -330,13 +343,18 @@ def _arrow_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    _write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def write_rows(rows: pd.DataFrame, out: Path) -> None:
@@ -403,7 +421,7 @@ def _executor(client: Any, workers: int, memory_limit: int) -> Iterator[Any]:
 
     if isinstance(client, str):
         try:
-            c = Client(client, timeout="20s")
+            c = Client(client, timeout=f"{CONNECT_TIMEOUT_S}s")
         except OSError as exc:
             raise SweepError(f"cannot reach the Dask scheduler at {client}: {exc}") from None
         try:
@@ -490,7 +508,7 @@ def sweep(
         ``peak_rss_mb`` and ``worker``.
     """
     base = _base_dict(scenario)
-    vary = {k: list(v) for k, v in vary.items()}
+    vary = {k: [_tidy(v) for v in values] for k, values in vary.items()}
     if not vary:
         raise SweepError("nothing to vary: give at least one --vary KEY=VALUES")
     points = grid(vary)
@@ -532,10 +550,7 @@ def sweep(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         meta.update(base_scenario=base.get("name"), started=dt.datetime.now(dt.UTC).isoformat())
-        _write_atomic(
-            out_dir / SWEEP_JSON,
-            lambda p: p.write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8"),
-        )
+        _write_json(out_dir / SWEEP_JSON, meta)
 
     results: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = (
@@ -567,10 +582,10 @@ def sweep(
         tick(0, len(tasks))
         if dask_client is None:
             for key, (raw, module_path, name) in tasks.items():
-                results[key] = _run_one(name, lambda r=raw, m=module_path: solve_programme(r, m))
+                results[key] = _run_one(name, functools.partial(solve_programme, raw, module_path))
+                finish(key)
                 n_done += 1
                 tick(n_done, len(tasks))
-                finish(key)
         else:
             from distributed import as_completed
 
@@ -585,24 +600,21 @@ def sweep(
                     key, name = futures[fut]
                     results[key] = _run_one(name, fut.result)
                     fut.release()
+                    finish(key)
                     n_done += 1
                     tick(n_done, len(tasks))
-                    finish(key)
             except BaseException:
                 dask_client.cancel(list(futures))
                 raise
     df = frame()
     if out_dir is not None and not df.empty:
-        peaks = pd.to_numeric(df.get("peak_rss_mb"), errors="coerce")
+        peaks = pd.to_numeric(df["peak_rss_mb"], errors="coerce")
         meta.update(
             finished=dt.datetime.now(dt.UTC).isoformat(),
-            peak_rss_mb=None if peaks is None or peaks.isna().all() else float(peaks.max()),
+            peak_rss_mb=None if peaks.isna().all() else float(peaks.max()),
             rows_ok=int(df["ok"].sum()),
         )
-        _write_atomic(
-            out_dir / SWEEP_JSON,
-            lambda p: p.write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8"),
-        )
+        _write_json(out_dir / SWEEP_JSON, meta)
         if charts:
             from lnplan.sweep_charts import write_charts
 
@@ -654,10 +666,10 @@ __all__ = [
     "grid",
     "memory_limit_for",
     "parse_vary",
+    "parse_vary_options",
     "physical_cores",
     "point_id",
     "programme_task_key",
-    "parse_vary_options",
     "read_rows",
     "solve_programme",
     "sweep",

@@ -25,6 +25,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -177,7 +178,10 @@ def _figure(rows: pd.DataFrame, chart: Chart, others: list[str], language: str, 
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    rc = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"], "svg.fonttype": "none"}
+    rc: dict[str, Any] = {
+        "font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
+        "svg.fonttype": "none",
+    }
     with plt.rc_context(rc):
         fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
         unit = chart.unit[language]
@@ -294,11 +298,11 @@ def write_charts(
         fig = _figure(use, chart, others, language, font)
         try:
             svg = io.StringIO()
-            fig.savefig(svg, format="svg")
+            fig.savefig(svg, format="svg", metadata={"Date": None})
             if png_ok:
                 png = folder / f"{chart.name}.png"
                 tmp = png.with_name(f".{png.name}.tmp")
-                fig.savefig(tmp, format="png")
+                fig.savefig(tmp, format="png", metadata={"Software": None})
                 tmp.replace(png)
                 written.append(png)
         finally:
