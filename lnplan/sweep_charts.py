@@ -178,7 +178,7 @@ def _figure(rows: pd.DataFrame, chart: Chart, others: list[str], language: str, 
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    rc: dict[str, Any] = {
+    rc: Any = {
         "font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"],
         "svg.fonttype": "none",
     }
