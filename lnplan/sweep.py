@@ -642,8 +642,9 @@ def _row(index: int, point: Mapping[str, Any], parts: list[dict[str, Any]]) -> d
     for p in parts:
         for k, v in p.get("summary", {}).items():
             row[f"{p['name']}.{k}"] = v
-        if "task_s" in p:
-            row[f"{p['name']}.task_s"] = p["task_s"]
+        for k in ("task_s", "peak_rss_mb", "worker"):
+            if k in p:
+                row[f"{p['name']}.{k}"] = p[k]
     row["peak_rss_mb"] = max(peaks) if peaks else None
     row["worker"] = ",".join(sorted({p["worker"] for p in parts if "worker" in p}))
     return row

@@ -32,13 +32,16 @@ from lnplan.sweep import (
 REPO = Path(__file__).resolve().parents[1]
 QUICK = REPO / "scenarios" / "quick.toml"
 
-# Only the screening tours, stopped by work (iterations), never by the clock.
-SCREENING_ONLY = [
-    "sites.enabled=false",
-    "funding.enabled=false",
+# Small screening problems (2 teams, 4 days) whose search stops on work (iterations), not time.
+SMALL_TOURS = [
+    "screening.n_teams=2",
+    "screening.horizon_days=4",
+    "screening.max_trip_days=2",
     "screening.max_iterations=5",
     "screening.time_limit_s=600",
 ]
+# Only the screening tours.
+SCREENING_ONLY = ["sites.enabled=false", "funding.enabled=false", *SMALL_TOURS]
 # Only the fund (CP-SAT proves its optimum in well under a second on the quick world).
 FUND_ONLY = ["sites.enabled=false", "screening.enabled=false"]
 
@@ -104,7 +107,7 @@ def test_solver_threads_default_to_one() -> None:
 
 
 def test_unchanged_programmes_are_solved_once(tmp_path: Path) -> None:
-    sc = load_scenario(QUICK, ["sites.enabled=false", *SCREENING_ONLY[2:]])
+    sc = load_scenario(QUICK, ["sites.enabled=false", *SMALL_TOURS])
     ticks: list[tuple[int, int]] = []
     rows = sweep(
         sc,
@@ -173,11 +176,11 @@ def test_ctrl_c_leaves_a_valid_partial_result_that_resume_completes(tmp_path: Pa
 
 
 def test_local_cluster_sweep_with_a_failing_point_matches_a_serial_run(tmp_path: Path) -> None:
-    """4 points on a 2-worker LocalCluster; one fails on purpose (0 teams is not allowed)."""
+    """4 points on a 2-worker LocalCluster; one fails on purpose (0 days is not allowed)."""
     from distributed import Client, LocalCluster
 
     sc = load_scenario(QUICK, SCREENING_ONLY)
-    vary = {"screening.n_teams": [2, 3, 0, 4]}
+    vary = {"screening.horizon_days": [2, 4, 0, 6]}
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -187,8 +190,8 @@ def test_local_cluster_sweep_with_a_failing_point_matches_a_serial_run(tmp_path:
         rows = sweep(sc, vary, client, tmp_path / "dask", progress=None)
     assert len(rows) == 4
     failed = rows[~rows["ok"]]
-    assert failed["screening.n_teams"].tolist() == [0]
-    assert "n_teams" in failed["error"].iloc[0]
+    assert failed["screening.horizon_days"].tolist() == [0]
+    assert "horizon_days" in failed["error"].iloc[0]
     ok = rows[rows["ok"]]
     assert len(ok) == 3
     assert ok["screening_routes.children_screened"].notna().all()
@@ -256,7 +259,7 @@ def test_cli_sweep_serial_writes_rows_and_charts(tmp_path: Path) -> None:
             str(QUICK),
             *[a for s in SCREENING_ONLY for a in ("--set", s)],
             "--vary",
-            "screening.n_teams=2:3",
+            "screening.n_teams=1:2",
             "--out",
             str(out),
             "--serial",
