@@ -511,6 +511,7 @@ def sweep(
     vary = {k: [_tidy(v) for v in values] for k, values in vary.items()}
     if not vary:
         raise SweepError("nothing to vary: give at least one --vary KEY=VALUES")
+    _check_keys(vary)
     points = grid(vary)
     out_dir = Path(out) if out is not None else None
     fingerprint = _fingerprint(base, vary)
@@ -621,6 +622,21 @@ def sweep(
             language = str(base.get("maps", {}).get("language", "zh"))
             write_charts(df, list(vary), out_dir, language=language)
     return df
+
+
+def _check_keys(vary: Mapping[str, Any]) -> None:
+    """An unknown scenario key stops the sweep before it starts (not one error per row)."""
+    from lnplan.scenario import _accepted_keys
+
+    for key in vary:
+        parts = key.split(".")
+        accepted = _accepted_keys(parts[:-1])
+        if accepted and parts[-1] not in accepted:
+            where = ".".join(parts[:-1]) or "the top level"
+            raise SweepError(
+                f"vary {key!r}: {parts[-1]!r} is not a scenario key; accepted keys in {where}: "
+                f"{', '.join(accepted)}"
+            )
 
 
 def _run_one(name: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:

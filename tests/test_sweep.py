@@ -74,6 +74,11 @@ def test_a_key_may_be_varied_once() -> None:
         parse_vary_options(["sites.p=1,2", "sites.p=3"])
 
 
+def test_an_unknown_key_stops_the_sweep_before_it_starts() -> None:
+    with pytest.raises(SweepError, match="'pp' is not a scenario key; accepted keys in sites"):
+        sweep(load_scenario(QUICK), {"sites.pp": [1]}, "serial", progress=None)
+
+
 def test_grid_is_the_product_with_the_first_key_slowest() -> None:
     points = grid({"a.x": [1, 2], "b.y": ["u", "v", "w"]})
     assert len(points) == 6
