@@ -349,6 +349,16 @@ def sweep_cmd(
     )
     for row in rows[~rows["ok"].astype(bool)].itertuples() if not rows.empty else []:
         console.print(f"failed: {row.point}: {row.error}", highlight=False, markup=False)
+    charts = rows.attrs.get("charts", [])
+    for path in charts:
+        console.print(f"chart: {path}", highlight=False, soft_wrap=True)
+    if not charts:
+        console.print(
+            "no chart: charts need --vary sites.p, screening.n_teams, screening.horizon_days, or "
+            'funding.budget_yuan with funding.objective = "jobs"',
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 # --- routing: bench routing -------------------------------------------------------------------

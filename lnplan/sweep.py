@@ -620,7 +620,9 @@ def sweep(
             from lnplan.sweep_charts import write_charts
 
             language = str(base.get("maps", {}).get("language", "zh"))
-            write_charts(df, list(vary), out_dir, language=language)
+            df.attrs["charts"] = [
+                str(p) for p in write_charts(df, list(vary), out_dir, language=language)
+            ]
     return df
 
 

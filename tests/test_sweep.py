@@ -274,6 +274,7 @@ def test_cli_sweep_serial_writes_rows_and_charts(tmp_path: Path) -> None:
     assert "2 points, 2 ran, 0 failed" in result.stdout
     assert len(read_rows(out)) == 2
     assert (out / "charts" / "screened_vs_teams.html").is_file()
+    assert "chart: " in result.stdout
 
 
 def test_cli_sweep_errors_exit_2_without_traceback(
