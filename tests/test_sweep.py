@@ -111,6 +111,22 @@ def test_solver_threads_default_to_one() -> None:
 # --- serial runs: faults, resume, Ctrl-C, shared tasks ----------------------------------------
 
 
+def test_a_killed_worker_is_reported_in_the_rows_that_needed_it() -> None:
+    from distributed import KilledWorker
+
+    from lnplan.sweep import _row, _run_one
+
+    def killed() -> dict[str, object]:
+        raise KilledWorker("lnplan-sweep-screening_routes-x", "tcp://10.0.0.1:4000", 3)
+
+    part = _run_one("screening_routes", killed)
+    fine = {"name": "employment_fund", "summary": {"status": "optimal"}, "task_s": 1.0}
+    row = _row(3, {"screening.n_teams": 4}, [fine, part])
+    assert not row["ok"]
+    assert row["error"].startswith("screening_routes: KilledWorker")
+    assert row["employment_fund.status"] == "optimal"
+
+
 def test_unchanged_programmes_are_solved_once(tmp_path: Path) -> None:
     sc = load_scenario(QUICK, ["sites.enabled=false", *SMALL_TOURS])
     ticks: list[tuple[int, int]] = []
