@@ -460,8 +460,11 @@ def _fingerprint(base: Mapping[str, Any], vary: Mapping[str, Sequence[Any]]) -> 
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, LnplanError):
         return f"{type(exc).__name__}: {exc}"
-    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    return last[:2000]
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose message cannot be made
+        text = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return f"{type(exc).__name__}: {text}"[:2000]
 
 
 def sweep(

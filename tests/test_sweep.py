@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -117,13 +118,15 @@ def test_a_killed_worker_is_reported_in_the_rows_that_needed_it() -> None:
     from lnplan.sweep import _row, _run_one
 
     def killed() -> dict[str, object]:
-        raise KilledWorker("lnplan-sweep-screening_routes-x", "tcp://10.0.0.1:4000", 3)
+        worker = SimpleNamespace(address="tcp://10.0.0.1:4000")
+        raise KilledWorker("lnplan-sweep-screening_routes-x", worker, 3)  # type: ignore[arg-type]
 
     part = _run_one("screening_routes", killed)
     fine = {"name": "employment_fund", "summary": {"status": "optimal"}, "task_s": 1.0}
     row = _row(3, {"screening.n_teams": 4}, [fine, part])
     assert not row["ok"]
     assert row["error"].startswith("screening_routes: KilledWorker")
+    assert "tcp://10.0.0.1:4000" in row["error"]
     assert row["employment_fund.status"] == "optimal"
 
 
