@@ -7,6 +7,7 @@ The public API (for notebooks and scripts; see :mod:`lnplan.api` and the README)
     plan = lnplan.run(scn, out="out/b")
     plan.sites.table, plan.fund.table, plan.screening.schedule, plan.sites.map()
     lnplan.compare("out/a", "out/b")
+    lnplan.sweep(scn, vary={"sites.p": range(60, 121, 20)})   # a DataFrame, one row per point
 """
 
 from __future__ import annotations
@@ -23,4 +24,17 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 from lnplan.api import Plan, ProgrammeView, load_scenario, run
 from lnplan.compare import Comparison, compare
 
-__all__ = ["Comparison", "Plan", "ProgrammeView", "__version__", "compare", "load_scenario", "run"]
+# Likewise ``lnplan.sweep`` is the function; the module's helpers are imported by name
+# (``from lnplan.sweep import grid``).
+from lnplan.sweep import sweep
+
+__all__ = [
+    "Comparison",
+    "Plan",
+    "ProgrammeView",
+    "__version__",
+    "compare",
+    "load_scenario",
+    "run",
+    "sweep",
+]

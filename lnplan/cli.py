@@ -465,6 +465,110 @@ def compare_cmd(
             console.print(f"written: {out}/{name}", highlight=False, soft_wrap=True)
 
 
+# --- sweeps: sweep ------------------------------------------------------------------------------
+
+
+@app.command("sweep")
+def sweep_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario TOML file.")],
+    vary: Annotated[
+        list[str],
+        typer.Option(
+            "--vary",
+            help="KEY=START:STOP:STEP (STOP included) or KEY=a,b,c; repeat for a grid.",
+        ),
+    ],
+    out: Annotated[str, typer.Option("--out", help="Output folder of the sweep.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a base scenario value: KEY=VALUE (repeatable)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="Worker processes of the embedded cluster (default: cores)."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Use a running Dask cluster: tcp://HOST:8786."),
+    ] = None,
+    serial: Annotated[
+        bool, typer.Option("--serial", help="Run in this process, one task after the other.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep the rows already done in --out; run the rest.")
+    ] = False,
+) -> None:
+    """Run a scenario over a grid of values on Dask; write rows (Parquet, CSV) and charts."""
+    from lnplan.scenario import load_scenario
+    from lnplan.sweep import parse_vary_options, sweep
+
+    given = [
+        name
+        for name, on in (
+            ("--workers", workers is not None),
+            ("--scheduler", scheduler is not None),
+            ("--serial", serial),
+        )
+        if on
+    ]
+    if len(given) > 1:
+        raise fail(f"give at most one of --workers, --scheduler and --serial, not {given}")
+    if workers is not None and workers < 1:
+        raise fail(f"--workers must be >= 1, got {workers}")
+    client = "serial" if serial else scheduler
+    try:
+        grid = parse_vary_options(vary)
+        sc = load_scenario(scenario, set_ or [])
+        if err_console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+            ) as bar:
+                task = bar.add_task(f"{sc.name}: tasks", total=None)
+
+                def tick(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                rows = sweep(sc, grid, client, out, workers=workers, resume=resume, progress=tick)
+        else:
+            rows = sweep(sc, grid, client, out, workers=workers, resume=resume, progress=None)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted: the rows finished so far are in {out}; run again with --resume",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
+    except LnplanError as exc:
+        raise fail(str(exc)) from None
+    n_ok = int(rows["ok"].sum()) if not rows.empty else 0
+    console.print(
+        f"{len(rows)} points, {n_ok} ran, {len(rows) - n_ok} failed; rows in {out}/rows.parquet "
+        f"and {out}/rows.csv",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for row in rows[~rows["ok"].astype(bool)].itertuples() if not rows.empty else []:
+        console.print(f"failed: {row.point}: {row.error}", highlight=False, markup=False)
+    charts = rows.attrs.get("charts", [])
+    for path in charts:
+        console.print(f"chart: {path}", highlight=False, soft_wrap=True)
+    if not charts:
+        console.print(
+            "no chart: charts need --vary sites.p, screening.n_teams, screening.horizon_days, or "
+            'funding.budget_yuan with funding.objective = "jobs"',
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 # --- routing: bench routing -------------------------------------------------------------------
 
 
