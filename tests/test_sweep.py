@@ -39,6 +39,7 @@ SMALL_TOURS = [
     "screening.n_teams=2",
     "screening.horizon_days=4",
     "screening.max_trip_days=2",
+    "screening.min_share_by_city=0",  # 8 team-days cannot give every city a share
     "screening.max_iterations=5",
     "screening.time_limit_s=600",
 ]
