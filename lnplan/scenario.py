@@ -418,6 +418,14 @@ class ScreeningSection(_Section):
     deadline: dt.date | None = Field(default=None, description="sizing: last day of the campaign")
     max_teams: int = Field(default=60, ge=1, le=500, description="sizing: most teams tried")
     max_trip_days: int = Field(default=5, ge=1, le=60)
+    trip_blocks: Literal["fixed", "free"] = Field(
+        default="fixed",
+        description="fixed: trips in consecutive blocks of max_trip_days; free: a trip starts "
+        "on any day and ends when best (one vehicle per possible trip: slow beyond a few teams)",
+    )
+    rest_days: int = Field(
+        default=0, ge=0, le=30, description="working days at base between trips (free trips)"
+    )
     horizon_days: int = Field(default=20, ge=1, le=366)
     day_start: dt.time = dt.time(8, 0)
     day_end: dt.time = dt.time(17, 0)

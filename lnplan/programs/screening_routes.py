@@ -507,6 +507,8 @@ def _calendar(sec: ScreeningSection):  # -> Calendar
         day_end_s=end,
         lunch_start_s=lunch_start,
         lunch_s=lunch,
+        fixed_trip_blocks=sec.trip_blocks == "fixed",
+        rest_days=sec.rest_days,
     )
 
 

@@ -156,6 +156,14 @@ def test_calendar_follows_the_scenario(quick) -> None:
     assert cal.day_start_s < cal.lunch_start_s < cal.day_end_s - cal.lunch_s  # mid-day, not 12:00
 
 
+def test_trip_blocks_and_rest_days_reach_the_calendar(quick) -> None:
+    scenario, _ = quick
+    assert screening_routes._calendar(scenario.screening).fixed_trip_blocks  # the default
+    free = scenario.screening.model_copy(update={"trip_blocks": "free", "rest_days": 2})
+    cal = screening_routes._calendar(free)
+    assert not cal.fixed_trip_blocks and cal.rest_days == 2
+
+
 def test_large_township_is_split_into_full_days() -> None:
     """Finding 1: 24 children at 16 a day were 12 + 12 (two half days that lose to 16-child
     townships); now a full day and a remainder."""
