@@ -211,29 +211,68 @@ def fund_sentences(summary: Mapping[str, Any], rec: Mapping[str, Any], lang: Lan
 def routes_sentences(
     summary: Mapping[str, Any], rec: Mapping[str, Any], lang: Language
 ) -> list[str]:
-    """Key sentences of the screening-tours result."""
+    """Key sentences of the screening-tours result.
+
+    The quality sentence compares the children screened with the proven upper bound on what the
+    teams could screen (capacity or a relaxation), when the programme reports one: that is the
+    figure an official asks about, not the engine's travel-time gap.
+    """
     teams = int(summary.get("teams", 0))
-    days = int(summary.get("horizon_days", 0))
+    days = int(summary.get("working_days", summary.get("horizon_days", 0)))
     done = int(summary.get("children_screened", 0))
     waiting = int(summary.get("children_awaiting", 0))
     towns = int(summary.get("townships_visited", 0))
     trips = int(summary.get("trips", 0))
     km = float(summary.get("km_driven", 0.0))
     share = done / waiting if waiting else 0.0
-    base = str(summary.get("base", ""))
+    base = str(summary.get("bases", summary.get("base", "")))
+    first, last = summary.get("first_date"), summary.get("last_date")
+    needed, available = summary.get("team_days_needed"), summary.get("team_days_available")
+    bound = _finite(summary.get("children_upper_bound"))
     if lang == "zh":
+        when = (
+            f"{first} 至 {last} 的 {count(days)} 个工作日内"
+            if first and last
+            else (f"{count(days)} 个工作日内")
+        )
         out = [
-            f"{count(teams)} 支专家队从{base}出发，{count(days)} 天内分 {count(trips)} 趟走访 "
+            f"{count(teams)} 支专家队从{base}出发，{when}分 {count(trips)} 趟走访 "
             f"{count(towns)} 个乡镇，筛查 {count(done)} 名儿童（占待筛查 {count(waiting)} "
             f"人的 {pct(share)}）。",
             f"共行驶约 {count(km)} 公里。",
         ]
+        if needed is not None and available is not None:
+            out.append(
+                f"筛查全部儿童约需 {count(needed)} 个队·工作日，本方案可用 {count(available)} 个。"
+            )
+        if bound is not None and bound > 0:
+            out.append(
+                f"在现有队伍和日期下最多可筛查约 {count(bound)} 名（可证明的上限），"
+                f"本方案达到该上限的 {pct(done / bound)}。"
+            )
+            return out
     else:
+        when = (
+            f"from {first} to {last} ({count(days)} working days)"
+            if first and last
+            else (f"in {count(days)} working days")
+        )
         out = [
-            f"{count(teams)} expert teams from {base} make {count(trips)} trips in {count(days)} "
-            f"days to {count(towns)} townships and screen {count(done)} children "
+            f"{count(teams)} expert teams from {base} make {count(trips)} trips {when} to "
+            f"{count(towns)} townships and screen {count(done)} children "
             f"({pct(share)} of {count(waiting)} waiting).",
             f"About {count(km)} km driven.",
         ]
+        if needed is not None and available is not None:
+            out.append(
+                f"Screening every child takes about {count(needed)} team-days; the plan has "
+                f"{count(available)}."
+            )
+        if bound is not None and bound > 0:
+            out.append(
+                f"These teams and dates can screen at most about {count(bound)} children (a "
+                f"proven limit); the plan reaches {pct(done / bound)} of it."
+            )
+            return out
     out.append(quality(rec, lang))
     return out

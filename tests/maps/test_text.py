@@ -54,3 +54,25 @@ def test_sites_sentences() -> None:
     text = sites_sentences(summary, {"status": "feasible", "gap": 0.013}, "zh")
     assert text[0] == "80 个新示范点：30 分钟车程内覆盖 266,529 户（89.4%）。"
     assert text[-1] == "与可证明的最优方案相差不超过 1.3%。"
+
+
+def test_routes_sentences_give_dates_need_and_the_bound_on_children() -> None:
+    from lnplan.maps.text import routes_sentences
+
+    summary = {
+        "teams": 8, "working_days": 30, "first_date": "2023-09-04", "last_date": "2023-10-19",
+        "children_screened": 4647, "children_awaiting": 9529, "townships_visited": 480,
+        "trips": 41, "km_driven": 37526.7, "bases": "沈阳市残疾人康复中心",
+        "team_days_needed": 217, "team_days_available": 240, "children_upper_bound": 9461,
+    }  # fmt: skip
+    rec = {"status": "feasible", "gap": 1.0, "bound": 0.0}
+    zh = " ".join(routes_sentences(summary, rec, "zh"))
+    assert "2023-09-04 至 2023-10-19 的 30 个工作日内" in zh
+    assert "217 个队·工作日" in zh and "240 个" in zh
+    assert "9,461 名" in zh and "49.1%" in zh
+    assert "100.0%" not in zh  # the engine's travel-time gap is not the official's question
+    en = " ".join(routes_sentences(summary, rec, "en"))
+    assert "217 team-days" in en and "9,461" in en
+    # Without a bound on children, the engine's quality sentence stands.
+    del summary["children_upper_bound"]
+    assert routes_sentences(summary, rec, "zh")[-1] == quality(rec, "zh")
