@@ -519,3 +519,17 @@ def test_rest_days_between_free_trips_are_kept() -> None:
     no_rest = _two_groups(Calendar(horizon_days=4, trip_max_days=3))
     assert check_trips(no_rest, [trip1, trip2]) == []
     assert any("rest day" in b for b in check_trips(problem, [trip1, trip2]))
+
+
+def test_a_trip_that_breaks_a_rule_once_timed_is_left_out_not_fatal() -> None:
+    from lnplan.optimize.routing.solve import _without_broken_trips
+
+    problem = _two_day_problem()
+    good = PlannedTrip(0, 0, 1, (0,), (11 * H,), 86400 + 11 * H)  # A, a night there, home
+    bad = PlannedTrip(0, 2, 4, (1,), (2 * 86400 + 22 * H,), 2 * 86400 + 23 * H)  # B at night
+    assert check_trips(problem, [good]) == [] and check_trips(problem, [good, bad])
+    kept, removed = _without_broken_trips(problem, [good, bad])
+    assert removed == 1 and kept == [good] and check_trips(problem, kept) == []
+    # A broken trip that holds a stop that must be visited cannot be left out: the caller raises.
+    mandatory = replace(problem, stops=tuple(replace(s, drop_penalty=None) for s in problem.stops))
+    assert _without_broken_trips(mandatory, [good, bad])[1] is None
