@@ -31,7 +31,7 @@ import logging
 import pickle
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lnplan import __version__
 
@@ -223,20 +223,30 @@ def save_to_disk(run_dir: Path | str, output: ProgrammeOutput, key: str) -> Path
     return path
 
 
+def _recall(store: OrderedDict[str, Any], key: str) -> Any:
+    """``store[key]`` (now the most recently used), or None."""
+    value = store.get(key)
+    if value is not None:
+        store.move_to_end(key)
+    return value
+
+
+def _remember(store: OrderedDict[str, Any], key: str, value: Any, size: int) -> None:
+    """Keep ``value`` under ``key``; the least recently used entries beyond ``size`` go."""
+    store[key] = value
+    store.move_to_end(key)
+    while len(store) > size:
+        store.popitem(last=False)
+
+
 def load_from_memory(key: str) -> ProgrammeOutput | None:
     """The output this process computed under ``key``, if still kept."""
-    output = _memory.get(key)
-    if output is not None:
-        _memory.move_to_end(key)
-    return output
+    return cast("ProgrammeOutput | None", _recall(_memory, key))
 
 
 def save_to_memory(key: str, output: ProgrammeOutput) -> None:
     """Keep ``output`` under ``key`` (the oldest entries go beyond :data:`MEMORY_SIZE`)."""
-    _memory[key] = output
-    _memory.move_to_end(key)
-    while len(_memory) > MEMORY_SIZE:
-        _memory.popitem(last=False)
+    _remember(_memory, key, output, MEMORY_SIZE)
 
 
 def clear_memory() -> None:
@@ -255,18 +265,12 @@ WORLD_FILES_KEY = "world_files.key"
 
 def load_world_from_memory(key: str) -> World | None:
     """The world this process built under ``key``, if still kept."""
-    world = _worlds.get(key)
-    if world is not None:
-        _worlds.move_to_end(key)
-    return world
+    return cast("World | None", _recall(_worlds, key))
 
 
 def save_world_to_memory(key: str, world: World) -> None:
     """Keep ``world`` under ``key`` (at most :data:`WORLDS_IN_MEMORY`)."""
-    _worlds[key] = world
-    _worlds.move_to_end(key)
-    while len(_worlds) > WORLDS_IN_MEMORY:
-        _worlds.popitem(last=False)
+    _remember(_worlds, key, world, WORLDS_IN_MEMORY)
 
 
 def load_world_from_disk(run_dir: Path | str, key: str) -> World | None:
