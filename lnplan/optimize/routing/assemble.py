@@ -4,7 +4,7 @@ contract's fields (objective recomputed independently, bound, gap, status)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from lnplan.optimize.result import proven_gap, status_of
 from lnplan.optimize.routing.bound import PROOF, objective_bound
@@ -26,6 +26,51 @@ def _left_at(cal: Calendar, arrival_s: int, leg_s: int) -> int:
     """Wall-clock departure of a drive of ``leg_s`` working seconds that arrives at ``arrival_s``
     (a lunch break inside the drive pauses it)."""
     return cal.wall_start(cal.work_of(arrival_s, up=True) - leg_s)
+
+
+def _team_day(
+    problem: RoutingProblem,
+    p: PlannedTrip,
+    day: int,
+    visits: Sequence[Visit],
+    drive: tuple[int, float],
+    night: int,
+) -> TeamDay:
+    """One day of a trip: its visits, its driving (seconds, km) and where the team sleeps."""
+    return TeamDay(
+        team=p.team,
+        day=day,
+        visits=tuple(visits),
+        children=sum(v.demand for v in visits),
+        driving_s=drive[0],
+        driving_km=drive[1],
+        overnight_node=night,
+        overnight_name=problem.node_name(night),
+    )
+
+
+def _whole_trip(
+    problem: RoutingProblem,
+    p: PlannedTrip,
+    depart_s: int,
+    visits: Sequence[Visit],
+    days: Sequence[TeamDay],
+    drive: tuple[int, float],
+) -> Trip:
+    """The trip of ``p`` from its visits and days; ``drive`` is its total (seconds, km)."""
+    team = problem.teams[p.team]
+    return Trip(
+        team=p.team,
+        team_name=team.name or f"team {p.team}",
+        base_node=team.base,
+        depart_s=depart_s,
+        return_s=p.return_s,
+        visits=tuple(visits),
+        days=tuple(days),
+        demand=sum(v.demand for v in visits),
+        travel_time_s=drive[0],
+        distance_km=drive[1],
+    )
 
 
 def _trip(problem: RoutingProblem, p: PlannedTrip) -> Trip:
@@ -64,30 +109,9 @@ def _trip(problem: RoutingProblem, p: PlannedTrip) -> Trip:
             visits.extend(day_visits)
             total_s += drive_s
             total_km += drive_km
-            days.append(
-                TeamDay(
-                    team=p.team,
-                    day=d,
-                    visits=tuple(day_visits),
-                    children=sum(v.demand for v in day_visits),
-                    driving_s=drive_s,
-                    driving_km=drive_km,
-                    overnight_node=night,
-                    overnight_name=problem.node_name(night),
-                )
-            )
-        return Trip(
-            team=p.team,
-            team_name=team.name or f"team {p.team}",
-            base_node=team.base,
-            depart_s=cal.day_open_s(p.first_day),
-            return_s=p.return_s,
-            visits=tuple(visits),
-            days=tuple(days),
-            demand=sum(v.demand for v in visits),
-            travel_time_s=total_s,
-            distance_km=total_km,
-        )
+            days.append(_team_day(problem, p, d, day_visits, (drive_s, drive_km), night))
+        depart = cal.day_open_s(p.first_day)
+        return _whole_trip(problem, p, depart, visits, days, (total_s, total_km))
     nodes = [team.base] + [problem.stops[i].node for i in p.stops] + [end]
     legs_s = [int(tt[a, b]) for a, b in itertools.pairwise(nodes)]
     legs_km = [float(km[a, b]) for a, b in itertools.pairwise(nodes)]
@@ -115,30 +139,8 @@ def _trip(problem: RoutingProblem, p: PlannedTrip) -> Trip:
         drive_km = sum(legs_km[k] for k in range(len(arrivals)) if cal.day_of(arrivals[k]) == d)
         reached = [k for k in range(len(arrivals)) if cal.day_of(arrivals[k]) <= d]
         night = nodes[reached[-1] + 1] if reached else team.base
-        days.append(
-            TeamDay(
-                team=p.team,
-                day=d,
-                visits=todays,
-                children=sum(v.demand for v in todays),
-                driving_s=drive_s,
-                driving_km=drive_km,
-                overnight_node=night,
-                overnight_name=problem.node_name(night),
-            )
-        )
-    return Trip(
-        team=p.team,
-        team_name=team.name or f"team {p.team}",
-        base_node=team.base,
-        depart_s=depart,
-        return_s=p.return_s,
-        visits=tuple(visits),
-        days=tuple(days),
-        demand=sum(v.demand for v in visits),
-        travel_time_s=sum(legs_s),
-        distance_km=sum(legs_km),
-    )
+        days.append(_team_day(problem, p, d, todays, (drive_s, drive_km), night))
+    return _whole_trip(problem, p, depart, visits, days, (sum(legs_s), sum(legs_km)))
 
 
 def build_result(
