@@ -4,7 +4,7 @@ Programmes return results (:class:`lnplan.programs.ProgrammeOutput`); this modul
 
 - :func:`write_output` — one programme's tables as ``<table>.csv`` (UTF-8 with BOM, so that Excel
   opens the Chinese intact), ``.xlsx`` when asked, and its layers in ``<programme>.gpkg``;
-- :func:`write_outputs` — every programme, then the run's workbook ``方案汇总.xlsx`` (a first
+- :func:`write_run_deliverables` — the run's workbook ``方案汇总.xlsx`` (a first
   sheet of key figures and settings, then a sheet per table with Chinese headers and units, column
   widths that fit, frozen header rows) and ``layers.gpkg`` (every shareable layer in EPSG:4326;
   each layer's Chinese name is its GeoPackage description and in ``layer_names.csv``).
@@ -162,17 +162,6 @@ def write_output(output: ProgrammeOutput, folder: Path, *, formats: Sequence[str
             layer.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
             written.append(path)
     return written
-
-
-def write_outputs(
-    scenario: Scenario, outputs: Sequence[ProgrammeOutput], out_dir: Path
-) -> list[Path]:
-    """Every programme's files, then the run's workbook and GeoPackage of shareable layers."""
-    out = Path(out_dir)
-    written: list[Path] = []
-    for output in outputs:
-        written += write_output(output, out / output.name, formats=list(scenario.output.formats))
-    return written + write_run_deliverables(scenario, outputs, out)
 
 
 def write_run_deliverables(

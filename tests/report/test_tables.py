@@ -13,7 +13,7 @@ import pytest
 
 from lnplan.errors import LnplanError
 from lnplan.programs import ProgrammeOutput
-from lnplan.report.tables import WORKBOOK, write_output, write_outputs
+from lnplan.report.tables import WORKBOOK, write_output, write_run_deliverables
 from lnplan.scenario import load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "quick.toml"
@@ -49,7 +49,7 @@ def test_household_columns_are_refused(tmp_path: Path) -> None:
 
 def test_workbook_and_run_geopackage(tmp_path: Path) -> None:
     sc = load_scenario(SCENARIO)
-    paths = write_outputs(sc, [output()], tmp_path)
+    paths = write_run_deliverables(sc, [output()], tmp_path)
     book = openpyxl.load_workbook(tmp_path / WORKBOOK)
     first, sites = book.worksheets[0], book.worksheets[1]
     assert first.title == "关键数字与设置"
