@@ -191,6 +191,7 @@ html,body{margin:0;padding:0}
 .ln-num span{display:block;width:18px;height:18px;border-radius:50%;color:#fff;
  font:bold 11px/18px sans-serif;text-align:center;border:1px solid #fff;
  box-shadow:0 0 2px #000}
+.ln-far .ln-num span{width:8px;height:8px;margin:5px;font-size:0;border-width:1px}
 .ln-city{font:bold 13px "Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#444;
  text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap;pointer-events:none}
 .leaflet-popup-content{font:13px/1.5 "Noto Sans CJK SC","Microsoft YaHei",sans-serif}
@@ -244,7 +245,10 @@ document.querySelectorAll('.ln-box').forEach(function(b){
  btn.onclick=function(){b.classList.toggle('ln-folded');};
 });
 L.control.zoom({position:'bottomleft'}).addTo(map);
-map.invalidateSize(); map.fitBounds(%(bounds)s);
+// Province-wide, the numbered stops are small dots; their numbers show from zoom 9 on.
+function far(){map.getContainer().classList.toggle('ln-far',map.getZoom()<9);}
+map.on('zoomend',far);
+map.invalidateSize(); map.fitBounds(%(bounds)s,{padding:[14,14]}); far();
 document.body.setAttribute('data-ln-ready','1');
 });
 """

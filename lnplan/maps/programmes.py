@@ -487,9 +487,9 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
         [
             (
                 "#ffffff",
-                "数字为到访顺序；虚线圈为住宿地"
+                "数字为到访顺序（放大地图后显示）；虚线圈为住宿地"
                 if zh
-                else "Numbers: visiting order; dashed ring: overnight place",
+                else "Numbers: visiting order (shown when zoomed in); dashed ring: overnight place",
             )
         ],
         kind="dot",
