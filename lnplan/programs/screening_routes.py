@@ -37,8 +37,15 @@ misses are reported (``floors`` table, ``floors_met``). The summary states the n
 children the teams can screen (:func:`upper_bound`) with the gap. With ``target_share`` and
 ``deadline``, :func:`size_campaign` finds the fewest teams reaching the share by the deadline.
 
-Not settable yet (refused as unknown keys): blocked dates per team and township time windows;
-the routing model has no per-team calendar and the scenario no window table.
+Per team and per township (:func:`_team_days_and_hours`):
+
+- ``team_blocked_dates``: team ``k`` (numbered from 1) does no screening on these dates (leave,
+  another duty). None of its trips includes them: it is back at its base the working day before
+  and leaves again the working day after, because a team called to another duty is not in the
+  field; blocked days count as days off between two trips (``rest_days``).
+- ``visiting_hours`` / ``visiting_hours_by_township``: a township hospital receives a team only
+  in these hours; the visit (set-up included) starts inside them and may run on, as a hospital
+  that has received a team keeps its rooms for it. The same hours hold on every working day.
 
 Outputs (aggregates by township; no household rows): tables ``schedule`` (per team, date and
 visit: arrival, start, end, departure), ``trips`` (leave and return), ``team_days`` (children, km
@@ -366,6 +373,9 @@ def build_plan(
     towns = world.townships[world.townships["children_8_14"] > 0].reset_index(drop=True)
     if towns.empty:
         raise InputError("world.townships: no township has children awaiting screening")
+    _check_township_codes(sec, world)
+    if sec.gather_km is not None:
+        raise InputError("screening.gather_km: gathering points are not planned yet; leave it out")
     bases = team_bases(sec, world)
     distinct = list(dict.fromkeys(bases))
     nb = len(distinct)
@@ -435,6 +445,9 @@ def build_plan(
         for s, p in zip(problem.stops, part_of_stop, strict=True)
     )
     problem = replace(problem, stops=stops)
+    problem = _team_days_and_hours(
+        problem, sec, dates, [str(towns["code"].iloc[p.row]) for p in part_of_stop]
+    )
     return Plan(
         problem=problem,
         towns=towns,
@@ -452,6 +465,55 @@ def build_plan(
         priority_codes=_priority_codes(world),
         counties=world.counties,
     )
+
+
+def _check_township_codes(sec: ScreeningSection, world: World) -> None:
+    """Every township code of ``visiting_hours_by_township`` is a township of the world."""
+    known = set(world.townships["code"].astype(str))
+    for code in sec.visiting_hours_by_township:
+        if code not in known:
+            near = difflib.get_close_matches(code, sorted(known), n=3, cutoff=0.6)
+            raise InputError(
+                f"screening.visiting_hours_by_township: township code {code!r} is not a "
+                f"township of the data (give the township codes of the data"
+                + (f"; closest: {', '.join(near)})" if near else ")")
+            )
+
+
+def _team_days_and_hours(
+    problem: RoutingProblem, sec: ScreeningSection, dates: CampaignDates, codes: list[str]
+) -> RoutingProblem:
+    """The teams' blocked days and the stops' visiting hours, from the scenario.
+
+    Team ``k`` (numbered from 1) does not work on its ``team_blocked_dates`` that are working
+    days of the campaign (the others are no working day anyway). A visit to a township starts
+    inside its visiting hours (``visiting_hours_by_township``, else ``visiting_hours``), on any
+    working day: one window per day and hours, on the model's clock (seconds since day 0, 00:00).
+    ``codes`` are the township codes of the problem's stops.
+    """
+    day_of = {d: k for k, d in enumerate(dates.dates)}
+    teams = tuple(
+        replace(
+            team,
+            blocked_days=tuple(
+                sorted(day_of[d] for d in sec.team_blocked_dates.get(k + 1, []) if d in day_of)
+            ),
+        )
+        for k, team in enumerate(problem.teams)
+    )
+    if not sec.visiting_hours and not sec.visiting_hours_by_township:
+        return replace(problem, teams=teams)
+    day_s = problem.calendar.day_length_s
+    stops = []
+    for stop, code in zip(problem.stops, codes, strict=True):
+        hours = sec.hours_of(code)
+        windows = tuple(
+            (d * day_s + a.hour * 3600 + a.minute * 60, d * day_s + b.hour * 3600 + b.minute * 60)
+            for d in range(len(dates.dates))
+            for a, b in hours
+        )
+        stops.append(replace(stop, time_windows_s=windows))
+    return replace(problem, teams=teams, stops=tuple(stops))
 
 
 def _fit_offer(
