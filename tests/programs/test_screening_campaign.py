@@ -141,3 +141,84 @@ def test_an_unknown_township_code_in_the_visiting_hours_is_named(small) -> None:
     sc = _with(scenario, visiting_hours_by_township={"999999999": ["08:00-10:00"]})
     with pytest.raises(InputError, match="township code '999999999' is not a township"):
         screening_routes.build_plan(sc, world)
+
+
+# --- gathering points ---------------------------------------------------------------------------
+
+
+def test_gather_hosts_cover_the_most_children_first() -> None:
+    """Four townships on a line, 3 km apart: the one that gathers the most children hosts."""
+    import numpy as np
+
+    from lnplan.programs.screening_routes import gather_hosts
+
+    x = np.array([0.0, 3.0, 6.0, 9.0])
+    km = np.abs(x[:, None] - x[None, :])
+    children = np.array([1, 1, 10, 5])
+    codes = ["a", "b", "c", "d"]
+    # c sees 1 + 10 + 5 = 16 (b, c, d), more than b's 12: c hosts them; a is left alone
+    assert gather_hosts(km, children, codes, 3.0).tolist() == [0, 2, 2, 2]
+    # a tie (b and c both see 4): the lower code, b, hosts a, b, c; then d alone
+    assert gather_hosts(km, np.array([2, 1, 1, 2]), codes, 3.0).tolist() == [1, 1, 1, 3]
+    assert gather_hosts(km, children, codes, None).tolist() == [0, 1, 2, 3]
+    assert gather_hosts(km, children, codes, 1.0).tolist() == [0, 1, 2, 3]
+
+
+@pytest.fixture(scope="module")
+def gathered(small, tmp_path_factory):
+    scenario, world = small
+    sc = _with(scenario, gather_km=6.0)
+    return sc, screening_routes.run(sc, world, tmp_path_factory.mktemp("gather"))
+
+
+def test_gathered_children_are_counted_at_a_host_within_gather_km(small, gathered, plain) -> None:
+    _, world = small
+    sc, out = gathered
+    assert _problems(sc, world, out) == []
+    g = out.tables["gathering"]
+    assert not g.empty and (g["km_to_host"] <= 6.0).all()
+    assert g["township_code"].is_unique
+    sched = out.tables["schedule"]
+    members = set(g.loc[g["host_code"] != g["township_code"], "township_code"])
+    assert not members & set(sched["township_code"].astype(str))  # served at their host
+    at_hosts = sched.groupby("township_code")["children_screened"].sum()
+    counted = g.groupby("host_code")["children_screened"].sum()
+    for host, n in counted.items():
+        assert at_hosts.get(host, 0) == n
+    # coverage counts every township's own children
+    assert (
+        out.tables["coverage_by_city"]["children_screened"].sum()
+        == sched["children_screened"].sum()
+    )
+    assert out.summary["townships_gathered"] == len(members)
+    assert out.summary["townships_served"] > out.summary["townships_visited"]
+    assert "gathering" not in plain.tables and "gather_km" not in plain.summary  # default
+
+
+def test_the_checker_catches_a_host_too_far_and_a_wrong_count(small, gathered) -> None:
+    _, world = small
+    sc, out = gathered
+    g = out.tables["gathering"]
+    far = float(g["km_to_host"].max())
+    assert far > 1.0
+    # read against a smaller gather_km, the plan serves townships too far from their host
+    closer = _with(sc, gather_km=far / 2)
+    assert any("farther than gather_km" in p for p in _problems(closer, world, out))
+    # a township counted at its host with a child more than the visits screened
+    tabs = {k: v.copy() for k, v in out.tables.items()}
+    row = tabs["gathering"].index[-1]
+    tabs["gathering"].loc[row, "children_screened"] += 1
+    assert any("the visits at" in p for p in _problems(sc, world, out, tabs))
+    # a gathered township moved to a township far away, which no visit serves
+    tabs = {k: v.copy() for k, v in out.tables.items()}
+    codes = sorted(set(world.townships["code"].astype(str)) - set(g["township_code"]))
+    tabs["gathering"].loc[row, "host_code"] = codes[-1]
+    found = _problems(sc, world, out, tabs)
+    assert any("farther than gather_km" in p for p in found)
+    assert any(f"the visits at {codes[-1]}" in p for p in found)
+
+
+def test_gather_km_is_validated() -> None:
+    path = REPO / "scenarios" / "quick.toml"
+    with pytest.raises(ScenarioError, match="gather_km"):
+        load_scenario(path, ["screening.gather_km=0"])
