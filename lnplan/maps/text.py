@@ -243,11 +243,10 @@ def routes_sentences(
         ]
         if summary.get("gathering_points") is not None:
             out.append(
-                f"另有 {count(int(summary.get('townships_gathered', 0)))} 个乡镇的儿童由家庭送至 "
-                f"{summary.get('gather_km')} 公里内的 "
-                f"{count(int(summary.get('gathering_points', 0)))} 个集中筛查点（乡镇卫生院）"
-                f"筛查，共有 {count(int(summary.get('townships_served', 0)))} "
-                "个乡镇的儿童得到筛查。"
+                f"其中 {count(int(summary.get('gathering_points', 0)))} 个集中筛查点（乡镇卫生院）"
+                f"还筛查了 {count(int(summary.get('townships_gathered', 0)))} 个邻近乡镇"
+                f"（{float(summary.get('gather_km', 0)):g} 公里内）由家庭送来的儿童，"
+                f"共有 {count(int(summary.get('townships_served', 0)))} 个乡镇的儿童得到筛查。"
             )
         if summary.get("team_days_blocked"):
             out.append(
@@ -280,11 +279,11 @@ def routes_sentences(
         ]
         if summary.get("gathering_points") is not None:
             out.append(
-                f"The children of {count(int(summary.get('townships_gathered', 0)))} more "
-                f"townships are brought by their families to "
-                f"{count(int(summary.get('gathering_points', 0)))} gathering points (township "
-                f"hospitals) within {summary.get('gather_km')} km; children of "
-                f"{count(int(summary.get('townships_served', 0)))} townships are screened."
+                f"{count(int(summary.get('gathering_points', 0)))} of these township hospitals "
+                f"also screen the children of {count(int(summary.get('townships_gathered', 0)))} "
+                f"nearby townships (within {float(summary.get('gather_km', 0)):g} km), brought by "
+                f"their families; children of {count(int(summary.get('townships_served', 0)))} "
+                "townships are screened."
             )
         if summary.get("team_days_blocked"):
             out.append(

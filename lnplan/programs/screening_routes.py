@@ -754,6 +754,7 @@ def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
             }
         )
     offered_rows = {p.row for p in plan.parts}
+    late = _hours_too_late(plan)
     at_host = screened
     screened = _share_out(plan, at_host)
     left = towns["children_8_14"].to_numpy() - screened
@@ -763,6 +764,10 @@ def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
         where = "" if h == i else f"在{towns['county'].iloc[h]}{towns['name'].iloc[h]}集中筛查；"
         if i in plan.unreachable:
             reasons.append(plan.unreachable[i])
+        elif h in late and not screened[i]:
+            reasons.append(
+                where + "接待时间过晚：在乡镇卫生院接待时间内开始的筛查无法在当天工作结束前完成"
+            )
         elif h not in offered_rows:
             reasons.append(where + "未纳入方案：其他乡镇每个工作日可筛查更多儿童")
         elif screened[i]:
@@ -793,6 +798,19 @@ def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
     if plan.gathering:
         out["gathering"] = gathering_table(plan, screened)
     return out
+
+
+def _hours_too_late(plan: Plan) -> set[int]:
+    """Township rows none of whose visits can start in visiting hours and end by the day's end."""
+    from lnplan.optimize.routing.calendar import allowed_start_intervals
+
+    problem = plan.problem
+    fits: dict[int, bool] = {}
+    for k, stop in enumerate(problem.stops):
+        row = plan.part_of_stop[k].row
+        ok = not stop.time_windows_s or bool(allowed_start_intervals(problem.calendar, stop))
+        fits[row] = fits.get(row, False) or ok
+    return {row for row, ok in fits.items() if not ok}
 
 
 def _share_out(plan: Plan, at_host: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -1216,13 +1234,14 @@ def _campaign_summary(
     if sec.gather_km is None:
         return out
     g = tabs.get("gathering", pd.DataFrame(columns=GATHERING_COLUMNS))
-    at_others = g[g["host_code"] != g["township_code"]]
+    # Screened at another township's hospital: the townships and the hospitals that served them.
+    brought = g[(g["host_code"] != g["township_code"]) & (g["children_screened"] > 0)]
     visited = set(tabs["schedule"]["township_code"].astype(str))
     served = len(visited - set(g["host_code"])) + int((g["children_screened"] > 0).sum())
     return out | {
         "gather_km": sec.gather_km,
-        "gathering_points": int(g["host_code"].nunique()),
-        "townships_gathered": len(at_others),
+        "gathering_points": int(brought["host_code"].nunique()),
+        "townships_gathered": len(brought),
         "townships_served": served,
     }
 

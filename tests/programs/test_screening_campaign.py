@@ -190,7 +190,8 @@ def test_gathered_children_are_counted_at_a_host_within_gather_km(small, gathere
         out.tables["coverage_by_city"]["children_screened"].sum()
         == sched["children_screened"].sum()
     )
-    assert out.summary["townships_gathered"] == len(members)
+    brought = g[(g["host_code"] != g["township_code"]) & (g["children_screened"] > 0)]
+    assert out.summary["townships_gathered"] == len(brought) > 0
     assert out.summary["townships_served"] > out.summary["townships_visited"]
     assert "gathering" not in plain.tables and "gather_km" not in plain.summary  # default
 
@@ -222,3 +223,13 @@ def test_gather_km_is_validated() -> None:
     path = REPO / "scenarios" / "quick.toml"
     with pytest.raises(ScenarioError, match="gather_km"):
         load_scenario(path, ["screening.gather_km=0"])
+
+
+def test_a_township_whose_hours_leave_no_time_is_listed_with_the_reason(small, tmp_path) -> None:
+    scenario, world = small
+    code = str(world.townships.loc[world.townships["children_8_14"] > 0, "code"].iloc[0])
+    sc = _with(scenario, visiting_hours_by_township={code: ["16:45-17:00"]})
+    out = screening_routes.run(sc, world, tmp_path)
+    assert code not in set(out.tables["schedule"]["township_code"].astype(str))
+    left = out.tables["unscreened"].set_index("township_code")
+    assert "接待时间过晚" in left.loc[code, "reason"]
