@@ -1014,14 +1014,19 @@ def _gathered_points(per: pd.DataFrame, gathering: pd.DataFrame) -> pd.DataFrame
 def upper_bound(plan: Plan, sec: ScreeningSection, *, n_teams: int, days: int) -> tuple[int, str]:
     """An upper bound on the children ``n_teams`` teams can screen in ``days`` working days.
 
-    The smaller of two: capacity (every team-day screens a full day after one set-up), and a
-    fractional knapsack over the visit-days (each costs its set-up and screening time, the first
-    of a township also the shortest drive into it) filling all teams' working time. Both ignore
-    the rest of the driving, so no plan screens more. Returns the bound and what gives it.
+    The team-days are ``n_teams × days``, less the teams' blocked days when they are the plan's
+    own teams and days. The smaller of two: capacity (every team-day screens a full day after
+    one set-up), and a fractional knapsack over the visit-days (each costs its set-up and
+    screening time, the first of a township also the shortest drive into it) filling all teams'
+    working time. Both ignore the rest of the driving, so no plan screens more. Returns the
+    bound and what gives it.
     """
-    capacity = n_teams * days * children_per_team_day(sec)
+    team_days = n_teams * days
+    if n_teams == len(plan.problem.teams) and days == plan.problem.calendar.horizon_days:
+        team_days -= sum(len(t.blocked_days) for t in plan.problem.teams)  # team_blocked_dates
+    capacity = team_days * children_per_team_day(sec)
     work = plan.problem.calendar.work_per_day_s
-    budget = float(n_teams * days * work)
+    budget = float(team_days * work)
     items = sorted(
         ((p.children, service_s(sec, p.children) + plan_reach(plan, p)) for p in plan.all_parts),
         key=lambda it: -it[0] / it[1],

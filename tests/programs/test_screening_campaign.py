@@ -73,9 +73,25 @@ def test_a_team_does_not_work_on_its_blocked_dates(small, plain, tmp_path) -> No
     for _, t in mine.iterrows():
         assert not t["leave_date"] <= blocked.isoformat() <= t["return_date"]
     assert blocked.isoformat() not in set(out.tables["team_days"].query("team == '1队'")["date"])
+    # the blocked team-day is not available
+    assert out.summary["team_days_available"] == 2 * 5 - 1 == out.summary["team_days_blocked"] + 8
     # the plain plan, read against the blocked date, breaks the rule: the checker says so
     found = _problems(sc, world, plain)
     assert any("team_blocked_dates" in p and "1队" in p for p in found)
+
+
+def test_the_bound_on_children_leaves_out_blocked_team_days() -> None:
+    scenario = load_scenario(REPO / "scenarios" / "quick.toml", SETTINGS)
+    world = build_world(scenario)
+    sec = scenario.screening
+    plain = screening_routes.build_plan(scenario, world)
+    sc = _with(scenario, team_blocked_dates={1: [dt.date(2023, 9, 5), dt.date(2023, 9, 6)]})
+    blocked = screening_routes.build_plan(sc, world)
+    assert [t.blocked_days for t in blocked.problem.teams] == [(1, 2), ()]
+    free, _ = screening_routes.upper_bound(plain, sec, n_teams=2, days=5)
+    less, _ = screening_routes.upper_bound(blocked, sc.screening, n_teams=2, days=5)
+    assert less < free
+    assert less <= 8 * screening_routes.children_per_team_day(sec)
 
 
 def test_team_blocked_dates_are_validated_with_the_team_and_date() -> None:
