@@ -370,11 +370,63 @@ class FundingSection(_Section):
 
 #: Screening settings planners ask for that the tours cannot honour yet, with the reason.
 _SCREENING_NOT_YET = {
-    "team_blocked_dates": "the routing model has one calendar for all teams; use blocked_dates "
-    "(no team works) or fewer n_teams",
-    "time_windows": "townships cannot yet be given visiting hours; every working hour is allowed",
-    "gather_km": "screening at gathering points is not planned yet; each township is visited",
+    "time_windows": "townships' hours are set as visiting_hours (every township) and "
+    "visiting_hours_by_township (township code -> hours), e.g. visiting_hours = ['08:00-11:30']",
 }
+
+
+def _hours(text: Any, key: str) -> tuple[dt.time, dt.time]:
+    """``"HH:MM-HH:MM"`` as two times, with an error naming the key."""
+    try:
+        a, b = str(text).split("-")
+        start, end = dt.time.fromisoformat(a.strip()), dt.time.fromisoformat(b.strip())
+    except ValueError:
+        raise ValueError(
+            f"{key}: {text!r} is not visiting hours; write 'HH:MM-HH:MM', e.g. '08:00-11:30'"
+        ) from None
+    if end <= start:
+        raise ValueError(f"{key}: {text!r} ends before it starts")
+    return start, end
+
+
+def _team_dates(raw: Any) -> dict[int, list[dt.date]]:
+    """``team_blocked_dates`` as team number -> sorted dates; ``[from, to]`` pairs are ranges."""
+    if not isinstance(raw, Mapping):
+        raise ValueError(
+            "team_blocked_dates: give a table of team number -> dates, e.g. "
+            '{"2" = [2023-09-18, [2023-10-09, 2023-10-13]]} ([from, to]: every date between)'
+        )
+    out: dict[int, list[dt.date]] = {}
+    for key, items in raw.items():
+        try:
+            team = int(str(key).strip().removesuffix("队"))
+        except ValueError:
+            raise ValueError(
+                f"team_blocked_dates: {key!r} is not a team number (1, 2, ...)"
+            ) from None
+        if not isinstance(items, list | tuple):
+            items = [items]
+        dates: set[dt.date] = set()
+        for item in items:
+            pair = list(item) if isinstance(item, list | tuple) else [item, item]
+            try:
+                if len(pair) != 2:
+                    raise ValueError
+                a, b = (
+                    d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for d in pair
+                )
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"team_blocked_dates: team {team}: {item!r} is not a date or a [from, to] "
+                    "pair of dates (write 2023-09-18 or [2023-09-18, 2023-09-22])"
+                ) from None
+            if b < a:
+                raise ValueError(
+                    f"team_blocked_dates: team {team}: the range [{a}, {b}] ends before it starts"
+                )
+            dates.update(a + dt.timedelta(days=k) for k in range((b - a).days + 1))
+        out[team] = sorted(dates | set(out.get(team, [])))
+    return out
 
 
 class ScreeningSection(_Section):
@@ -396,6 +448,31 @@ class ScreeningSection(_Section):
     )
     blocked_dates: list[dt.date] = Field(
         default_factory=list, description="dates no team works (besides weekends and holidays)"
+    )
+    team_blocked_dates: dict[int, list[dt.date]] = Field(
+        default_factory=dict,
+        description="per team number (1 = the first team): dates the team does not work (leave, "
+        'another duty), e.g. {"2" = [2023-09-18, [2023-10-09, 2023-10-13]]} ([from, to]: every '
+        "date between); none of its trips includes them, and they count as days off between "
+        "two trips",
+    )
+    visiting_hours: list[str] = Field(
+        default_factory=list,
+        description="hours at which township hospitals receive a team, 'HH:MM-HH:MM' each, e.g. "
+        "['08:00-11:30']: a visit starts inside them (the screening may run on); empty: any "
+        "working hour",
+    )
+    visiting_hours_by_township: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="township code -> its own visiting hours (replace visiting_hours there)",
+    )
+    gather_km: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="road km: the children of townships within this distance of a host "
+        "township's hospital are screened there (their families bring them); hosts are chosen "
+        "greedily, most children gathered first; unset: every township is visited",
     )
     balance_weight: float = Field(
         default=0.0, ge=0, description="weight of the busiest trip's working time (0: none)"
@@ -449,6 +526,8 @@ class ScreeningSection(_Section):
             for key, why in _SCREENING_NOT_YET.items():
                 if key in raw:
                     raise ValueError(f"{key}: not supported yet: {why}")
+            if "team_blocked_dates" in raw:
+                raw = {**raw, "team_blocked_dates": _team_dates(raw["team_blocked_dates"])}
         return raw
 
     @property
@@ -481,7 +560,41 @@ class ScreeningSection(_Section):
             raise ValueError(
                 f"max_trip_days: {self.max_trip_days} exceeds horizon_days {self.horizon_days}"
             )
+        self._check_team_dates()
+        for text in self.visiting_hours:
+            self._check_hours(text, "visiting_hours")
+        for code, hours in self.visiting_hours_by_township.items():
+            if not hours:
+                raise ValueError(f"visiting_hours_by_township: township {code}: no hours given")
+            for text in hours:
+                self._check_hours(text, f"visiting_hours_by_township: township {code}")
         return self
+
+    def _check_team_dates(self) -> None:
+        for team, dates in self.team_blocked_dates.items():
+            if not 1 <= team <= self.n_teams:
+                raise ValueError(
+                    f"team_blocked_dates: team {team} is not one of the teams 1..{self.n_teams}"
+                )
+            early = [d for d in dates if self.start_date and d < self.start_date]
+            if early:
+                raise ValueError(
+                    f"team_blocked_dates: team {team}: {early[0]} is before start_date "
+                    f"{self.start_date}"
+                )
+
+    def _check_hours(self, text: str, key: str) -> None:
+        start, end = _hours(text, key)
+        if end <= self.day_start or start >= self.day_end:
+            raise ValueError(
+                f"{key}: {text!r} lies outside the working day "
+                f"{self.day_start:%H:%M}-{self.day_end:%H:%M}"
+            )
+
+    def hours_of(self, code: str) -> list[tuple[dt.time, dt.time]]:
+        """Visiting hours of a township (its own, else ``visiting_hours``; empty: any hour)."""
+        texts = self.visiting_hours_by_township.get(str(code), self.visiting_hours)
+        return [_hours(t, "visiting_hours") for t in texts]
 
 
 class StabilitySection(_Section):

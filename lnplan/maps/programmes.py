@@ -418,6 +418,15 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
     if days is not None and len(days) and "overnight" in days:
         for d in days.to_dict("records"):
             overnight[(str(d["team"]), int(d["trip"]), str(d[day_col]))] = str(d["overnight"])
+    gathered_at: dict[str, list[str]] = {}
+    gathering = out.tables.get("gathering")
+    if gathering is not None and len(gathering):
+        g = gathering[
+            (gathering["host_code"].astype(str) != gathering["township_code"].astype(str))
+            & (gathering["children_screened"] > 0)
+        ]
+        for host, town in zip(g["host_code"].astype(str), g["township"].astype(str), strict=True):
+            gathered_at.setdefault(host, []).append(town)
     nights = []
     for key, stops in sched.groupby(["team", "trip"], sort=False):
         team, trip = str(cast(tuple, key)[0]), int(cast(tuple, key)[1])
@@ -439,6 +448,14 @@ def routes_layers(page: MapPage, out: ProgrammeOutput, world: World) -> None:
                 ),
                 ("县（区）" if zh else "County", esc(s["county"])),
             ]
+            others = gathered_at.get(str(s["township_code"]), [])
+            if others:  # a gathering point: the neighbours whose children are brought here
+                rows.append(
+                    (
+                        "集中筛查" if zh else "Gathering point for",
+                        esc("、".join(others) if zh else ", ".join(others)),
+                    )
+                )
             popups.append(_popup(rows, f"{s['order']}. {esc(s['township'])}"))
         # One layer per trip: its straight-line route and its numbered stops.
         page.add(

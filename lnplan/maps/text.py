@@ -241,6 +241,20 @@ def routes_sentences(
             f"人的 {pct(share)}）。",
             f"共行驶约 {count(km)} 公里。",
         ]
+        if summary.get("gathering_points") is not None:
+            out.append(
+                f"其中 {count(int(summary.get('gathering_points', 0)))} 个集中筛查点（乡镇卫生院）"
+                f"还筛查了 {count(int(summary.get('townships_gathered', 0)))} 个邻近乡镇"
+                f"（{float(summary.get('gather_km', 0)):g} 公里内）由家庭送来的儿童，"
+                f"共有 {count(int(summary.get('townships_served', 0)))} 个乡镇的儿童得到筛查。"
+            )
+        if summary.get("team_days_blocked"):
+            out.append(
+                f"各队因休假或其他任务不能出队共 {count(int(summary['team_days_blocked']))} "
+                "个队·工作日，已从可用天数中扣除。"
+            )
+        if summary.get("visiting_hours"):
+            out.append(f"乡镇卫生院接待时间：{summary['visiting_hours']}，筛查均在接待时间内开始。")
         if needed is not None and available is not None:
             out.append(
                 f"筛查全部儿童约需 {count(needed)} 个队·工作日，本方案可用 {count(available)} 个。"
@@ -263,6 +277,21 @@ def routes_sentences(
             f"({pct(share)} of {count(waiting)} waiting).",
             f"About {count(km)} km driven.",
         ]
+        if summary.get("gathering_points") is not None:
+            out.append(
+                f"{count(int(summary.get('gathering_points', 0)))} of these township hospitals "
+                f"also screen the children of {count(int(summary.get('townships_gathered', 0)))} "
+                f"nearby townships (within {float(summary.get('gather_km', 0)):g} km), brought by "
+                f"their families; children of {count(int(summary.get('townships_served', 0)))} "
+                "townships are screened."
+            )
+        if summary.get("team_days_blocked"):
+            out.append(
+                f"{count(int(summary['team_days_blocked']))} team-days are blocked (leave, other "
+                "duties) and not counted as available."
+            )
+        if summary.get("visiting_hours"):
+            out.append(f"Visits start within the hospitals' hours ({summary['visiting_hours']}).")
         if needed is not None and available is not None:
             out.append(
                 f"Screening every child takes about {count(needed)} team-days; the plan has "

@@ -16,6 +16,12 @@ calendar (it calls the holiday package and the travel model itself): from the sc
 - the return to base, the trip length (at most ``max_trip_days`` working days), trips of a team
   that do not overlap, each team at its base of the scenario;
 - the km and hours driven and the overnight place of every team-day;
+- per team: no trip, visit or team-day on one of its ``team_blocked_dates`` (a trip's days from
+  leaving to return include none of them); per township: every visit starts inside its
+  visiting hours (``visiting_hours_by_township``, else ``visiting_hours``);
+- gathering points (``gather_km``): every township of the ``gathering`` table is served at one
+  host at most ``gather_km`` road km away (recomputed here), is not visited itself, and the
+  children of a host's visits are those the table counts for its townships;
 - the children: never more screened in a township than await there, and the totals of the
   schedule, the summary, ``unscreened`` and ``coverage_by_city`` agree.
 
@@ -353,8 +359,12 @@ def check_plan(
                 f"{places.label.get(here)}"
             )
 
+    bad += _team_dates_and_hours(sec, sched, trips, days)
+
     # Children.
     per = sched.groupby(sched["township_code"].astype(str))["children_screened"].sum()
+    if sec.gather_km is not None:
+        per = _gathered(sec, places, tables, per, bad)
     over = [(c, int(n), int(awaiting.get(c, 0))) for c, n in per.items() if n > awaiting.get(c, 0)]
     for c, n_, a_ in over[:5]:
         bad.append(f"township {c}: {n_} children screened, {a_} await")
@@ -374,3 +384,98 @@ def check_plan(
     if int(cities["children_screened"].sum()) != total:
         bad.append("coverage_by_city: the cities' children screened do not add up to the schedule")
     return bad
+
+
+def _date(text: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def _team_dates_and_hours(
+    sec: Any, sched: pd.DataFrame, trips: pd.DataFrame, days: pd.DataFrame
+) -> list[str]:
+    """Teams away or at work on their blocked dates; visits starting outside visiting hours."""
+    bad: list[str] = []
+    off = {f"{k}队": set(v) for k, v in sec.team_blocked_dates.items() if v}
+    for _, t in trips.iterrows():
+        mine = off.get(str(t["team"]))
+        leave, back = _date(t["leave_date"]), _date(t["return_date"])
+        if not mine or leave is None or back is None:
+            continue
+        hit = sorted(d for d in mine if leave <= d <= back)
+        if hit:
+            bad.append(
+                f"team {t['team']}, trip {t['trip']}: away from {leave} to {back}, but the team "
+                f"does not work on {hit[0]} (team_blocked_dates)"
+            )
+    for name, table in (("schedule", sched), ("team_days", days)):
+        for _, r in table.iterrows():
+            when = _date(r["date"])
+            if when is not None and when in off.get(str(r["team"]), ()):
+                bad.append(
+                    f"{name}: team {r['team']} works on {when}, one of its team_blocked_dates"
+                )
+    own = sec.visiting_hours_by_township
+    if not sec.visiting_hours and not own:
+        return bad
+    for _, v in sched.iterrows():
+        texts = own.get(str(v["township_code"]), sec.visiting_hours)
+        spans = []
+        for text in texts:
+            a, b = str(text).split("-")
+            spans.append((_minutes(a.strip()), _minutes(b.strip())))
+        begin = _minutes(v["start"])
+        if spans and not any(a <= begin <= b for a, b in spans):
+            bad.append(
+                f"team {v['team']}, {v['date']} {v['visit']}: starts at {v['start']}, outside "
+                f"the township's visiting hours {', '.join(texts)}"
+            )
+    return bad
+
+
+def _gathered(
+    sec: Any,
+    places: _Places,
+    tables: Mapping[str, pd.DataFrame],
+    at_visits: pd.Series,
+    bad: list[str],
+) -> pd.Series:
+    """Children screened per township when townships gather at hosts (``gather_km``).
+
+    ``at_visits`` are the children of the schedule per visited township; a host's children are
+    handed to the townships the ``gathering`` table serves there. Broken rules go to ``bad``.
+    """
+    g = tables.get("gathering")
+    if g is None or g.empty:
+        return at_visits
+    host = g["host_code"].astype(str)
+    town = g["township_code"].astype(str)
+    for code in sorted(set(town[town.duplicated()])):
+        bad.append(f"gathering: township {code} is served at more than one place")
+    for h, t, km_table in zip(host, town, g["km_to_host"], strict=True):
+        if h not in places.where or t not in places.where:
+            bad.append(f"gathering: unknown township {h if h not in places.where else t}")
+            continue
+        km = places.road_km(t, h)
+        if km > sec.gather_km + 0.05:
+            bad.append(
+                f"gathering: township {t} is served at {h}, {km:.1f} road km away, farther "
+                f"than gather_km {sec.gather_km:g}"
+            )
+        if abs(km - float(km_table)) > 0.06:
+            bad.append(f"gathering: township {t}: {km_table} km to {h} in the table, {km:.1f} here")
+        if t != h and t in at_visits.index:
+            bad.append(f"gathering: township {t} is served at {h} but is also visited itself")
+    counted = g.groupby(host)["children_screened"].sum()
+    for h in sorted(set(host)):
+        seen = int(at_visits.get(h, 0))
+        if seen != int(counted[h]):
+            bad.append(
+                f"gathering: the visits at {h} screen {seen} children, the townships served "
+                f"there count {int(counted[h])}"
+            )
+    alone = at_visits[~at_visits.index.isin(set(host))]
+    shared = g.groupby(town)["children_screened"].sum()
+    return pd.concat([alone, shared]).groupby(level=0).sum()

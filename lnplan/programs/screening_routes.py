@@ -37,14 +37,30 @@ misses are reported (``floors`` table, ``floors_met``). The summary states the n
 children the teams can screen (:func:`upper_bound`) with the gap. With ``target_share`` and
 ``deadline``, :func:`size_campaign` finds the fewest teams reaching the share by the deadline.
 
-Not settable yet (refused as unknown keys): blocked dates per team and township time windows;
-the routing model has no per-team calendar and the scenario no window table.
+Per team and per township (:func:`_team_days_and_hours`):
+
+- ``team_blocked_dates``: team ``k`` (numbered from 1) does no screening on these dates (leave,
+  another duty). None of its trips includes them: it is back at its base the working day before
+  and leaves again the working day after, because a team called to another duty is not in the
+  field; blocked days count as days off between two trips (``rest_days``).
+- ``visiting_hours`` / ``visiting_hours_by_township``: a township hospital receives a team only
+  in these hours; the visit (set-up included) starts inside them and may run on, as a hospital
+  that has received a team keeps its rooms for it. The same hours hold on every working day.
+- ``gather_km`` (:func:`gather_hosts`): the children of every township within ``gather_km`` road
+  km of a host township's hospital are screened there; their families bring them, so the
+  team's only visit is to the host, whose visit-days hold all their children (service time grows
+  with them, split into visit-days as above). Hosts are chosen by a greedy set cover by
+  children: the township whose hospital has the most children not yet served within reach hosts
+  them all (ties: lowest code), until every township is served. The ``gathering`` table lists
+  each township served at a host with others, the road km to it and its children; a host's
+  visits screen its own children first, then its neighbours', nearest first (:func:`_share_out`).
 
 Outputs (aggregates by township; no household rows): tables ``schedule`` (per team, date and
 visit: arrival, start, end, departure), ``trips`` (leave and return), ``team_days`` (children, km
 and hours driven, overnight place), ``teams``, ``unscreened`` (children left per township and
-why), ``coverage_by_city``, ``coverage_by_county``, ``floors``, ``sizing``; layers ``routes``
-(one line per trip), ``screened`` and ``unscreened`` (township points), ``coverage`` (counties).
+why), ``coverage_by_city``, ``coverage_by_county``, ``floors``, ``sizing``, ``gathering``;
+layers ``routes`` (one line per trip), ``screened`` and ``unscreened`` (township points),
+``coverage`` (counties).
 """
 
 from __future__ import annotations
@@ -280,6 +296,15 @@ class Plan:
     reach_s: npt.NDArray[np.int64]  # shortest drive into each township
     priority_codes: set[str]
     counties: gpd.GeoDataFrame
+    # Gathering points (``screening.gather_km``); without it every township is its own host.
+    host_of: npt.NDArray[np.int64]  # township row -> row of the township whose hospital serves it
+    gathered: npt.NDArray[np.int64]  # children screened at each township's hospital
+    host_km: npt.NDArray[np.float64]  # road km from each township to its host
+
+    @property
+    def gathering(self) -> bool:
+        """True when some township's children are screened at another township's hospital."""
+        return bool((self.host_of != np.arange(len(self.host_of))).any())
 
 
 def _travel(
@@ -366,6 +391,7 @@ def build_plan(
     towns = world.townships[world.townships["children_8_14"] > 0].reset_index(drop=True)
     if towns.empty:
         raise InputError("world.townships: no township has children awaiting screening")
+    _check_township_codes(sec, world)
     bases = team_bases(sec, world)
     distinct = list(dict.fromkeys(bases))
     nb = len(distinct)
@@ -375,11 +401,16 @@ def build_plan(
     work = cal.work_per_day_s
     n = len(towns)
     town_nodes = np.arange(nb, nb + n)
+    children = towns["children_8_14"].to_numpy().astype(np.int64)
+    town_km = road_km[np.ix_(town_nodes, town_nodes)]
+    host_of = gather_hosts(town_km, children, towns["code"].astype(str).tolist(), sec.gather_km)
+    gathered = np.bincount(host_of, weights=children, minlength=n).astype(np.int64)
     # The drive into a township: from the nearest place a team can sleep (a base, or another
     # township on multi-day trips; the round trip from the nearest base on one-day trips).
     if sec.max_trip_days > 1:
         into = tt[:, town_nodes].copy()
         into[town_nodes, np.arange(n)] = np.iinfo(np.int64).max
+        into[nb + np.flatnonzero(gathered == 0)] = np.iinfo(np.int64).max  # never visited
         reach = into.min(axis=0)
     else:
         reach = (tt[:nb, town_nodes] + tt[town_nodes, :nb].T).min(axis=0)
@@ -389,14 +420,17 @@ def build_plan(
             f"车程过远：最近的驶入车程需 {reach[i] / 3600:.1f} 小时，{work / 3600:.1f} 小时的"
             f"工作日扣除 {sec.setup_min} 分钟准备后不足以筛查 1 名儿童"
         )
-        for i in np.flatnonzero(max_day < 1)
+        for i in np.flatnonzero((max_day < 1) & (gathered > 0))
     }
     weight = _weights(towns, sec, world)
+    if sec.gather_km is not None:  # a host's children: the mean weight of those it gathers
+        mean = np.bincount(host_of, weights=children * weight, minlength=n)
+        weight = np.where(gathered > 0, mean / np.maximum(gathered, 1), weight)
     parts: list[Part] = []
     for i in range(n):
-        if i in unreachable:
+        if i in unreachable or gathered[i] == 0:
             continue
-        sizes = split_parts(int(towns["children_8_14"].iloc[i]), int(max_day[i]))
+        sizes = split_parts(int(gathered[i]), int(max_day[i]))
         for j, c in enumerate(sizes):
             value = c * weight[i] / (service_s(sec, c) + (int(reach[i]) if j == 0 else 0))
             parts.append(Part(f"{towns['code'].iloc[i]}#{j + 1}", i, c, value, float(weight[i])))
@@ -404,6 +438,11 @@ def build_plan(
     offered = preselect(parts, towns, sec, capacity, _priority_codes(world), min_children=min_offer)
     if sec.max_trip_days > 1:
         offered = _fit_offer(offered, tt, nb, sec, work, towns, unreachable)
+    for m in np.flatnonzero(host_of != np.arange(n)).tolist():
+        h = int(host_of[m])
+        if h in unreachable:  # the children of a host out of reach are not screened
+            where = f"在{towns['county'].iloc[h]}{towns['name'].iloc[h]}集中筛查；"
+            unreachable[m] = where + unreachable[h]
     rows = sorted({p.row for p in offered})
     node_of_row = {r: nb + k for k, r in enumerate(rows)}
     keep = list(range(nb)) + [nb + r for r in rows]
@@ -435,6 +474,9 @@ def build_plan(
         for s, p in zip(problem.stops, part_of_stop, strict=True)
     )
     problem = replace(problem, stops=stops)
+    problem = _team_days_and_hours(
+        problem, sec, dates, [str(towns["code"].iloc[p.row]) for p in part_of_stop]
+    )
     return Plan(
         problem=problem,
         towns=towns,
@@ -451,7 +493,94 @@ def build_plan(
         reach_s=reach,
         priority_codes=_priority_codes(world),
         counties=world.counties,
+        host_of=host_of,
+        gathered=gathered,
+        host_km=town_km[host_of, np.arange(n)],
     )
+
+
+def gather_hosts(
+    km: npt.NDArray[np.float64],
+    children: npt.NDArray[np.int64],
+    codes: list[str],
+    gather_km: float | None,
+) -> npt.NDArray[np.int64]:
+    """The township whose hospital serves each township (itself without ``gather_km``).
+
+    Greedy set cover by children: repeatedly, the township not yet served whose hospital has the
+    most children of townships not yet served within ``gather_km`` road km (its own included)
+    hosts all of them; ties go to the lowest township code. Every township is served at exactly
+    one hospital, its own or its host's, at most ``gather_km`` away. ``km`` is the symmetric
+    road-km matrix between the townships.
+    """
+    n = len(children)
+    if gather_km is None:
+        return np.arange(n, dtype=np.int64)
+    within = np.asarray(km) <= gather_km
+    np.fill_diagonal(within, True)
+    c = np.asarray(children, dtype=np.int64)
+    gain = within.astype(np.int64) @ c
+    rank = np.argsort(np.argsort(np.asarray(codes), kind="stable"))  # tie-break: lowest code
+    host_of = np.full(n, -1, dtype=np.int64)
+    open_ = np.ones(n, dtype=bool)
+    while open_.any():
+        cand = np.where(open_, gain, -1)
+        ties = np.flatnonzero(cand == cand.max())
+        h = int(ties[np.argmin(rank[ties])])
+        members = np.flatnonzero(within[h] & open_)
+        host_of[members] = h
+        open_[members] = False
+        gain -= within[:, members].astype(np.int64) @ c[members]
+    return host_of
+
+
+def _check_township_codes(sec: ScreeningSection, world: World) -> None:
+    """Every township code of ``visiting_hours_by_township`` is a township of the world."""
+    known = set(world.townships["code"].astype(str))
+    for code in sec.visiting_hours_by_township:
+        if code not in known:
+            near = difflib.get_close_matches(code, sorted(known), n=3, cutoff=0.6)
+            raise InputError(
+                f"screening.visiting_hours_by_township: township code {code!r} is not a "
+                f"township of the data (give the township codes of the data"
+                + (f"; closest: {', '.join(near)})" if near else ")")
+            )
+
+
+def _team_days_and_hours(
+    problem: RoutingProblem, sec: ScreeningSection, dates: CampaignDates, codes: list[str]
+) -> RoutingProblem:
+    """The teams' blocked days and the stops' visiting hours, from the scenario.
+
+    Team ``k`` (numbered from 1) does not work on its ``team_blocked_dates`` that are working
+    days of the campaign (the others are no working day anyway). A visit to a township starts
+    inside its visiting hours (``visiting_hours_by_township``, else ``visiting_hours``), on any
+    working day: one window per day and hours, on the model's clock (seconds since day 0, 00:00).
+    ``codes`` are the township codes of the problem's stops.
+    """
+    day_of = {d: k for k, d in enumerate(dates.dates)}
+    teams = tuple(
+        replace(
+            team,
+            blocked_days=tuple(
+                sorted(day_of[d] for d in sec.team_blocked_dates.get(k + 1, []) if d in day_of)
+            ),
+        )
+        for k, team in enumerate(problem.teams)
+    )
+    if not sec.visiting_hours and not sec.visiting_hours_by_township:
+        return replace(problem, teams=teams)
+    day_s = problem.calendar.day_length_s
+    stops = []
+    for stop, code in zip(problem.stops, codes, strict=True):
+        hours = sec.hours_of(code)
+        windows = tuple(
+            (d * day_s + a.hour * 3600 + a.minute * 60, d * day_s + b.hour * 3600 + b.minute * 60)
+            for d in range(len(dates.dates))
+            for a, b in hours
+        )
+        stops.append(replace(stop, time_windows_s=windows))
+    return replace(problem, teams=teams, stops=tuple(stops))
 
 
 def _fit_offer(
@@ -625,17 +754,26 @@ def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
             }
         )
     offered_rows = {p.row for p in plan.parts}
+    late = _hours_too_late(plan)
+    at_host = screened
+    screened = _share_out(plan, at_host)
     left = towns["children_8_14"].to_numpy() - screened
     reasons = []
     for i in range(len(towns)):
+        h = int(plan.host_of[i])
+        where = "" if h == i else f"在{towns['county'].iloc[h]}{towns['name'].iloc[h]}集中筛查；"
         if i in plan.unreachable:
             reasons.append(plan.unreachable[i])
-        elif i not in offered_rows:
-            reasons.append("未纳入方案：其他乡镇每个工作日可筛查更多儿童")
+        elif h in late and not screened[i]:
+            reasons.append(
+                where + "接待时间过晚：在乡镇卫生院接待时间内开始的筛查无法在当天工作结束前完成"
+            )
+        elif h not in offered_rows:
+            reasons.append(where + "未纳入方案：其他乡镇每个工作日可筛查更多儿童")
         elif screened[i]:
-            reasons.append("部分筛查：活动工作日已用完")
+            reasons.append(where + "部分筛查：活动工作日已用完")
         else:
-            reasons.append("未安排：活动工作日已用完")
+            reasons.append(where + "未安排：活动工作日已用完")
     unscreened = pd.DataFrame(
         {
             "township_code": towns["code"].astype(str),
@@ -649,7 +787,7 @@ def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
     unscreened = unscreened[unscreened["children_left"] > 0].sort_values(
         ["children_left", "township_code"], ascending=[False, True]
     )
-    return {
+    out = {
         "schedule": pd.DataFrame(schedule, columns=SCHEDULE_COLUMNS),
         "trips": pd.DataFrame(trips, columns=TRIP_COLUMNS),
         "team_days": pd.DataFrame(days, columns=TEAM_DAY_COLUMNS),
@@ -657,6 +795,76 @@ def tables(plan: Plan, result: RoutingResult) -> dict[str, pd.DataFrame]:
         "unscreened": unscreened.reset_index(drop=True),
         **coverage_tables(plan, screened),
     }
+    if plan.gathering:
+        out["gathering"] = gathering_table(plan, screened)
+    return out
+
+
+def _hours_too_late(plan: Plan) -> set[int]:
+    """Township rows none of whose visits can start in visiting hours and end by the day's end."""
+    from lnplan.optimize.routing.calendar import allowed_start_intervals
+
+    problem = plan.problem
+    fits: dict[int, bool] = {}
+    for k, stop in enumerate(problem.stops):
+        row = plan.part_of_stop[k].row
+        ok = not stop.time_windows_s or bool(allowed_start_intervals(problem.calendar, stop))
+        fits[row] = fits.get(row, False) or ok
+    return {row for row, ok in fits.items() if not ok}
+
+
+def _share_out(plan: Plan, at_host: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Children screened per township, from the children screened at each hospital.
+
+    A host's visits screen its own children first, then those of the townships it gathers,
+    nearest first (ties: lowest code), each township up to the children awaiting there.
+    """
+    if not plan.gathering:
+        return at_host
+    towns = plan.towns
+    awaiting = towns["children_8_14"].to_numpy().astype(np.int64)
+    codes = towns["code"].astype(str).to_numpy()
+    out = np.zeros(len(towns), dtype=np.int64)
+    for h in np.flatnonzero(at_host > 0):
+        members = np.flatnonzero(plan.host_of == h)
+        order = sorted(members, key=lambda m: (m != h, plan.host_km[m], codes[m]))
+        left = int(at_host[h])
+        for m in order:
+            out[m] = min(left, awaiting[m])
+            left -= int(out[m])
+    return out
+
+
+GATHERING_COLUMNS = [
+    "host_code", "host", "township_code", "township", "county", "city", "km_to_host",
+    "children_awaiting", "children_screened",
+]  # fmt: skip
+
+
+def gathering_table(plan: Plan, screened: npt.NDArray[np.int64]) -> pd.DataFrame:
+    """Every township served at a gathering point with others: the host, the road km to it and
+    the children awaiting and screened (hosts that gather no other township are not listed)."""
+    towns = plan.towns
+    n = len(towns)
+    size = np.bincount(plan.host_of, minlength=n)
+    rows = []
+    for i in np.flatnonzero(size[plan.host_of] > 1):
+        h = int(plan.host_of[i])
+        rows.append(
+            {
+                "host_code": str(towns["code"].iloc[h]),
+                "host": f"{towns['county'].iloc[h]}{towns['name'].iloc[h]}",
+                "township_code": str(towns["code"].iloc[i]),
+                "township": towns["name"].iloc[i],
+                "county": towns["county"].iloc[i],
+                "city": towns["city"].iloc[i],
+                "km_to_host": round(float(plan.host_km[i]), 1),
+                "children_awaiting": int(towns["children_8_14"].iloc[i]),
+                "children_screened": int(screened[i]),
+            }
+        )
+    table = pd.DataFrame(rows, columns=GATHERING_COLUMNS)
+    return table.sort_values(["host_code", "km_to_host", "township_code"]).reset_index(drop=True)
 
 
 def coverage_tables(plan: Plan, screened: npt.NDArray[np.int64]) -> dict[str, pd.DataFrame]:
@@ -732,6 +940,8 @@ def layers(
             team=("team", "first"),
             first_date=("date", "min"),
         )
+        if "gathering" in tabs:  # each township with its own children, at its host's visit
+            per = _gathered_points(per, tabs["gathering"])
         hit = points[points["code"].astype(str).isin(per.index)]
         screened_layer = gpd.GeoDataFrame(
             {
@@ -785,17 +995,38 @@ def layers(
     return out
 
 
+def _gathered_points(per: pd.DataFrame, gathering: pd.DataFrame) -> pd.DataFrame:
+    """Per-township screened children, team and first date when townships gather at hosts."""
+    g = gathering[gathering["children_screened"] > 0]
+    g = g[g["host_code"].isin(per.index)]
+    rows = pd.DataFrame(
+        {
+            "children_screened": g["children_screened"].to_numpy(),
+            "team": per.loc[g["host_code"], "team"].to_numpy(),
+            "first_date": per.loc[g["host_code"], "first_date"].to_numpy(),
+        },
+        index=pd.Index(g["township_code"].astype(str), name="township_code"),
+    )
+    alone = per[~per.index.isin(gathering["host_code"])]
+    return pd.concat([alone, rows])
+
+
 def upper_bound(plan: Plan, sec: ScreeningSection, *, n_teams: int, days: int) -> tuple[int, str]:
     """An upper bound on the children ``n_teams`` teams can screen in ``days`` working days.
 
-    The smaller of two: capacity (every team-day screens a full day after one set-up), and a
-    fractional knapsack over the visit-days (each costs its set-up and screening time, the first
-    of a township also the shortest drive into it) filling all teams' working time. Both ignore
-    the rest of the driving, so no plan screens more. Returns the bound and what gives it.
+    The team-days are ``n_teams × days``, less the teams' blocked days when they are the plan's
+    own teams and days. The smaller of two: capacity (every team-day screens a full day after
+    one set-up), and a fractional knapsack over the visit-days (each costs its set-up and
+    screening time, the first of a township also the shortest drive into it) filling all teams'
+    working time. Both ignore the rest of the driving, so no plan screens more. Returns the
+    bound and what gives it.
     """
-    capacity = n_teams * days * children_per_team_day(sec)
+    team_days = n_teams * days
+    if n_teams == len(plan.problem.teams) and days == plan.problem.calendar.horizon_days:
+        team_days -= sum(len(t.blocked_days) for t in plan.problem.teams)  # team_blocked_dates
+    capacity = team_days * children_per_team_day(sec)
     work = plan.problem.calendar.work_per_day_s
-    budget = float(n_teams * days * work)
+    budget = float(team_days * work)
     items = sorted(
         ((p.children, service_s(sec, p.children) + plan_reach(plan, p)) for p in plan.all_parts),
         key=lambda it: -it[0] / it[1],
@@ -994,6 +1225,32 @@ def size_campaign(
     return table, info
 
 
+def _campaign_summary(
+    plan: Plan, sec: ScreeningSection, tabs: dict[str, pd.DataFrame]
+) -> dict[str, object]:
+    """Blocked team-days, visiting hours and gathering points in the summary (when set)."""
+    out: dict[str, object] = {}
+    blocked = sum(len(t.blocked_days) for t in plan.problem.teams)
+    if sec.team_blocked_dates:
+        out["team_days_blocked"] = blocked
+    if sec.visiting_hours or sec.visiting_hours_by_township:
+        out["visiting_hours"] = "、".join(sec.visiting_hours) or "任意工作时间"
+        out["townships_own_visiting_hours"] = len(sec.visiting_hours_by_township)
+    if sec.gather_km is None:
+        return out
+    g = tabs.get("gathering", pd.DataFrame(columns=GATHERING_COLUMNS))
+    # Screened at another township's hospital: the townships and the hospitals that served them.
+    brought = g[(g["host_code"] != g["township_code"]) & (g["children_screened"] > 0)]
+    visited = set(tabs["schedule"]["township_code"].astype(str))
+    served = len(visited - set(g["host_code"])) + int((g["children_screened"] > 0).sum())
+    return out | {
+        "gather_km": sec.gather_km,
+        "gathering_points": int(brought["host_code"].nunique()),
+        "townships_gathered": len(brought),
+        "townships_served": served,
+    }
+
+
 def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     """Plan the screening tours of the scenario on the world (see the module docstring)."""
     from lnplan.optimize.result import outcome_record
@@ -1024,7 +1281,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     bound, bound_source = upper_bound(plan, sec, n_teams=sec.n_teams, days=sec.horizon_days)
     need_s = sum(
         service_s(sec, c)
-        for t in towns["children_8_14"]
+        for t in plan.gathered
         for c in split_parts(int(t), children_per_team_day(sec))
     )
     work = plan.problem.calendar.work_per_day_s
@@ -1040,7 +1297,8 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         "first_date": plan.dates.text(0),
         "last_date": plan.dates.text(len(plan.dates.dates) - 1),
         "working_days": sec.horizon_days,
-        "team_days_available": sec.n_teams * sec.horizon_days,
+        "team_days_available": sec.n_teams * sec.horizon_days
+        - sum(len(t.blocked_days) for t in plan.problem.teams),
         "team_days_used": len(tabs["team_days"]),
         "team_days_needed": math.ceil(need_s / work),
         "children_awaiting": awaiting,
@@ -1062,6 +1320,7 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         "townships_visited": int(sched["township_code"].nunique()) if not sched.empty else 0,
         "townships_offered": len({p.row for p in plan.parts}),
         "townships_out_of_reach": len(plan.unreachable),
+        **_campaign_summary(plan, sec, tabs),
         "trips": result.n_routes,
         "km_driven": round(result.distance_km, 1),
         "hours_driven": round(result.travel_time_s / 3600, 1),

@@ -99,6 +99,10 @@ HEADERS: dict[str, str] = {
     "candidates": "并列对象",
     "seats": "名额",
     "given_to": "给予",
+    "host_code": "集中点乡镇代码",
+    "host": "集中筛查点",
+    "km_to_host": "到集中点距离（公里）",
+    "children_awaiting": "待筛查儿童（人）",
 }
 
 #: Chinese names of tables and layers (sheet names, GeoPackage descriptions).
@@ -121,6 +125,7 @@ NAMES: dict[str, str] = {
     "unscreened": "未筛查乡镇",
     "screened": "已筛查乡镇",
     "routes": "筛查路线",
+    "gathering": "集中筛查点",
 }
 
 

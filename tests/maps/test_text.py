@@ -76,3 +76,21 @@ def test_routes_sentences_give_dates_need_and_the_bound_on_children() -> None:
     # Without a bound on children, the engine's quality sentence stands.
     del summary["children_upper_bound"]
     assert routes_sentences(summary, rec, "zh")[-1] == quality(rec, "zh")
+
+
+def test_routes_sentences_tell_gathering_blocked_days_and_visiting_hours() -> None:
+    from lnplan.maps.text import routes_sentences
+
+    summary = {
+        "teams": 2, "working_days": 5, "children_screened": 131, "children_awaiting": 131,
+        "townships_visited": 3, "trips": 1, "km_driven": 47.6, "bases": "沈阳市残疾人康复中心",
+        "gather_km": 6.0, "gathering_points": 2, "townships_gathered": 22,
+        "townships_served": 25, "team_days_blocked": 3, "visiting_hours": "08:00-11:30",
+    }  # fmt: skip
+    rec = {"status": "feasible", "gap": 1.0, "bound": 0.0}
+    zh = " ".join(routes_sentences(summary, rec, "zh"))
+    assert "2 个集中筛查点（乡镇卫生院）还筛查了 22 个邻近乡镇（6 公里内）" in zh
+    assert "25 个乡镇的儿童得到筛查" in zh
+    assert "3 个队·工作日" in zh and "接待时间：08:00-11:30" in zh
+    en = " ".join(routes_sentences(summary, rec, "en"))
+    assert "22 nearby townships (within 6 km)" in en and "3 team-days are blocked" in en

@@ -533,3 +533,50 @@ def test_a_trip_that_breaks_a_rule_once_timed_is_left_out_not_fatal() -> None:
     # A broken trip that holds a stop that must be visited cannot be left out: the caller raises.
     mandatory = replace(problem, stops=tuple(replace(s, drop_penalty=None) for s in problem.stops))
     assert _without_broken_trips(mandatory, [good, bad])[1] is None
+
+
+def test_team_blocked_days_split_its_trips_and_are_never_worked() -> None:
+    """A team on leave on day 2 of 5: each group's two-day trip lies on days 0-1 or 3-4."""
+    cal = Calendar(horizon_days=5, trip_max_days=3)
+    problem = _two_groups(cal)
+    problem = replace(problem, teams=(Team(base=0, blocked_days=(2,)),))
+    params = SolveParams(time_limit_s=30, engine="ortools", max_iterations=40)
+    result = solve_routing(problem, params)
+    assert contract_problems(result) == []
+    assert result.demand_served == 40
+    days = sorted((t.days[0].day, t.days[-1].day) for t in result.trips)
+    assert days == [(0, 1), (3, 4)]
+    # the same plan across the blocked day is refused by the checker
+    day = 86400
+    across = PlannedTrip(0, 1, 2, (0, 1), (day + 11 * H, 2 * day + 9 * H), 2 * day + 17 * H)
+    assert check_trips(_two_groups(cal), [across]) == []
+    assert any("blocked on day(s) [2]" in b for b in check_trips(problem, [across]))
+
+
+def test_team_blocked_days_count_as_days_off_between_trips() -> None:
+    cal = Calendar(horizon_days=5, trip_max_days=3, rest_days=1)
+    problem = replace(_two_groups(cal), teams=(Team(base=0, blocked_days=(2,)),))
+    day = 86400
+    trip1 = PlannedTrip(0, 0, 1, (0, 1), (11 * H, day + 9 * H), day + 17 * H)
+    trip2 = PlannedTrip(0, 3, 4, (2, 3), (3 * day + 11 * H, 4 * day + 9 * H), 4 * day + 17 * H)
+    assert check_trips(problem, [trip1, trip2]) == []
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_team_trip_windows_skip_blocked_days(fixed: bool) -> None:
+    from lnplan.optimize.routing.calendar import team_trip_windows
+
+    cal = Calendar(horizon_days=8, trip_max_days=3, fixed_trip_blocks=fixed, rest_days=1)
+    assert team_trip_windows(cal) == (cal.trip_slots() if fixed else [(0, 7)] * cal.max_trips())
+    windows = team_trip_windows(cal, (2, 5))
+    assert all(not {2, 5} & set(range(a, b + 1)) for a, b in windows)
+    if fixed:
+        assert windows == [(0, 1), (3, 4), (6, 7)]
+    else:
+        assert windows == [(0, 1), (3, 4), (6, 7)]  # two days and a rest day: one trip per run
+
+
+def test_error_team_blocked_day_outside_horizon() -> None:
+    problem = replace(_two_day_problem(), teams=(Team(base=0, blocked_days=(9,)),))
+    with pytest.raises(InputError, match="blocked day 9 is outside the horizon"):
+        solve_routing(problem, SolveParams(time_limit_s=1))

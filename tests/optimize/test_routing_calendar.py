@@ -72,3 +72,35 @@ def test_trip_slots_cover_the_horizon(cal: Calendar) -> None:
     assert slots[0][0] == 0 and slots[-1][1] == cal.horizon_days - 1
     for first, last in slots:
         assert 0 <= last - first < cal.trip_max_days
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    horizon=st.integers(1, 30),
+    trip_max=st.integers(1, 6),
+    rest=st.integers(0, 3),
+    fixed=st.booleans(),
+    data=st.data(),
+)
+def test_team_trip_windows_avoid_blocked_days_and_hold_every_other_day(
+    horizon: int, trip_max: int, rest: int, fixed: bool, data: st.DataObject
+) -> None:
+    from lnplan.optimize.routing.calendar import team_trip_windows
+
+    cal = Calendar(
+        horizon_days=horizon,
+        trip_max_days=min(trip_max, horizon),
+        fixed_trip_blocks=fixed,
+        rest_days=rest,
+    )
+    blocked = set(data.draw(st.lists(st.integers(0, horizon - 1), max_size=horizon)))
+    windows = team_trip_windows(cal, blocked)
+    covered = {d for a, b in windows for d in range(a, b + 1)}
+    assert not covered & blocked  # no trip can include a blocked day
+    assert covered == set(range(horizon)) - blocked  # every other day can be worked
+    assert windows == sorted(windows)
+    free = not fixed and horizon > 1 and cal.trip_max_days > 1
+    if free and blocked:
+        for a, b in set(windows):  # unused windows fit too: one-day trips with the rest between
+            n = windows.count((a, b))
+            assert n + (n - 1) * rest <= b - a + 1 < (n + 1) + n * rest  # and no more

@@ -325,7 +325,7 @@ def test_sizing_returns_the_fewest_teams_with_the_reason(quick) -> None:
     assert (table["children_screened"] <= table["children_upper_bound"]).all()
 
 
-@pytest.mark.parametrize("key", ["team_blocked_dates", "time_windows", "gather_km"])
+@pytest.mark.parametrize("key", ["time_windows"])
 def test_settings_the_tours_cannot_honour_are_refused_clearly(key) -> None:
     """Finding 4: settings were ignored without a word."""
     from lnplan.errors import ScenarioError

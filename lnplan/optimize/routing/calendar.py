@@ -17,13 +17,14 @@ Three clocks meet here, and only here:
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lnplan.optimize.routing.model import Stop
 
-__all__ = ["DAY_S", "Calendar", "allowed_start_intervals"]
+__all__ = ["DAY_S", "Calendar", "allowed_start_intervals", "team_trip_windows"]
 
 DAY_S = 86_400
 
@@ -156,6 +157,45 @@ class Calendar:
             (first, min(first + d, self.horizon_days) - 1)
             for first in range(0, self.horizon_days, d)
         ]
+
+
+def team_trip_windows(cal: Calendar, blocked_days: Collection[int] = ()) -> list[tuple[int, int]]:
+    """First and last day of each trip a team may make (one engine vehicle each), in order.
+
+    A team's trips never include its ``blocked_days``: the days of the horizon are cut into runs
+    of consecutive days that are not blocked, and every trip lies inside one run. Fixed blocks:
+    each block of :meth:`Calendar.trip_slots` cut at the blocked days. Free-length trips: per run
+    of ``L`` days, as many windows (the whole run) as a team can make trips there,
+    ``floor((L + rest_days) / (1 + rest_days))`` (trips of one day with the rest days between,
+    so that unused windows always fit too). With no blocked day this is the calendar's own rule
+    (the blocks, or :meth:`Calendar.max_trips` windows over the horizon).
+    """
+    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+    blocked = set(blocked_days)
+    if not blocked:
+        if free:
+            return [(0, cal.horizon_days - 1)] * cal.max_trips()
+        return cal.trip_slots()
+    if free:
+        step = 1 + max(cal.rest_days, 0)
+        out: list[tuple[int, int]] = []
+        for a, b in _runs(0, cal.horizon_days - 1, blocked):
+            out += [(a, b)] * ((b - a + 1 + step - 1) // step)
+        return out
+    return [run for f, la in cal.trip_slots() for run in _runs(f, la, blocked)]
+
+
+def _runs(first: int, last: int, blocked: Collection[int]) -> list[tuple[int, int]]:
+    """Maximal runs of consecutive days in ``first..last`` that are not ``blocked``."""
+    out: list[tuple[int, int]] = []
+    start: int | None = None
+    for d in range(first, last + 2):
+        if d <= last and d not in blocked:
+            start = d if start is None else start
+        elif start is not None:
+            out.append((start, d - 1))
+            start = None
+    return out
 
 
 @functools.lru_cache(maxsize=1 << 16)

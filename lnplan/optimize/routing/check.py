@@ -13,6 +13,8 @@ do not) with an exactness test, so a start inside a night or a lunch break is ca
 - the start lies in one of the stop's windows, on a day of the trip that is not blocked;
 - the team is back at base (``return_s``) by the end of the trip's last day, by a drive that lies
   inside one working day and starts after the last service;
+- no trip of a team includes one of the team's blocked days (from its first day to the day it is
+  back);
 - a trip lasts at most ``trip_max_days`` days inside the horizon, a team's trips do not overlap,
   the load of a trip is within the team's capacity, every stop is visited at most once and every
   stop without a drop penalty is visited.
@@ -52,6 +54,11 @@ def check_trips(problem: RoutingProblem, trips: Sequence[PlannedTrip]) -> list[s
             bad.append(f"{where}: lasts {trip.last_day - trip.first_day + 1} days")
         team_days.setdefault(trip.team, []).append((trip.first_day, trip.last_day))
         team = problem.teams[trip.team]
+        away = [trip.first_day, trip.return_s // cal.day_length_s]
+        away += [t // cal.day_length_s for t in trip.start_s]
+        on_leave = sorted(d for d in team.blocked_days if min(away) <= d <= max(away))
+        if on_leave:
+            bad.append(f"{where}: the team is blocked on day(s) {on_leave} of the trip")
         load = sum(problem.stops[i].demand for i in trip.stops if 0 <= i < len(problem.stops))
         if team.capacity is not None and load > team.capacity:
             bad.append(f"{where}: load {load} exceeds capacity {team.capacity}")
@@ -115,8 +122,9 @@ def check_trips(problem: RoutingProblem, trips: Sequence[PlannedTrip]) -> list[s
     rest = 0 if cal.fixed_trip_blocks else max(cal.rest_days, 0)
     for t, spans in team_days.items():
         spans.sort()
+        off = set(problem.teams[t].blocked_days) if 0 <= t < len(problem.teams) else set()
         for (_, b), (c, _) in itertools.pairwise(spans):
-            if c <= b + rest:
+            if c <= b or (c <= b + rest and not off.intersection(range(b + 1, c))):
                 bad.append(
                     f"team {t}: a trip starts on day {c}, before day {b} + 1 + {rest} rest day(s)"
                 )

@@ -85,13 +85,17 @@ class Team:
     """A team (vehicle) with its base node and an optional capacity per trip.
 
     ``end`` is the place where each of its trips ends (``None``: back at its base), e.g. a team
-    that assembles at one hospital and finishes at another.
+    that assembles at one hospital and finishes at another. ``blocked_days`` are working days of
+    the horizon on which the team does not work (leave, another duty): none of its trips
+    includes them (it is back at base before and leaves after), and they count as days off the
+    road between two trips (see :func:`~lnplan.optimize.routing.calendar.team_trip_windows`).
     """
 
     base: int
     name: str = ""
     capacity: int | None = None
     end: int | None = None
+    blocked_days: tuple[int, ...] = ()
 
     @property
     def end_node(self) -> int:

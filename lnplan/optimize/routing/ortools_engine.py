@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from lnplan.optimize.routing.calendar import allowed_start_intervals
+from lnplan.optimize.routing.calendar import allowed_start_intervals, team_trip_windows
 from lnplan.optimize.routing.check import plan_objective
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, SolveParams, StopOrder
 from lnplan.optimize.routing.repair import time_and_repair
@@ -83,8 +83,14 @@ def solve_ortools(
 
     free = free_trips(cal)
     # free-length trips: as many vehicles per team as it can make trips, each over the horizon
-    slots = [(0, cal.horizon_days - 1)] * cal.max_trips() if free else cal.trip_slots()
-    vehicles = [(t, first, last) for t in range(len(problem.teams)) for first, last in slots]
+    # (over each run of days between the team's blocked days); fixed: one per block
+    vehicles = [
+        (t, first, last)
+        for t, team in enumerate(problem.teams)
+        for first, last in team_trip_windows(cal, team.blocked_days)
+    ]
+    if not vehicles:  # every team is blocked on every day: nothing can be visited
+        return [], True, {"solutions": 0.0, "time_limit_hit": 0.0}
     starts = [base_index[problem.teams[t].base] for t, _, _ in vehicles]
     ends = [base_index[problem.teams[t].end_node] for t, _, _ in vehicles]
     manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, ends)
@@ -159,9 +165,9 @@ def solve_ortools(
         if free:
             # a trip leaves at a day's opening (waiting at the base is slack) and is back within
             # trip_max_days days; a team's next trip starts after it and its rest days
-            time.CumulVar(start).SetValues([d * w_u for d in range(cal.horizon_days)])
+            time.CumulVar(start).SetValues([d * w_u for d in range(first, last + 1)])
             time.SetSpanUpperBoundForVehicle(cal.trip_max_days * w_u, v)
-            if v > 0 and vehicles[v - 1][0] == vehicles[v][0]:
+            if v > 0 and vehicles[v - 1] == vehicles[v]:  # same team, same run of days
                 routing.solver().Add(
                     time.CumulVar(routing.End(v - 1)) + cal.rest_days * w_u <= time.CumulVar(start)
                 )
@@ -195,12 +201,17 @@ def solve_ortools(
         if stops:
             if free:
                 first = solution.Value(time.CumulVar(routing.Start(v))) // w_u
-                last = min(first + cal.trip_max_days - 1, cal.horizon_days - 1)
+                last = min(first + cal.trip_max_days - 1, last)
             trips.append(StopOrder(team, first, last, tuple(stops)))
     if free:  # a trip's days end before the team's next trip and its rest days
         trips.sort(key=lambda o: (o.team, o.first_day))
         for k, (prev, nxt) in enumerate(itertools.pairwise(trips)):
-            if prev.team == nxt.team and prev.last_day > nxt.first_day - 1 - cal.rest_days:
+            off = set(problem.teams[prev.team].blocked_days)  # blocked days are days off too
+            if (
+                prev.team == nxt.team
+                and prev.last_day > nxt.first_day - 1 - cal.rest_days
+                and not off.intersection(range(prev.last_day + 1, nxt.first_day))
+            ):
                 trimmed = max(prev.first_day, nxt.first_day - 1 - cal.rest_days)
                 trips[k] = replace(prev, last_day=trimmed)
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
@@ -348,8 +359,13 @@ def _solve_lodging(
     def limit_of(d: int) -> int:
         return cal.work_on_day_s(d) // unit
 
-    slots = cal.trip_slots()
-    vehicles = [(t, first, last) for t in range(len(problem.teams)) for first, last in slots]
+    vehicles = [
+        (t, first, last)
+        for t, team in enumerate(problem.teams)
+        for first, last in team_trip_windows(
+            replace(cal, fixed_trip_blocks=True), team.blocked_days
+        )
+    ]
     n_stops = len(problem.stops)
     # node list: 0..n_stops-1 stops; then per vehicle start and end; then lodging pairs
     loc: list[int] = [s.node for s in problem.stops]
@@ -597,7 +613,11 @@ def _lodging_rounds(
     of the free model.
     """
     work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
-    single = len(problem.teams) == 1 and len(problem.calendar.trip_slots()) == 1
+    single = (
+        len(problem.teams) == 1
+        and len(problem.calendar.trip_slots()) == 1
+        and not problem.teams[0].blocked_days
+    )
     nights_list: list[tuple[int, ...] | None] = []
     if single and problem.calendar.trip_slots()[0][1] > problem.calendar.trip_slots()[0][0]:
         nights_list += list(night_sequences(problem, 3))

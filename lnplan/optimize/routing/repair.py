@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
+from lnplan.optimize.routing.calendar import team_trip_windows
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, StopOrder
 from lnplan.optimize.routing.schedule import time_lodging_trip, time_trip
 
@@ -60,7 +61,11 @@ def time_and_repair(
         cal = problem.calendar
         # fixed blocks: every block of every team; free-length trips: the trips made so far
         free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
-        slots = [] if free else cal.trip_slots()
+        slots = (
+            {}
+            if free
+            else {k: team_trip_windows(cal, t.blocked_days) for k, t in enumerate(problem.teams)}
+        )
         for i in sorted(left, key=lambda i: -problem.stops[i].demand):
             if deadline is not None and time.perf_counter() > deadline:
                 cut_short = True
@@ -70,7 +75,7 @@ def time_and_repair(
             best: tuple[int, tuple[int, int, int], PlannedTrip] | None = None
             for team in range(len(problem.teams)):
                 base, end = problem.teams[team].base, problem.teams[team].end_node
-                spans = slots or [(f, la) for (t, f, la) in trips if t == team]
+                spans = slots[team] if slots else [(f, la) for (t, f, la) in trips if t == team]
                 for first, last in spans:
                     key = (team, first, last)
                     cur = list(trips[key].stops) if key in trips else []

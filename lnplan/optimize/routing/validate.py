@@ -142,6 +142,12 @@ def validate_problem(problem: RoutingProblem) -> None:
             raise InputError(f"team {team.name or k}: end node {team.end} is not in 0..{n - 1}")
         if team.capacity is not None and team.capacity < 0:
             raise InputError(f"team {team.name or k}: capacity {team.capacity} is negative")
+        for d in team.blocked_days:
+            if not 0 <= d < cal.horizon_days:
+                raise InputError(
+                    f"team {team.name or k}: blocked day {d} is outside the horizon "
+                    f"0..{cal.horizon_days - 1}"
+                )
     for node in problem.lodging:
         if not 0 <= node < n:
             raise InputError(f"lodging place {node} is not a node in 0..{n - 1}")
