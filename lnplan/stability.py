@@ -116,13 +116,18 @@ def run_stable(
     module: ModuleType, scenario: Scenario, world: World, folder: Path, base: Baseline
 ) -> ProgrammeOutput:
     """Run one programme against the baseline (see the module docstring)."""
+    max_loss = scenario.stability.max_loss
+    if module.NAME == "employment_fund" and base.allocation is not None:
+        old = base.allocation
+        codes, yuan = old["county_code"].astype(str), old["amount_yuan"].astype(int)
+        amounts = dict(zip(codes, yuan, strict=True))
+        held = module.run_near(scenario, world, folder, amounts, max_loss)
+        return _report_fund(base, held)
     best = module.run(scenario, world, folder)
     if module.NAME == "fitness_sites" and base.sites is not None and scenario.sites is not None:
         return _stable_sites(module, scenario, world, folder, base, best)
-    if module.NAME == "employment_fund" and base.allocation is not None:
-        return _report_fund(base, best)
     if module.NAME == "screening_routes" and base.schedule is not None:
-        return _report_tours(base, best)
+        return _stable_tours(module, scenario, world, folder, base, best)
     return best
 
 
@@ -238,48 +243,173 @@ def _report_sites(base: Baseline, output: ProgrammeOutput) -> ProgrammeOutput:
     return _with_summary(output, extra)
 
 
-def _report_fund(base: Baseline, best: ProgrammeOutput) -> ProgrammeOutput:
+def _report_fund(base: Baseline, output: ProgrammeOutput) -> ProgrammeOutput:
+    """What stayed and moved of the baseline allocation, counted on the tables.
+
+    ``output`` is held to the baseline (:func:`lnplan.programs.employment_fund.run_near`: its
+    summary carries ``stability_cost`` and the search's status) or reused unchanged.
+    """
     assert base.allocation is not None
     old = base.allocation.set_index(base.allocation["county_code"].astype(str))["amount_yuan"]
-    new_alloc = best.tables["allocation"]
+    new_alloc = output.tables["allocation"]
     new = new_alloc.set_index(new_alloc["county_code"].astype(str))["amount_yuan"]
     change = new.sub(old, fill_value=0)
+    held = "stability_status" in output.summary
+    cost = float(output.summary.get("stability_cost", 0.0))
+    added, removed = int(change.clip(lower=0).sum()), int(-change.clip(upper=0).sum())
     extra = {
+        "baseline_counties": len(change),
         "baseline_counties_unchanged": int((change == 0).sum()),
-        "baseline_yuan_added": int(change.clip(lower=0).sum()),
-        "baseline_yuan_removed": int(-change.clip(upper=0).sum()),
-        "stability_cost": 0.0,
+        "baseline_counties_changed": int((change != 0).sum()),
+        "baseline_yuan_added": added,
+        "baseline_yuan_removed": removed,
+        "baseline_yuan_moved": added + removed,
+        "stability_cost": cost,
     }
+    if held:
+        proven = output.summary["stability_status"] == "optimal"
+        how = (
+            f"the fewest yuan within the allowed loss {output.summary['stability_max_loss']:.2%}"
+            + (" (proven)" if proven else " found within the work limit (not proven)")
+            + f"; objective {cost:.3%} worse than the best"
+        )
+    else:
+        how = "reused: inputs unchanged"
     line = (
         f"employment_fund: {extra['baseline_counties_unchanged']} of {len(change)} counties "
-        f"unchanged; {extra['baseline_yuan_added'] / 10_000:,.0f} 万元 added and "
-        f"{extra['baseline_yuan_removed'] / 10_000:,.0f} 万元 removed (the optimum is unique; "
-        "no objective given up)"
+        f"unchanged; {(added + removed) / 10_000:,.0f} 万元 moved ({added / 10_000:,.0f} added, "
+        f"{removed / 10_000:,.0f} removed), {how}"
     )
     base.report["employment_fund"] = {**extra, "line": line}
-    return _with_summary(best, extra)
+    logger.info("%s", line)
+    return _with_summary(output, extra)
 
 
-def _report_tours(base: Baseline, best: ProgrammeOutput) -> ProgrammeOutput:
+def _stable_tours(
+    module: ModuleType,
+    scenario: Scenario,
+    world: World,
+    folder: Path,
+    base: Baseline,
+    best: ProgrammeOutput,
+) -> ProgrammeOutput:
+    """Re-plan with baseline townships held to their team and trip; keep it within the loss."""
+    assert base.schedule is not None
+    max_loss = scenario.stability.max_loss
+    held_stops: list[int] = []
+    schedule = base.schedule
+
+    def hold(plan: Any) -> Any:
+        keep = baseline_trips(plan, schedule)
+        held_stops.append(sum(k is not None for k in keep))
+        return replace(plan, problem=replace(plan.problem, keep_trip=keep))
+
+    trial = module.run(scenario, world, folder, hold=hold)
+    best_value = float(best.summary["weighted_children_screened"])
+    value = float(trial.summary["weighted_children_screened"])
+    within = _within(value, best_value, max_loss, maximize=True)
+    chosen = trial if within else best
+    cost = 1 - float(chosen.summary["weighted_children_screened"]) / max(best_value, 1e-12)
+    _, kept_by_best, _ = _township_counts(base, best)
+    _, kept_by_trial, _ = _township_counts(base, trial)
+    extra = {
+        "baseline_townships_kept_by_best_plan": kept_by_best,
+        "baseline_townships_kept_by_held_plan": kept_by_trial,
+        "baseline_visits_held": held_stops[0] if held_stops else 0,
+        "baseline_held_plan_used": within,
+        "best_weighted_children_screened": best_value,
+        "stability_cost": round(cost, 6),
+        "stability_max_loss": max_loss,
+    }
+    out = _with_summary(chosen, extra)
+    if not within:
+        note = (
+            f"held to the baseline the tours screened {1 - value / max(best_value, 1e-12):.2%} "
+            f"less weighted children than the best plan (allowed {max_loss:.2%}): best plan kept"
+        )
+        return _report_tours(base, out, note)
+    return _report_tours(base, out, f"within the allowed loss {max_loss:.2%}")
+
+
+def baseline_trips(plan: Any, schedule: pd.DataFrame) -> tuple[tuple[int, int] | None, ...]:
+    """Per stop of ``plan`` (:class:`lnplan.programs.screening_routes.Plan`), the ``(team,
+    trip)`` its township had in the baseline ``schedule`` (its first visit), in the engine's terms
+    (:attr:`lnplan.optimize.routing.RoutingProblem.keep_trip`), or None.
+
+    Teams are matched by name. On fixed trip blocks a baseline trip is the block holding its
+    first date in this campaign (None when the date is not one of its working days); on free-
+    length trips the team's ``k``-th trip is its ``k``-th possible trip.
+    """
+    from lnplan.compare import _first_visits
+
+    if schedule.empty:
+        return tuple(None for _ in plan.problem.stops)
+    cal = plan.problem.calendar
+    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+    team_of = {t.name: k for k, t in enumerate(plan.problem.teams)}
+    day_of = {d.isoformat(): k for k, d in enumerate(plan.dates.dates)}
+    slot_of_day = {d: k for k, (a, b) in enumerate(cal.trip_slots()) for d in range(a, b + 1)}
+    first_date = schedule.groupby(["team", "trip"])["date"].min().astype(str)
+    trips: dict[str, tuple[int, int] | None] = {}
+    for row in _first_visits(schedule).itertuples(index=False):
+        team = team_of.get(str(row.team))
+        trip: int | None = int(str(row.trip)) - 1
+        if not free:
+            day = day_of.get(first_date.get((row.team, row.trip), ""))
+            trip = None if day is None else slot_of_day.get(day)
+        trips[str(row.township_code)] = None if team is None or trip is None else (team, trip)
+    codes = plan.towns["code"].astype(str)
+    return tuple(trips.get(str(codes.iloc[part.row])) for part in plan.part_of_stop)
+
+
+def _township_counts(base: Baseline, output: ProgrammeOutput) -> tuple[int, int, int]:
+    """Townships visited in both runs, kept on their team and trip, moved."""
     from lnplan.compare import RunTables, _compare_townships
 
     assert base.schedule is not None
+    new = output.tables["schedule"]
     moved = _compare_townships(
         RunTables("baseline", {"screening_routes": {"schedule": base.schedule}}),
-        RunTables("new", {"screening_routes": {"schedule": best.tables["schedule"]}}),
+        RunTables("new", {"screening_routes": {"schedule": new}}),
     )
-    both = set(base.schedule["township_code"].astype(str)) & set(
-        best.tables["schedule"]["township_code"].astype(str)
+    both = len(
+        set(base.schedule["township_code"].astype(str)) & set(new["township_code"].astype(str))
     )
+    return both, both - len(moved), len(moved)
+
+
+def _report_tours(base: Baseline, output: ProgrammeOutput, how: str = "") -> ProgrammeOutput:
+    """What stayed and moved of the baseline tours, counted on the tables (as ``lnplan
+    compare`` counts them: a township's first visit, its team and trip number)."""
+    assert base.schedule is not None
+    both, kept, moved = _township_counts(base, output)
+    old = set(base.schedule["township_code"].astype(str))
+    new = set(output.tables["schedule"]["township_code"].astype(str))
     extra = {
-        "baseline_townships_same_team_and_trip": len(both) - len(moved),
-        "baseline_townships_moved": len(moved),
-        "stability_cost": 0.0,
+        "baseline_townships": len(old),
+        "baseline_townships_visited_again": both,
+        "baseline_townships_same_team_and_trip": kept,
+        "baseline_townships_moved": moved,
+        "baseline_townships_not_visited": len(old - new),
+        "townships_added_since_baseline": len(new - old),
+        "stability_cost": float(output.summary.get("stability_cost", 0.0)),
     }
     line = (
-        f"screening_routes: {extra['baseline_townships_same_team_and_trip']} of {len(both)} "
-        f"townships visited in both runs keep their team and trip, {len(moved)} moved (tours are "
-        "not yet held to the baseline: the routing engines have no keep-option)"
+        f"screening_routes: {kept} of {both} townships visited in both runs keep their team and "
+        f"trip, {moved} moved; {len(old - new)} of the baseline's {len(old)} not visited, "
+        f"{len(new - old)} added; " + (how or "reused: inputs unchanged")
     )
+    if "best_weighted_children_screened" in output.summary:
+        cost = extra["stability_cost"]
+        line += (
+            f" (weighted children screened {cost:.3%} below the best plan found)"
+            if cost >= 0
+            else f" (weighted children screened {-cost:.3%} above the best plan found: the "
+            "searches stop at work limits, and the held one searched a smaller space)"
+        )
+        line += (
+            f"; the best plan alone keeps {output.summary['baseline_townships_kept_by_best_plan']}"
+        )
     base.report["screening_routes"] = {**extra, "line": line}
-    return _with_summary(best, extra)
+    logger.info("%s", line)
+    return _with_summary(output, extra)

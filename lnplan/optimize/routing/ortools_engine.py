@@ -89,6 +89,7 @@ def solve_ortools(
     ends = [base_index[problem.teams[t].end_node] for t, _, _ in vehicles]
     manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
+    _hold_to_trips(routing, problem, len(slots), lambda k: manager.NodeToIndex(n_base + k))
 
     travel_cb = routing.RegisterTransitMatrix(travel.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(travel_cb)
@@ -205,6 +206,20 @@ def solve_ortools(
                 trips[k] = replace(prev, last_day=trimmed)
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
     return trips, True, work
+
+
+def _hold_to_trips(
+    routing: pywrapcp.RoutingModel, problem: RoutingProblem, n_slots: int, index_of: Any
+) -> None:
+    """Stops with a ``problem.keep_trip`` may only ride that vehicle (or be left out).
+
+    Vehicles are numbered team by team, ``n_slots`` per team, so ``(team, trip)`` is vehicle
+    ``team * n_slots + trip``; a trip index beyond the team's vehicles holds nothing.
+    """
+    for k, keep in enumerate(problem.keep_trip):
+        if keep is not None and 0 <= keep[1] < n_slots:
+            # -1: left out (the binding of SetAllowedVehiclesForIndex takes no Python list)
+            routing.VehicleVar(index_of(k)).SetValues([-1, keep[0] * n_slots + keep[1]])
 
 
 def free_trips(cal: Any) -> bool:
@@ -377,6 +392,7 @@ def _solve_lodging(
     travel_u = -(-travel // unit)
     manager = pywrapcp.RoutingIndexManager(n, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
+    _hold_to_trips(routing, problem, len(slots), manager.NodeToIndex)
     cost_cb = routing.RegisterTransitMatrix(travel.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
     transit = travel_u + (-(-np.array(service, dtype=np.int64) // unit))[:, None]
