@@ -14,9 +14,28 @@ of least value (first those the best plan dropped, the ones with the fewest catc
 first) by halving the forced list, at most :data:`MAX_ROUNDS` re-solves; the plan kept is the
 one with the most baseline sites within the loss, else the best plan.
 
-The employment fund and the screening tours are solved as without a baseline, and the result says
-how much moved (the fund's amounts are unique optima of a convex objective, so they move only as
-far as the new budget requires; the tours have no keep-option in the routing engines yet).
+Employment fund: :func:`lnplan.programs.employment_fund.run_near`. Step 1 is the best
+allocation; step 2 (:func:`lnplan.optimize.funding.solve_funding_near`, CP-SAT, the same work
+limit ``funding.deterministic_time_s``) the allocation that moves the fewest yuan
+``sum_c |a_c - b_c|`` (over the counties of either run) while keeping every rule of the fund
+(budget, unit, floors, caps) and its objective within ``max_loss`` of the best (deviation from
+need shares at most ``1 + max_loss`` times the best; the worst ratio or the expected jobs at least
+``1 - max_loss`` times it); among those, the one best for the fund's own objective. Its status is
+``optimal`` only when CP-SAT proved that no allocation within the loss moves fewer yuan. With the
+default ``proportional`` objective the best deviation is small and nearly unique, so a budget
+change moves the new money and little else with or without a baseline; the step matters when the
+need changes or for objectives with many equally good answers (``maxmin``, ``jobs``).
+
+Screening tours: the plan is solved once as without a baseline (the best), then once more with
+every offered visit of a township the baseline visited held to that township's baseline team and
+trip (:func:`baseline_trips`; ``RoutingProblem.keep_trip``: the OR-Tools engine may put it on
+that vehicle or leave it out; townships new since the baseline are free). The held plan is kept
+if its weighted children screened (the routing model's value of the visits, summary
+``weighted_children_screened``) is within ``max_loss`` of the best plan's, else the best plan is
+kept and the report says so. The held search is a heuristic under the same work limit
+(``screening.max_iterations``), so it can also score better than the best plan found; the cost is
+then negative. Re-timing after the search may re-insert a dropped visit on another trip, so
+"held" is what the engine was told, and the report counts what the tables show.
 
 A programme whose inputs are the baseline run's own (same cache key) is reused from the cache as
 without a baseline (its plan is the baseline's) and only reported; any other is solved as above.

@@ -59,6 +59,10 @@ marginal gains, taken in runs of equal gain so its cost does not grow with ``B /
 these separable concave objectives up to floating-point ties), so CP-SAT mostly proves
 optimality; it improves the hint whenever the hint is not optimal.
 
+Near a baseline (``lnplan run --baseline``): :func:`solve_funding_near` takes the best result
+and a baseline allocation and finds the allocation that moves the fewest yuan from the baseline
+while the objective stays within a relative loss of the best (formulation in its docstring).
+
 Marginal value of budget: integer programmes have no meaningful duals, so it is measured by
 re-solving at ``B + U`` and ``B - U`` (see :func:`explain_funding`).
 """
