@@ -341,6 +341,9 @@ def _stable_tours(
         "stability_max_loss": max_loss,
     }
     out = _with_summary(chosen, extra)
+    other, other_name = (best, "tours_best") if within else (trial, "tours_held")
+    if "tours" in other.models:  # the manifest records both searches
+        out = replace(out, models={**dict(out.models), other_name: other.models["tours"]})
     if not within:
         note = (
             f"held to the baseline the tours screened {1 - value / max(best_value, 1e-12):.2%} "
