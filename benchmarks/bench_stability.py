@@ -82,7 +82,14 @@ def row(label: str, base: lnplan.Plan, plan: lnplan.Plan, wall: float) -> dict[s
         "solved": ",".join(k.split("_")[0] for k, v in runs.items() if v["outcome"] == "solved"),
         "wall_s": wall,
         "load": load(),
+        "capped": capped(plan),
     }
+
+
+def capped(plan: lnplan.Plan) -> str:
+    """Programmes whose search stopped at a wall-clock safety cap (answers may vary by load)."""
+    names = ("fitness_sites", "employment_fund", "screening_routes")
+    return ",".join(n.split("_")[0] for n in names if any(n in w for w in plan.warnings)) or "-"
 
 
 def fmt_cost(x: float | None) -> str:
@@ -108,7 +115,10 @@ def main() -> int:
     print(lines[0], flush=True)
     t0 = time.perf_counter()
     base = lnplan.run(scn, work / "base", progress=False, fresh=True)
-    lines.append(f"baseline run: {time.perf_counter() - t0:.0f} s wall (load {load()})")
+    lines.append(
+        f"baseline run: {time.perf_counter() - t0:.0f} s wall (load {load()}); stopped at a "
+        f"wall-clock cap: {capped(base)}"
+    )
     print(lines[-1], flush=True)
     changes: list[tuple[str, dict[str, Any]]] = [
         (f"sites.p {p} -> {p + 2}", {"sites.p": p + 2}),
@@ -143,7 +153,7 @@ def main() -> int:
     head = (
         f"{'run':<44} {'sites kept':>11} {'yuan moved':>12} {'counties':>9} "
         f"{'same team+trip':>15} {'cost sites':>11} {'cost fund':>10} {'cost tours':>11} "
-        f"{'wall s':>7} {'load':>8}"
+        f"{'wall s':>7} {'load':>8} {'capped':>10}"
     )
     lines += ["", head, "-" * len(head)]
     for r in rows:
@@ -153,15 +163,20 @@ def main() -> int:
             f"{r['townships_same']:>7} of {r['townships_both']:<4} "
             f"{fmt_cost(r['cost']['fitness_sites']):>11} "
             f"{fmt_cost(r['cost']['employment_fund']):>10} "
-            f"{fmt_cost(r['cost']['screening_routes']):>11} {r['wall_s']:>7.0f} {r['load']:>8}"
+            f"{fmt_cost(r['cost']['screening_routes']):>11} {r['wall_s']:>7.0f} {r['load']:>8} "
+            f"{r['capped']:>10}"
         )
     lines.append(
         "cost: relative loss of each programme's objective against the best plan found in the "
         "same run (negative: the held plan scored better, the searches stop at work limits); "
         "'-' where it was not held (reused: its inputs did not change, or no --baseline)"
     )
+    lines.append(
+        "capped: programmes whose search stopped at its wall-clock safety cap in that run (their "
+        "answer depends on the machine's load: the tours of two runs of the same inputs can differ)"
+    )
     lines.append(f"runs in {work}")
-    print("\n".join(lines[-len(rows) - 5 :]))
+    print("\n".join(lines[-len(rows) - 6 :]))
     if args.results:
         Path(args.results).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return 0
