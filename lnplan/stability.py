@@ -33,10 +33,11 @@ that vehicle or leave it out; townships new since the baseline are free). The he
 if its weighted children screened (the routing model's value of the visits, summary
 ``weighted_children_screened``) is within ``max_loss`` of the best plan's; else a second search
 holds only the townships the best plan keeps anyway and the more valuable half of the others
-(:data:`TOUR_ROUNDS` held searches at most); else the best plan is kept and the report says so. The held search is a heuristic under the same work limit
-(``screening.max_iterations``), so it can also score better than the best plan found; the cost is
-then negative. Re-timing after the search may re-insert a dropped visit on another trip, so
-"held" is what the engine was told, and the report counts what the tables show.
+(:data:`TOUR_ROUNDS` held searches at most); else the best plan is kept and the report says
+so. The held search is a heuristic under the same work limit (``screening.max_iterations``), so
+it can also score better than the best plan found; the cost is then negative. Re-timing after
+the search may re-insert a dropped visit on another trip, so "held" is what the engine was told,
+and the report counts what the tables show.
 
 A programme whose inputs are the baseline run's own (same cache key) is reused from the cache as
 without a baseline (its plan is the baseline's) and only reported; any other is solved as above.
