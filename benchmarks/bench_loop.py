@@ -8,9 +8,12 @@ Prints, with the machine's load average beside every timing:
 3. p + 2 without and with ``--baseline`` (sites kept, objective cost) and the budget change with
    ``--baseline`` (yuan moved);
 4. the same scenario run twice, the second time beside two busy-loop processes: which programmes'
-   tables are byte-identical, and which stopped at a wall-clock cap (those may differ).
+   tables are byte-identical, and which stopped at a wall-clock cap (those may differ);
+5. peak memory (the child's maximum resident set size, from ``os.wait4``) of ``lnplan run``
+   from scratch and of its re-run after the budget change into the same folder (cached).
+   ``--memory-only`` runs only this part.
 
-    python benchmarks/bench_loop.py [--quick] [--out DIR]
+    python benchmarks/bench_loop.py [--quick] [--out DIR] [--memory-only]
 """
 
 from __future__ import annotations
@@ -56,10 +59,37 @@ def table_hashes(plan: lnplan.Plan) -> dict[str, str]:
     return out
 
 
+def peak_rss(label: str, args: list[str]) -> None:
+    """Run ``lnplan`` in a child process and print its wall time and peak memory."""
+    lnplan_cli = Path(sys.executable).with_name("lnplan")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(lnplan_cli), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    mib = usage.ru_maxrss / 1024  # kilobytes on Linux
+    print(
+        f"{label}: peak RSS {mib:,.0f} MiB, {wall:.1f} s wall ({load()}), exit {proc.returncode}",
+        flush=True,
+    )
+
+
+def memory(path: Path, work: Path, budget: int) -> None:
+    print("5. peak memory of `lnplan run` (child process, maximum resident set size)")
+    out = str(work / "mem")
+    peak_rss("   from scratch (--fresh)", ["run", str(path), "--out", out, "--fresh"])
+    more = f"funding.budget_yuan={budget + 2_000_000}"
+    peak_rss("   re-run after the budget change (cached)", ["run", str(path), "--out", out,
+                                                          "--set", more])  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the quick scenario")
     parser.add_argument("--out", default=None, help="folder for the runs (default: a temp dir)")
+    parser.add_argument("--memory-only", action="store_true", help="only part 5 (peak memory)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", SafetyCapWarning)
     path = ROOT / "scenarios" / ("quick.toml" if args.quick else "demo.toml")
@@ -67,6 +97,9 @@ def main() -> int:
     scn = lnplan.load_scenario(path)
     budget = scn.funding.budget_yuan  # type: ignore[union-attr]
     p = scn.sites.p  # type: ignore[union-attr]
+    if args.memory_only:
+        memory(path, work, budget)
+        return 0
 
     a = timed("1. demo from scratch", scn, work / "a", fresh=True)
     for v in a.views.values():
@@ -118,6 +151,7 @@ def main() -> int:
         same = "identical" if hq[name] == hl[name] else "DIFFERENT"
         why = " (stopped at a wall-clock cap: may differ)" if capped else ""
         print(f"   {name}: tables {same}{why}")
+    memory(path, work, budget)
     print(f"runs in {work}")
     return 0
 

@@ -14,9 +14,30 @@ of least value (first those the best plan dropped, the ones with the fewest catc
 first) by halving the forced list, at most :data:`MAX_ROUNDS` re-solves; the plan kept is the
 one with the most baseline sites within the loss, else the best plan.
 
-The employment fund and the screening tours are solved as without a baseline, and the result says
-how much moved (the fund's amounts are unique optima of a convex objective, so they move only as
-far as the new budget requires; the tours have no keep-option in the routing engines yet).
+Employment fund: :func:`lnplan.programs.employment_fund.run_near`. Step 1 is the best
+allocation; step 2 (:func:`lnplan.optimize.funding.solve_funding_near`, CP-SAT, the same work
+limit ``funding.deterministic_time_s``) the allocation that moves the fewest yuan
+``sum_c |a_c - b_c|`` (over the counties of either run) while keeping every rule of the fund
+(budget, unit, floors, caps) and its objective within ``max_loss`` of the best (deviation from
+need shares at most ``1 + max_loss`` times the best; the worst ratio or the expected jobs at least
+``1 - max_loss`` times it); among those, the one best for the fund's own objective. Its status is
+``optimal`` only when CP-SAT proved that no allocation within the loss moves fewer yuan. With the
+default ``proportional`` objective the best deviation is small and nearly unique, so a budget
+change moves the new money and little else with or without a baseline; the step matters when the
+need changes or for objectives with many equally good answers (``maxmin``, ``jobs``).
+
+Screening tours: the plan is solved once as without a baseline (the best), then once more with
+every offered visit of a township the baseline visited held to that township's baseline team and
+trip (:func:`baseline_trips`; ``RoutingProblem.keep_trip``: the OR-Tools engine may put it on
+that vehicle or leave it out; townships new since the baseline are free). The held plan is kept
+if its weighted children screened (the routing model's value of the visits, summary
+``weighted_children_screened``) is within ``max_loss`` of the best plan's; else a second search
+holds only the townships the best plan keeps anyway and the more valuable half of the others
+(:data:`TOUR_ROUNDS` held searches at most); else the best plan is kept and the report says
+so. The held search is a heuristic under the same work limit (``screening.max_iterations``), so
+it can also score better than the best plan found; the cost is then negative. Re-timing after
+the search may re-insert a dropped visit on another trip, so "held" is what the engine was told,
+and the report counts what the tables show.
 
 A programme whose inputs are the baseline run's own (same cache key) is reused from the cache as
 without a baseline (its plan is the baseline's) and only reported; any other is solved as above.
@@ -45,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 #: Most re-solves spent on finding how many baseline sites can be kept.
 MAX_ROUNDS = 4
+#: Most held routing searches for the tours (every baseline township, then about half).
+TOUR_ROUNDS = 2
 
 
 @dataclass
@@ -116,13 +139,18 @@ def run_stable(
     module: ModuleType, scenario: Scenario, world: World, folder: Path, base: Baseline
 ) -> ProgrammeOutput:
     """Run one programme against the baseline (see the module docstring)."""
+    max_loss = scenario.stability.max_loss
+    if module.NAME == "employment_fund" and base.allocation is not None:
+        old = base.allocation
+        codes, yuan = old["county_code"].astype(str), old["amount_yuan"].astype(int)
+        amounts = dict(zip(codes, yuan, strict=True))
+        held = module.run_near(scenario, world, folder, amounts, max_loss)
+        return _report_fund(base, held)
     best = module.run(scenario, world, folder)
     if module.NAME == "fitness_sites" and base.sites is not None and scenario.sites is not None:
         return _stable_sites(module, scenario, world, folder, base, best)
-    if module.NAME == "employment_fund" and base.allocation is not None:
-        return _report_fund(base, best)
     if module.NAME == "screening_routes" and base.schedule is not None:
-        return _report_tours(base, best)
+        return _stable_tours(module, scenario, world, folder, base, best)
     return best
 
 
@@ -238,48 +266,224 @@ def _report_sites(base: Baseline, output: ProgrammeOutput) -> ProgrammeOutput:
     return _with_summary(output, extra)
 
 
-def _report_fund(base: Baseline, best: ProgrammeOutput) -> ProgrammeOutput:
+def _report_fund(base: Baseline, output: ProgrammeOutput) -> ProgrammeOutput:
+    """What stayed and moved of the baseline allocation, counted on the tables.
+
+    ``output`` is held to the baseline (:func:`lnplan.programs.employment_fund.run_near`: its
+    summary carries ``stability_cost`` and the search's status) or reused unchanged.
+    """
     assert base.allocation is not None
     old = base.allocation.set_index(base.allocation["county_code"].astype(str))["amount_yuan"]
-    new_alloc = best.tables["allocation"]
+    new_alloc = output.tables["allocation"]
     new = new_alloc.set_index(new_alloc["county_code"].astype(str))["amount_yuan"]
     change = new.sub(old, fill_value=0)
+    held = "stability_status" in output.summary
+    cost = float(output.summary.get("stability_cost", 0.0))
+    added, removed = int(change.clip(lower=0).sum()), int(-change.clip(upper=0).sum())
     extra = {
+        "baseline_counties": len(change),
         "baseline_counties_unchanged": int((change == 0).sum()),
-        "baseline_yuan_added": int(change.clip(lower=0).sum()),
-        "baseline_yuan_removed": int(-change.clip(upper=0).sum()),
-        "stability_cost": 0.0,
+        "baseline_counties_changed": int((change != 0).sum()),
+        "baseline_yuan_added": added,
+        "baseline_yuan_removed": removed,
+        "baseline_yuan_moved": added + removed,
+        "stability_cost": cost,
     }
+    if held:
+        proven = output.summary["stability_status"] == "optimal"
+        how = (
+            f"the fewest yuan within the allowed loss {output.summary['stability_max_loss']:.2%}"
+            + (" (proven)" if proven else " found within the work limit (not proven)")
+            + f"; objective {cost:.3%} worse than the best"
+        )
+    else:
+        how = "reused: inputs unchanged"
     line = (
         f"employment_fund: {extra['baseline_counties_unchanged']} of {len(change)} counties "
-        f"unchanged; {extra['baseline_yuan_added'] / 10_000:,.0f} 万元 added and "
-        f"{extra['baseline_yuan_removed'] / 10_000:,.0f} 万元 removed (the optimum is unique; "
-        "no objective given up)"
+        f"unchanged; {(added + removed) / 10_000:,.0f} 万元 moved ({added / 10_000:,.0f} added, "
+        f"{removed / 10_000:,.0f} removed), {how}"
     )
     base.report["employment_fund"] = {**extra, "line": line}
-    return _with_summary(best, extra)
+    logger.info("%s", line)
+    return _with_summary(output, extra)
 
 
-def _report_tours(base: Baseline, best: ProgrammeOutput) -> ProgrammeOutput:
+def _stable_tours(
+    module: ModuleType,
+    scenario: Scenario,
+    world: World,
+    folder: Path,
+    base: Baseline,
+    best: ProgrammeOutput,
+) -> ProgrammeOutput:
+    """Re-plan with baseline townships held to their team and trip; keep it within the loss.
+
+    Round 1 holds every baseline township; if that loses more than ``max_loss``, round 2 holds
+    those the best plan keeps anyway and the more valuable half of the others (children the
+    baseline screened there), at most :data:`TOUR_ROUNDS` held searches; else the best plan.
+    """
+    assert base.schedule is not None
+    max_loss = scenario.stability.max_loss
+    schedule = base.schedule
+    best_value = float(best.summary["weighted_children_screened"])
+    _, kept_by_best, _ = _township_counts(base, best)
+    moved = set(_moved_townships(base, best))
+    both = set(schedule["township_code"].astype(str)) & set(
+        best.tables["schedule"]["township_code"].astype(str)
+    )
+    children = schedule.groupby(schedule["township_code"].astype(str))["children_screened"].sum()
+    order = pd.DataFrame({"code": children.index, "children": children.to_numpy()})
+    order["kept"] = order["code"].isin(both - moved)
+    order = order.sort_values(
+        ["kept", "children", "code"], ascending=[False, False, True], kind="stable"
+    )
+    ranked = list(order["code"])
+    lo, n = int(order["kept"].sum()), len(ranked)
+    chosen, trial, value, rounds, held = best, None, best_value, 0, 0
+    while rounds < TOUR_ROUNDS and n > lo:
+        rounds += 1
+        only = set(ranked[:n])
+        counted: list[int] = []
+
+        def hold(plan: Any, only: set[str] = only, counted: list[int] = counted) -> Any:
+            keep = baseline_trips(plan, schedule, only=only)
+            counted.append(sum(k is not None for k in keep))
+            return replace(plan, problem=replace(plan.problem, keep_trip=keep))
+
+        trial = module.run(scenario, world, folder, hold=hold)
+        value = float(trial.summary["weighted_children_screened"])
+        held = counted[0] if counted else 0
+        if _within(value, best_value, max_loss, maximize=True):
+            chosen = trial
+            break
+        n = lo + (n - lo) // 2
+    within = chosen is not best
+    cost = 1 - float(chosen.summary["weighted_children_screened"]) / max(best_value, 1e-12)
+    extra = {
+        "baseline_townships_kept_by_best_plan": kept_by_best,
+        "baseline_townships_held": len(set(ranked[:n])) if rounds else 0,
+        "baseline_visits_held": held,
+        "baseline_held_plan_used": within,
+        "best_weighted_children_screened": best_value,
+        "stability_cost": round(cost, 6),
+        "stability_max_loss": max_loss,
+        "stability_resolves": rounds,
+    }
+    if trial is not None:
+        extra["baseline_townships_kept_by_held_plan"] = _township_counts(base, trial)[1]
+    out = _with_summary(chosen, extra)
+    other, other_name = (best, "tours_best") if within else (trial, "tours_held")
+    if other is not None and "tours" in other.models:  # the manifest records both searches
+        out = replace(out, models={**dict(out.models), other_name: other.models["tours"]})
+    if rounds and not within:
+        note = (
+            f"held to the baseline ({rounds} searches) the tours screened at best "
+            f"{1 - value / max(best_value, 1e-12):.2%} less weighted children than the best plan "
+            f"(allowed {max_loss:.2%}): best plan kept"
+        )
+        return _report_tours(base, out, note)
+    if not rounds:
+        return _report_tours(base, out, "the best plan keeps every township visited in both")
+    return _report_tours(
+        base,
+        out,
+        f"{extra['baseline_townships_held']} of {len(ranked)} baseline townships held, within "
+        f"the allowed loss {max_loss:.2%}",
+    )
+
+
+def baseline_trips(
+    plan: Any, schedule: pd.DataFrame, *, only: set[str] | None = None
+) -> tuple[tuple[int, int] | None, ...]:
+    """Per stop of ``plan`` (:class:`lnplan.programs.screening_routes.Plan`), the ``(team,
+    trip)`` its township had in the baseline ``schedule`` (its first visit), in the engine's terms
+    (:attr:`lnplan.optimize.routing.RoutingProblem.keep_trip`), or None.
+
+    Teams are matched by name. On fixed trip blocks a baseline trip is the block holding its
+    first date in this campaign (None when the date is not one of its working days); on free-
+    length trips the team's ``k``-th trip is its ``k``-th possible trip. ``only``: hold only
+    these township codes.
+    """
+    from lnplan.compare import _first_visits
+
+    if schedule.empty:
+        return tuple(None for _ in plan.problem.stops)
+    cal = plan.problem.calendar
+    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+    team_of = {t.name: k for k, t in enumerate(plan.problem.teams)}
+    day_of = {d.isoformat(): k for k, d in enumerate(plan.dates.dates)}
+    slot_of_day = {d: k for k, (a, b) in enumerate(cal.trip_slots()) for d in range(a, b + 1)}
+    first_date = schedule.groupby(["team", "trip"])["date"].min().astype(str)
+    trips: dict[str, tuple[int, int] | None] = {}
+    for row in _first_visits(schedule).itertuples(index=False):
+        team = team_of.get(str(row.team))
+        trip: int | None = int(str(row.trip)) - 1
+        if not free:
+            day = day_of.get(first_date.get((row.team, row.trip), ""))
+            trip = None if day is None else slot_of_day.get(day)
+        code = str(row.township_code)
+        if only is not None and code not in only:
+            continue
+        trips[code] = None if team is None or trip is None else (team, trip)
+    codes = plan.towns["code"].astype(str)
+    return tuple(trips.get(str(codes.iloc[part.row])) for part in plan.part_of_stop)
+
+
+def _moved_townships(base: Baseline, output: ProgrammeOutput) -> list[str]:
+    """Codes of the townships visited in both runs on another team or trip."""
     from lnplan.compare import RunTables, _compare_townships
 
     assert base.schedule is not None
     moved = _compare_townships(
         RunTables("baseline", {"screening_routes": {"schedule": base.schedule}}),
-        RunTables("new", {"screening_routes": {"schedule": best.tables["schedule"]}}),
+        RunTables("new", {"screening_routes": {"schedule": output.tables["schedule"]}}),
     )
-    both = set(base.schedule["township_code"].astype(str)) & set(
-        best.tables["schedule"]["township_code"].astype(str)
+    return [str(c) for c in moved["township_code"]]
+
+
+def _township_counts(base: Baseline, output: ProgrammeOutput) -> tuple[int, int, int]:
+    """Townships visited in both runs, kept on their team and trip, moved."""
+    assert base.schedule is not None
+    new = output.tables["schedule"]
+    moved = _moved_townships(base, output)
+    both = len(
+        set(base.schedule["township_code"].astype(str)) & set(new["township_code"].astype(str))
     )
+    return both, both - len(moved), len(moved)
+
+
+def _report_tours(base: Baseline, output: ProgrammeOutput, how: str = "") -> ProgrammeOutput:
+    """What stayed and moved of the baseline tours, counted on the tables (as ``lnplan
+    compare`` counts them: a township's first visit, its team and trip number)."""
+    assert base.schedule is not None
+    both, kept, moved = _township_counts(base, output)
+    old = set(base.schedule["township_code"].astype(str))
+    new = set(output.tables["schedule"]["township_code"].astype(str))
     extra = {
-        "baseline_townships_same_team_and_trip": len(both) - len(moved),
-        "baseline_townships_moved": len(moved),
-        "stability_cost": 0.0,
+        "baseline_townships": len(old),
+        "baseline_townships_visited_again": both,
+        "baseline_townships_same_team_and_trip": kept,
+        "baseline_townships_moved": moved,
+        "baseline_townships_not_visited": len(old - new),
+        "townships_added_since_baseline": len(new - old),
+        "stability_cost": float(output.summary.get("stability_cost", 0.0)),
     }
     line = (
-        f"screening_routes: {extra['baseline_townships_same_team_and_trip']} of {len(both)} "
-        f"townships visited in both runs keep their team and trip, {len(moved)} moved (tours are "
-        "not yet held to the baseline: the routing engines have no keep-option)"
+        f"screening_routes: {kept} of {both} townships visited in both runs keep their team and "
+        f"trip, {moved} moved; {len(old - new)} of the baseline's {len(old)} not visited, "
+        f"{len(new - old)} added; " + (how or "reused: inputs unchanged")
     )
+    if "best_weighted_children_screened" in output.summary:
+        cost = extra["stability_cost"]
+        line += (
+            f" (weighted children screened {cost:.3%} below the best plan found)"
+            if cost >= 0
+            else f" (weighted children screened {-cost:.3%} above the best plan found: the "
+            "searches stop at work limits, and the held one searched a smaller space)"
+        )
+        line += (
+            f"; the best plan alone keeps {output.summary['baseline_townships_kept_by_best_plan']}"
+        )
     base.report["screening_routes"] = {**extra, "line": line}
-    return _with_summary(best, extra)
+    logger.info("%s", line)
+    return _with_summary(output, extra)

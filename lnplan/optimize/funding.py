@@ -59,6 +59,10 @@ marginal gains, taken in runs of equal gain so its cost does not grow with ``B /
 these separable concave objectives up to floating-point ties), so CP-SAT mostly proves
 optimality; it improves the hint whenever the hint is not optimal.
 
+Near a baseline (``lnplan run --baseline``): :func:`solve_funding_near` takes the best result
+and a baseline allocation and finds the allocation that moves the fewest yuan from the baseline
+while the objective stays within a relative loss of the best (formulation in its docstring).
+
 Marginal value of budget: integer programmes have no meaningful duals, so it is measured by
 re-solving at ``B + U`` and ``B - U`` (see :func:`explain_funding`).
 """
@@ -71,7 +75,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -595,6 +599,257 @@ def solve_funding(
     return result
 
 
+@dataclass(frozen=True)
+class NearFundingResult:
+    """Step 2 of a run held to a baseline (:func:`solve_funding_near`); follows
+    :mod:`lnplan.optimize.result` for its own objective, the yuan moved.
+
+    Attributes
+    ----------
+    status
+        ``optimal`` when the search proved that no allocation within the allowed loss moves fewer
+        yuan, else ``feasible`` (the best allocation itself is always an answer).
+    objective
+        Yuan moved: ``sum_c |a_c - b_c|`` over the counties of either run (a baseline county
+        missing from the problem counts its whole baseline amount), recomputed from the allocation.
+    bound, gap
+        CP-SAT's proven lower bound on the yuan moved, and the proven gap.
+    allocation
+        The allocation kept, as a :class:`FundingResult` of the fund's own objective: its bound is
+        the best solve's (still a proven bound), so its status is ``optimal`` only when keeping
+        the baseline cost nothing provable.
+    best_objective
+        The fund objective of the best allocation (step 1).
+    loss
+        Relative loss of the fund objective against the best (``>= 0`` is worse), at most
+        ``max_loss`` plus the model's resolution.
+    max_loss
+        The loss allowed.
+    counties_changed
+        Counties of the problem whose amount differs from the baseline's.
+    """
+
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    allocation: FundingResult
+    best_objective: float
+    loss: float
+    max_loss: float
+    counties_changed: int
+    rules_checked: bool = False
+    proof: str = ""
+    engine: str = ENGINE
+    runtime_s: float = 0.0
+    work: Mapping[str, float | int | str] = field(default_factory=dict)
+    message: str = ""
+
+
+def relative_loss(value: float, best: float, objective: str) -> float:
+    """How much worse ``value`` is than ``best``, relative to ``|best|`` (``> 0``: worse)."""
+    scale = max(abs(best), 1e-12)
+    return (value - best) / scale if objective == "proportional" else (best - value) / scale
+
+
+def solve_funding_near(
+    problem: FundingProblem,
+    baseline_yuan: npt.ArrayLike,
+    best: FundingResult,
+    *,
+    max_loss: float,
+    absent_yuan: int = 0,
+    params: SolveParams | None = None,
+) -> NearFundingResult:
+    """The allocation closest to a baseline whose objective stays within ``max_loss`` of the best.
+
+    Formulation (step 2 of a run held to a baseline; step 1 is ``best``, the result of
+    :func:`solve_funding` on ``problem``): the variables and rules of :func:`solve_funding`
+    (whole units, sum = budget, floors, caps, committed amounts, shares) plus ``m_i >= |U u_i -
+    b_i|`` (yuan moved in county ``i``, ``b_i`` its baseline amount), and the objective held near
+    the best one, in the model's own integer units:
+
+    * ``proportional``: ``sum_i d_i <= D* + floor(max_loss * best * S / U) - ceil(2 slack)``
+      (never below ``D*``, the model value of the best allocation), so that the true deviation is
+      at most ``(1 + max_loss)`` times the best one;
+    * ``maxmin``: ``a_i >= (1 - max_loss) t* w_i``, raised floors;
+    * ``jobs``: ``sum_i z_i >= (1 - max_loss) best + slack`` in milli-jobs (never above the best
+      allocation's model value).
+
+    Minimise ``sum_i m_i`` (step 2); then, with the yuan moved fixed at that minimum, the fund's
+    own objective (step 3, a tie-break among allocations that move as few yuan). Both steps get
+    ``params`` (its deterministic-time work limit each) and the best allocation as hint; the best
+    allocation is itself an answer, so a search that finds nothing returns it (``feasible``).
+
+    Parameters
+    ----------
+    problem
+        The problem ``best`` solved.
+    baseline_yuan
+        The baseline amount of each county of ``problem`` (0 for a county new since then).
+    best
+        Step 1: :func:`solve_funding` on ``problem``, with an allocation.
+    max_loss
+        Largest relative loss of the objective accepted (0.005 = 0.5 %).
+    absent_yuan
+        Baseline yuan of counties missing from ``problem``: moved whatever the allocation.
+    params
+        Solver options, as for :func:`solve_funding`.
+    """
+    start = time.perf_counter()
+    params = params or SolveParams()
+    if not best.has_allocation:
+        raise LnplanError(f"no best allocation to stay near: {best.status} ({best.message})")
+    if not 0 <= max_loss < 1:
+        raise InputError(f"max_loss must be in [0, 1), got {max_loss!r}")
+    objective = best.objective_name
+    prep = _prepare(problem, objective)
+    n = len(prep.names)
+    unit = prep.unit
+    b = np.asarray(baseline_yuan, dtype=np.int64)
+    if b.shape != (n,) or (b < 0).any():
+        raise InputError(f"{n} counties need {n} baseline amounts >= 0, got {b.tolist()}")
+    best_u = best.allocations_yuan // unit
+    lo = prep.lo.copy()
+    best_floor = lo
+    if objective == "maxmin":
+        # float noise never cuts the best allocation off (hence the clamp to it)
+        t_best = best.objective * (1 - 1e-12)
+        best_floor = np.minimum(np.ceil(t_best * prep.w / unit).astype(np.int64), best_u)
+        raised = np.ceil(t_best * (1 - max_loss) * prep.w / unit).astype(np.int64)
+        lo = np.maximum(lo, np.minimum(raised, best_u))
+    terms_kind = "proportional" if objective == "maxmin" else objective
+
+    def model(
+        moved_cap: int | None, hint: npt.NDArray[np.int64], lo: npt.NDArray[np.int64] = lo
+    ) -> tuple[cp_model.CpModel, list[Any], list[Any], list[Any]]:
+        m = cp_model.CpModel()
+        u = [m.new_int_var(int(lo[i]), int(prep.hi[i]), f"u{i}") for i in range(n)]
+        m.add(sum(u) == prep.n_units)
+        terms, _, slack = _objective_terms(m, problem, prep, terms_kind, u, lo, hint)
+        if objective == "proportional":
+            at_best = _model_deviation(prep, best_u)
+            allowed = math.floor(max_loss * best.objective * SCALE / unit) - math.ceil(2 * slack)
+            m.add(sum(terms) <= at_best + max(0, allowed))
+        elif objective == "jobs":
+            assert problem.effect_curves is not None
+            at_best = sum(
+                _hull_value(*_hull_nodes(c, unit, int(lo[i]), int(prep.hi[i])), int(best_u[i]))
+                for i, c in enumerate(problem.effect_curves)
+            )
+            need = math.ceil((1 - max_loss) * best.objective * JOBS_SCALE + slack)
+            m.add(sum(terms) >= min(at_best, need))
+        moved = []
+        for i, x in enumerate(u):
+            mi = m.new_int_var(0, max(int(prep.hi[i]) * unit, int(b[i])), f"m{i}")
+            m.add(mi >= unit * x - int(b[i]))
+            m.add(mi >= int(b[i]) - unit * x)
+            m.add_hint(x, int(hint[i]))
+            m.add_hint(mi, abs(unit * int(hint[i]) - int(b[i])))
+            moved.append(mi)
+        if moved_cap is not None:
+            m.add(sum(moved) <= moved_cap)
+        return m, u, moved, terms
+
+    def solve(m: cp_model.CpModel) -> tuple[cp_model.CpSolver, int]:
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = params.num_workers
+        solver.parameters.random_seed = params.seed
+        solver.parameters.max_deterministic_time = params.deterministic_time_s
+        solver.parameters.max_time_in_seconds = params.time_limit_s
+        return solver, solver.Solve(m)
+
+    m2, u2, moved2, _ = model(None, best_u)
+    m2.minimize(sum(moved2))
+    solver, code = solve(m2)
+    work = _work(solver, params, proven=code == cp_model.OPTIMAL)
+    messages: list[str] = []
+    alloc = best.allocations_yuan.copy()
+    moved_bound = float(absent_yuan)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        alloc = np.array([solver.Value(x) for x in u2], dtype=np.int64) * unit
+        moved_bound += max(0.0, float(solver.BestObjectiveBound()))
+        if code == cp_model.OPTIMAL:  # step 3: the best fund objective among the closest
+            cap = round(solver.ObjectiveValue())
+            # max-min: first with the best worst ratio itself, if so few yuan can keep it
+            floors = [np.maximum(prep.lo, best_floor), lo] if objective == "maxmin" else [lo]
+            for floor in floors:
+                hint = np.maximum(alloc // unit, floor)
+                if hint.sum() != prep.n_units:
+                    hint = alloc // unit  # an invalid hint is only a bad start
+                m3, u3, _, terms = model(cap, hint, floor)
+                if terms_kind == "jobs":
+                    m3.maximize(sum(terms))
+                else:
+                    m3.minimize(sum(terms))
+                solver3, code3 = solve(m3)
+                if code3 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                    alloc = np.array([solver3.Value(x) for x in u3], dtype=np.int64) * unit
+                    break
+    else:
+        messages.append(
+            f"no allocation closer to the baseline found within {params.deterministic_time_name}"
+            f" = {params.deterministic_time_s:g}; the best allocation is kept: raise "
+            f"{params.deterministic_time_name}"
+        )
+    if work["limit"] == "wall clock":
+        messages.append(
+            f"the search near the baseline was stopped by the wall-clock limit "
+            f"{params.time_limit_name} = {params.time_limit_s:g} s: raise {params.time_limit_name}"
+        )
+    value = objective_value(problem, alloc, objective)
+    loss = relative_loss(value, best.objective, objective)
+    if allocation_problems(problem, alloc) or loss > max_loss + best.rel_gap:
+        # a defect of the model above, never an answer: keep the best allocation
+        logger.error("funding near baseline: allocation rejected (loss %.3g); best kept", loss)
+        messages.append("the allocation near the baseline broke a rule; the best one is kept")
+        alloc = best.allocations_yuan.copy()
+        value, loss = best.objective, 0.0
+    moved_yuan = float(np.abs(alloc - b).sum() + absent_yuan)
+    moved_bound = min(moved_bound, moved_yuan)
+    gap = proven_gap(moved_yuan, moved_bound)
+    fund_gap = proven_gap(value, best.bound)
+    kept = replace(
+        best,
+        status=status_of(has_answer=True, gap=fund_gap, rel_gap=best.rel_gap),
+        objective=value,
+        gap=fund_gap,
+        allocations_yuan=alloc,
+        deviation_yuan=deviation_yuan(problem, alloc),
+        message="; ".join(x for x in (best.message, *messages) if x),
+        runtime_s=time.perf_counter() - start + best.runtime_s,
+    )
+    message = "; ".join(messages)
+    if message:
+        logger.warning("funding near baseline: %s", message)
+    return NearFundingResult(
+        status=status_of(has_answer=True, gap=gap),
+        objective=moved_yuan,
+        bound=moved_bound,
+        gap=gap,
+        allocation=kept,
+        best_objective=best.objective,
+        loss=loss,
+        max_loss=max_loss,
+        counties_changed=int((alloc != b).sum()),
+        rules_checked=True,
+        proof=PROOF_SEARCH if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else "",
+        runtime_s=time.perf_counter() - start,
+        work=work,
+        message=message,
+    )
+
+
+def _model_deviation(prep: _Prepared, units: npt.NDArray[np.int64]) -> int:
+    """``sum_i |S u_i - T_i|``: the proportional model's objective at whole units ``u``."""
+    total_w = float(prep.w.sum())
+    out = 0
+    for i, x in enumerate(units):
+        target = round(SCALE * prep.n_units * prep.w[i] / total_w)
+        out += abs(SCALE * int(x) - target)
+    return out
+
+
 def _work(
     solver: cp_model.CpSolver, params: SolveParams, *, proven: bool
 ) -> dict[str, float | int | str]:
@@ -690,6 +945,26 @@ def _build(
     if hint is not None:
         for x, h in zip(u, hint, strict=True):
             m.add_hint(x, int(h))
+    terms, kind, slack = _objective_terms(m, problem, prep, objective, u, lo, hint)
+    if kind == "jobs":
+        m.maximize(sum(terms))
+    else:
+        m.minimize(sum(terms))
+    return m, u, kind, slack
+
+
+def _objective_terms(
+    m: cp_model.CpModel,
+    problem: FundingProblem,
+    prep: _Prepared,
+    objective: str,
+    u: Sequence[cp_model.IntVar],
+    lo: npt.NDArray[np.int64],
+    hint: npt.NDArray[np.int64] | None,
+) -> tuple[list[cp_model.IntVar], str, float]:
+    """The per-county objective variables of the model (milli-jobs to maximise, or deviations
+    in ``1/SCALE`` units to minimise), their kind and their rounding slack (see :func:`_build`)."""
+    n_units = prep.n_units
     if objective == "jobs":
         assert problem.effect_curves is not None
         z = []
@@ -697,8 +972,7 @@ def _build(
             h = None if hint is None else int(hint[i])
             zi = _jobs_hypograph(m, u[i], curve, prep.unit, int(lo[i]), int(prep.hi[i]), i, h)
             z.append(zi)
-        m.maximize(sum(z))
-        return m, u, "jobs", JOBS_ROUNDING * JOBS_SCALE * len(u)
+        return z, "jobs", JOBS_ROUNDING * JOBS_SCALE * len(u)
     # proportional deviation (also stage 2 of maxmin)
     total_w = float(prep.w.sum())
     d = []
@@ -715,8 +989,7 @@ def _build(
         if hint is not None:
             m.add_hint(di, abs(SCALE * int(hint[i]) - target))
         d.append(di)
-    m.minimize(sum(d))
-    return m, u, "proportional", slack
+    return d, "proportional", slack
 
 
 def _upper_hull(xs: Sequence[int], ys: Sequence[int]) -> tuple[list[int], list[int]]:
@@ -744,6 +1017,30 @@ def _jobs_hypograph(
     hint: int | None,
 ) -> cp_model.IntVar:
     """``z <= g(U x)`` in milli-jobs, by the chords between consecutive integer nodes."""
+    pts, vals = _hull_nodes(curve, unit, lo, hi)
+    z = m.new_int_var(0, max(vals), f"z{i}")
+    if len(pts) == 1:
+        m.add(z <= vals[0])
+        return z
+    chords = list(zip(pts, vals, pts[1:], vals[1:], strict=False))
+    for p, fp, q, fq in chords:
+        # (q - p) z <= (q - p) fp + (fq - fp)(x - p)
+        m.add((q - p) * z <= (q - p) * fp + (fq - fp) * (x - p))
+    if hint is not None:
+        m.add_hint(z, _hull_value(pts, vals, hint))
+    return z
+
+
+def _hull_value(pts: Sequence[int], vals: Sequence[int], x: int) -> int:
+    """The largest whole ``z`` the chords of :func:`_jobs_hypograph` allow at ``x`` units."""
+    if len(pts) == 1:
+        return int(vals[0])
+    chords = zip(pts, vals, pts[1:], vals[1:], strict=False)
+    return min(((q - p) * fp + (fq - fp) * (x - p)) // (q - p) for p, fp, q, fq in chords)
+
+
+def _hull_nodes(curve: EffectCurve, unit: int, lo: int, hi: int) -> tuple[list[int], list[int]]:
+    """The integer nodes (units) and milli-job values of the model's concave curve."""
     nodes = {lo, hi}
     for b in curve.breakpoints_yuan:
         k = b / unit
@@ -756,20 +1053,7 @@ def _jobs_hypograph(
     # would then cut below the curve elsewhere (even below 0 at x = 0, making the model wrongly
     # infeasible there). Keep only the upper concave hull of the rounded nodes: each hull value is
     # within the rounding of the curve, and every chord of a concave hull lies above it.
-    pts, vals = _upper_hull(pts, vals)
-    z = m.new_int_var(0, max(vals), f"z{i}")
-    if len(pts) == 1:
-        m.add(z <= vals[0])
-        return z
-    chords = list(zip(pts, vals, pts[1:], vals[1:], strict=False))
-    for p, fp, q, fq in chords:
-        # (q - p) z <= (q - p) fp + (fq - fp)(x - p)
-        m.add((q - p) * z <= (q - p) * fp + (fq - fp) * (x - p))
-    if hint is not None:
-        m.add_hint(
-            z, min(((q - p) * fp + (fq - fp) * (hint - p)) // (q - p) for p, fp, q, fq in chords)
-        )
-    return z
+    return _upper_hull(pts, vals)
 
 
 def _greedy_hint(

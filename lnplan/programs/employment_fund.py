@@ -34,8 +34,8 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +48,7 @@ from lnplan.errors import InputError, LayerValidationError, LnplanError, Problem
 
 if TYPE_CHECKING:
     from lnplan.optimize.apportion import Tie
-    from lnplan.optimize.funding import EffectCurve, FundingProblem
+    from lnplan.optimize.funding import EffectCurve, FundingProblem, FundingResult, SolveParams
     from lnplan.programs import ProgrammeOutput
     from lnplan.scenario import Scenario
     from lnplan.world import World
@@ -549,15 +549,77 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     -------
     ProgrammeOutput
     """
-    from lnplan.optimize.funding import (
-        FundingProblem,
-        SolveParams,
-        budget_sensitivity,
-        explain_funding,
-        solve_funding,
-    )
+    from lnplan.optimize.funding import solve_funding
+
+    problem, pri, need, curves, params = _problem(scenario, world)
+    assert scenario.funding is not None
+    result = solve_funding(problem, scenario.funding.objective, params)
+    if not result.has_allocation:
+        raise LnplanError(f"employment fund: {result.message}")
+    return _output(scenario, world, problem, pri, need, curves, params, result)
+
+
+def run_near(
+    scenario: Scenario,
+    world: World,
+    out_dir: Path,
+    baseline_yuan: Mapping[str, int],
+    max_loss: float,
+) -> ProgrammeOutput:
+    """:func:`run`, held to a baseline allocation (``lnplan run --baseline``).
+
+    Step 1 is :func:`run`'s best allocation; step 2 the allocation that moves the fewest yuan
+    from ``baseline_yuan`` (county code to yuan) with its objective within ``max_loss`` of the
+    best (:func:`lnplan.optimize.funding.solve_funding_near`, the same work limit
+    ``funding.deterministic_time_s``). The tables, explanation and sensitivity are those of the
+    allocation kept; the summary adds ``best_objective_value``, ``stability_cost``,
+    ``baseline_yuan_moved`` and ``baseline_counties_changed``, and the models ``allocation_best``
+    (step 1) and ``stability`` (step 2, whose objective is the yuan moved).
+    """
+    from lnplan.optimize.funding import solve_funding, solve_funding_near
     from lnplan.optimize.result import outcome_record
-    from lnplan.programs import ProgrammeOutput
+
+    problem, pri, need, curves, params = _problem(scenario, world)
+    sec = scenario.funding
+    assert sec is not None
+    best = solve_funding(problem, sec.objective, params)
+    if not best.has_allocation:
+        raise LnplanError(f"employment fund: {best.message}")
+    codes = pri["county_code"].astype(str).tolist()
+    old = {str(k): int(v) for k, v in baseline_yuan.items()}
+    absent = {k: v for k, v in old.items() if k not in set(codes)}
+    near = solve_funding_near(
+        problem,
+        [old.get(c, 0) for c in codes],
+        best,
+        max_loss=max_loss,
+        absent_yuan=sum(absent.values()),
+        params=params,
+    )
+    out = _output(scenario, world, problem, pri, need, curves, params, near.allocation)
+    summary = {
+        **dict(out.summary),
+        "best_objective_value": best.objective,
+        "stability_cost": round(near.loss, 6),
+        "stability_max_loss": max_loss,
+        "stability_status": near.status,
+        "baseline_yuan_moved": int(near.objective),
+        "baseline_yuan_moved_bound": math.ceil(near.bound),
+        "baseline_counties_changed": near.counties_changed + sum(1 for v in absent.values() if v),
+    }
+    models = {
+        **dict(out.models),
+        "allocation_best": outcome_record(best),
+        "stability": outcome_record(near),
+    }
+    return replace(out, summary=summary, models=models)
+
+
+def _problem(
+    scenario: Scenario, world: World
+) -> tuple[FundingProblem, pd.DataFrame, pd.Series, tuple[EffectCurve, ...] | None, SolveParams]:
+    """The fund's problem on the priority counties, and its solver options."""
+    from lnplan.optimize.funding import FundingProblem, SolveParams
 
     sec = scenario.funding
     if sec is None:
@@ -598,9 +660,27 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         time_limit_name=f"{SECTION}.time_limit_s",
         deterministic_time_name=f"{SECTION}.deterministic_time_s",
     )
-    result = solve_funding(problem, sec.objective, params)
-    if not result.has_allocation:
-        raise LnplanError(f"employment fund: {result.message}")
+    return problem, pri, need, curves, params
+
+
+def _output(
+    scenario: Scenario,
+    world: World,
+    problem: FundingProblem,
+    pri: pd.DataFrame,
+    need: pd.Series,
+    curves: tuple[EffectCurve, ...] | None,
+    params: SolveParams,
+    result: FundingResult,
+) -> ProgrammeOutput:
+    """The tables, layer and summary of an allocation."""
+    from lnplan.optimize.funding import budget_sensitivity, explain_funding
+    from lnplan.optimize.result import outcome_record
+    from lnplan.programs import ProgrammeOutput
+
+    sec = scenario.funding
+    assert sec is not None
+    n = len(pri)
     expl = explain_funding(problem, result, params)
     allocation = pd.DataFrame(expl.rows())
     allocation.insert(1, "county_code", pri["county_code"].to_numpy())

@@ -68,7 +68,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -1251,8 +1251,18 @@ def _campaign_summary(
     }
 
 
-def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
-    """Plan the screening tours of the scenario on the world (see the module docstring)."""
+def run(
+    scenario: Scenario,
+    world: World,
+    out_dir: Path,
+    *,
+    hold: Callable[[Plan], Plan] | None = None,
+) -> ProgrammeOutput:
+    """Plan the screening tours of the scenario on the world (see the module docstring).
+
+    ``hold`` changes the plan's routing problem before it is solved (:mod:`lnplan.stability`
+    holds baseline townships to their team and trip with it).
+    """
     from lnplan.optimize.result import outcome_record
     from lnplan.optimize.routing import SolveParams, solve_routing
     from lnplan.programs import ProgrammeOutput
@@ -1262,6 +1272,8 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     if sec is None:
         raise InputError("the scenario has no [screening] section")
     plan = build_plan(scenario, world)
+    if hold is not None:
+        plan = hold(plan)
     floors = check_floors_possible(plan, sec)
     logger.info(
         "screening: %d townships offered (%d visits), %d teams from %s",
@@ -1322,6 +1334,10 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
         "townships_out_of_reach": len(plan.unreachable),
         **_campaign_summary(plan, sec, tabs),
         "trips": result.n_routes,
+        # the routing model's value of the children screened: children x weight (see step 6)
+        "weighted_children_screened": sum(
+            plan.problem.stops[v.stop].drop_penalty or 0 for t in result.trips for v in t.visits
+        ),
         "km_driven": round(result.distance_km, 1),
         "hours_driven": round(result.travel_time_s / 3600, 1),
         "runtime_s": round(result.runtime_s, 1),

@@ -115,6 +115,12 @@ class RoutingProblem:
     screening default): a team sleeps where its day ends, at its last stop of the day. Given: each
     day of a trip ends with a drive to a lodging place (or the team's base or end), where the next
     day begins; the trips then carry these places in ``PlannedTrip.nights``.
+
+    ``keep_trip`` (optional, one entry per stop or empty): ``(team, trip)`` holds the stop to
+    that team's trip or leaves it out (used to keep a baseline plan, :mod:`lnplan.stability`);
+    ``trip`` is the index of the trip slot (:meth:`Calendar.trip_slots`), or on free-length
+    calendars the team's ``trip``-th possible trip. ``None``: any team and trip. Only the
+    OR-Tools engine holds stops to trips.
     """
 
     travel_time_s: npt.NDArray[np.int64]
@@ -125,6 +131,7 @@ class RoutingProblem:
     balance_weight: float = 0.0
     node_names: tuple[str, ...] = ()
     lodging: tuple[int, ...] = ()
+    keep_trip: tuple[tuple[int, int] | None, ...] = ()
 
     @property
     def n_nodes(self) -> int:

@@ -95,6 +95,7 @@ def solve_ortools(
     ends = [base_index[problem.teams[t].end_node] for t, _, _ in vehicles]
     manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
+    _hold_to_trips(routing, problem, vehicles, lambda k: manager.NodeToIndex(n_base + k))
 
     travel_cb = routing.RegisterTransitMatrix(travel.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(travel_cb)
@@ -216,6 +217,38 @@ def solve_ortools(
                 trips[k] = replace(prev, last_day=trimmed)
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
     return trips, True, work
+
+
+def _hold_to_trips(
+    routing: pywrapcp.RoutingModel,
+    problem: RoutingProblem,
+    vehicles: list[tuple[int, int, int]],
+    index_of: Any,
+) -> None:
+    """Stops with a ``problem.keep_trip`` may only ride that trip's vehicle (or be left out).
+
+    ``keep_trip`` names ``(team, trip)``: on fixed trip blocks ``trip`` is the block of
+    :meth:`Calendar.trip_slots`, held to the team's vehicles inside that block (one, or the parts
+    its blocked days cut it into); on free-length trips it is the team's ``trip``-th vehicle. A
+    trip the team cannot make holds nothing.
+    """
+    cal = problem.calendar
+    blocks = cal.trip_slots() if not free_trips(cal) or problem.lodging else None
+    for k, keep in enumerate(problem.keep_trip):
+        if keep is None:
+            continue
+        team, trip = keep
+        own = [v for v, (t, _, _) in enumerate(vehicles) if t == team]
+        if blocks is None:
+            allowed = own[trip : trip + 1] if trip >= 0 else []
+        elif 0 <= trip < len(blocks):
+            a, b = blocks[trip]
+            allowed = [v for v in own if vehicles[v][1] <= b and vehicles[v][2] >= a]
+        else:
+            allowed = []
+        if allowed:
+            # -1: left out (the binding of SetAllowedVehiclesForIndex takes no Python list)
+            routing.VehicleVar(index_of(k)).SetValues([-1, *allowed])
 
 
 def free_trips(cal: Any) -> bool:
@@ -393,6 +426,7 @@ def _solve_lodging(
     travel_u = -(-travel // unit)
     manager = pywrapcp.RoutingIndexManager(n, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
+    _hold_to_trips(routing, problem, vehicles, manager.NodeToIndex)
     cost_cb = routing.RegisterTransitMatrix(travel.tolist())
     routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
     transit = travel_u + (-(-np.array(service, dtype=np.int64) // unit))[:, None]

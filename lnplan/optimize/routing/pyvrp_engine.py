@@ -34,6 +34,8 @@ def pyvrp_can_solve(problem: RoutingProblem) -> str | None:
         return "it has lodging places (nights need the OR-Tools engine)"
     if any(t.blocked_days for t in problem.teams):
         return "a team has blocked days"
+    if any(k is not None for k in problem.keep_trip):
+        return "it holds stops to given trips (keep_trip)"
     if any(t.end is not None and t.end != t.base for t in problem.teams):
         return "a team ends at another place than its base"
     for s in problem.stops:

@@ -133,6 +133,16 @@ def validate_problem(problem: RoutingProblem) -> None:
         raise InputError(f"balance_weight is {problem.balance_weight}; it must be >= 0")
     if len(problem.teams) == 0:
         raise InputError("there are zero teams; give at least one team with a base")
+    if problem.keep_trip and len(problem.keep_trip) != len(problem.stops):
+        raise InputError(
+            f"keep_trip has {len(problem.keep_trip)} entries for {len(problem.stops)} stops"
+        )
+    for k, keep in enumerate(problem.keep_trip):
+        if keep is not None and not (0 <= keep[0] < len(problem.teams) and keep[1] >= 0):
+            raise InputError(
+                f"keep_trip of stop {k} is {keep}: a team index below {len(problem.teams)} and a "
+                "trip index >= 0 (or None)"
+            )
     cal = problem.calendar
     validate_calendar(cal)
     for k, team in enumerate(problem.teams):
