@@ -54,3 +54,16 @@ def test_keep_trip_is_checked() -> None:
     with pytest.raises(InputError, match="keep_trip"):
         held = replace(_two_bases(), keep_trip=((1, 0), None, None, None))
         solve_routing(held, replace(PARAMS, engine="pyvrp"))
+
+
+def test_a_held_stop_follows_its_block_when_blocked_days_cut_the_team_s_trips() -> None:
+    # Team A is blocked on day 0, so its vehicles are days 1 and 2 (two one-day blocks of
+    # three); a stop held to block 2 rides the vehicle of day 2, not A's second vehicle by count.
+    base = _two_bases(horizon_days=3)
+    teams = (replace(base.teams[0], blocked_days=(0,)), base.teams[1])
+    problem = replace(base, teams=teams, keep_trip=((0, 2), None, None, None))
+    result = solve_routing(problem, PARAMS)
+    assert result.rules_checked
+    placed = _placed(result)
+    assert placed[0] == (0, 2)
+    assert all(day != 0 for team, day in placed.values() if team == 0)
