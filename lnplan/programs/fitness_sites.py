@@ -161,7 +161,12 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     if county_of is not None:
         groups["county"] = county_of
         groups["city"] = np.array([city_of_county.get(c, c[:4] + "00") for c in county_of])
-    params = SolveParams(time_limit_s=sec.time_limit_s, seed=scenario.seed)
+    params = SolveParams(
+        time_limit_s=sec.time_limit_s,
+        seed=scenario.seed,
+        max_nodes=sec.max_nodes,
+        max_iterations=sec.max_iterations,
+    )
 
     if sec.objective == "mclp":
         equity = None

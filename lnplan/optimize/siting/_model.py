@@ -36,7 +36,8 @@ class SolveParams:
     Parameters
     ----------
     time_limit_s
-        Wall-clock budget for the whole solve, heuristics and MIP together.
+        Wall-clock safety cap for the whole solve, heuristics and MIP together. The searches
+        stop on the work limits below first; a stop here may differ with the machine's load.
     seed
         Seed for randomised steps and the MIP solver.
     workers
@@ -45,6 +46,12 @@ class SolveParams:
         Relative gap at which a solution counts as optimal (``1e-9`` means proven optimal).
     log
         Print the MIP solver's log to stdout.
+    max_nodes
+        Work limit of every HiGHS MIP: branch-and-bound nodes (``None``: no limit, the search
+        runs to its proof or the safety cap). ``0`` skips the MIP of the MCLP: the answer is the
+        greedy-and-swap (or Lagrangian) one, bounded by the Lagrangian bound.
+    max_iterations
+        Work limit of the MCLP's Lagrangian bound: subgradient iterations.
     """
 
     time_limit_s: float = 60.0
@@ -52,6 +59,8 @@ class SolveParams:
     workers: int = 1
     rel_gap: float = 1e-9
     log: bool = False
+    max_nodes: int | None = None
+    max_iterations: int = 600
 
 
 @dataclass(frozen=True)
