@@ -212,27 +212,6 @@ class SitingResult:
         return self.covered_demand / self.total_demand if self.total_demand > 0 else 1.0
 
 
-def time_share(
-    deadline: float,
-    share: float,
-    *,
-    cap_s: float = math.inf,
-    floor_s: float = 0.0,
-    now: float | None = None,
-) -> float:
-    """The one time-budget helper of the siting models: a deadline ``share`` of the time left
-    before ``deadline`` (at least ``floor_s`` seconds counted, at most ``cap_s`` seconds away),
-    from ``now`` (default: the current ``time.perf_counter()``)."""
-    t = time.perf_counter() if now is None else now
-    return t + min(share * max(deadline - t, floor_s), cap_s)
-
-
-def reserve_s(params: SolveParams) -> float:
-    """Time kept back from the last MIP of a solve for HiGHS overrunning its limit and for the
-    result."""
-    return min(0.03 * params.time_limit_s, 2.0)
-
-
 def main_sites(share: sparse.csr_array) -> IntArray:
     """Per row of a split-assignment matrix, the column with the largest share (-1 if none)."""
     out = np.full(share.shape[0], -1, np.int64)

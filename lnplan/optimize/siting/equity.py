@@ -30,7 +30,6 @@ from lnplan.optimize.siting._model import (
     _plain,
     group_label,
     siting_result,
-    time_share,
 )
 from lnplan.optimize.siting.coverage_model import (
     CoverageCheck,
@@ -88,7 +87,7 @@ def solve_equity(
         n_sites,
         params,
         start,
-        time_share(deadline, 0.4, now=start),
+        deadline,
         groups,
         check,
     )
@@ -123,7 +122,7 @@ def solve_equity(
             mode="max_min",
             n_sites=n_sites,
             params=params,
-            deadline=time_share(deadline, 0.7, now=start),
+            deadline=deadline,
             groups=gd,
         )
         if out1.status == "infeasible":
