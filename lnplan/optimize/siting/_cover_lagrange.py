@@ -15,8 +15,9 @@ demand; its minimum over ``u`` equals the LP bound (``Y``'s polytope is integral
 The multipliers follow subgradient steps (Held, Wolfe and Crowder 1974; the step of Polyak
 against the best covered demand found), for a fixed number of iterations: the same input gives
 the same bound and the same sites on any machine, whatever the load. Each relaxed ``y`` keeps the
-rules, so its covered demand is a feasible answer (the Lagrangian heuristic); the best one is
-returned for the swaps to improve.
+rules, so its covered demand is a feasible answer (the Lagrangian heuristic); a few of them, at
+fixed iterations, are improved by swaps (``improve``): on the demo that found 267,514 covered
+households where greedy and swaps stop at 266,529.
 
 Not used with capacities or a budget (the maximum over ``Y`` is then a knapsack).
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +44,7 @@ class CoverLagrange:
     best_value: float
     iterations: int
     capped: bool  # stopped by the wall-clock safety cap, not by the iteration count
+    picked: IntArray  # per model column, how often the relaxation chose it (second half)
 
 
 def _groups(
@@ -99,12 +102,15 @@ def cover_lagrange(
     *,
     iterations: int,
     deadline: float = math.inf,
+    improve: Callable[[IntArray], IntArray] | None = None,
+    n_improve: int = 5,
 ) -> CoverLagrange | None:
     """The Lagrangian bound and best relaxed answer after ``iterations`` subgradient steps.
 
     ``start`` (model columns keeping the rules, e.g. the swap heuristic's) is the first
     incumbent. None when the rules are not the ones this relaxation handles exactly.
-    ``deadline`` (a ``time.perf_counter()`` value) is the safety cap only.
+    ``deadline`` (a ``time.perf_counter()`` value) is the safety cap only. ``improve`` (e.g.
+    swaps), when given, improves the relaxed answer at ``n_improve`` evenly spaced iterations.
     """
     if rules.capacity is not None or rules.budget is not None:
         return None
@@ -125,6 +131,7 @@ def cover_lagrange(
     theta = 2.0
     stall = 0
     capped = False
+    picked = np.zeros(mat.shape[1], np.int64)
     tol = 1e-9 * max(1.0, float(w.sum()))
     it = 0
     while it < iterations:
@@ -140,12 +147,19 @@ def cover_lagrange(
             stall += 1
             if stall >= 30:
                 theta, stall = theta / 2.0, 0
+        if 2 * it > iterations:
+            picked[pick] += 1
         y = np.zeros(mat.shape[1])
         y[pick] = 1.0
         reach = np.asarray(mat @ y).ravel()
         got = float(w[reach > 0].sum())
         if got > best_value:
             best_cols, best_value = pick, got
+        if improve is not None and n_improve > 0 and it % max(iterations // n_improve, 1) == 0:
+            better = np.sort(improve(pick))
+            value_b = covered(better)
+            if value_b > best_value:
+                best_cols, best_value = better, value_b
         if bound - best_value <= tol:
             break  # the bound meets the best answer
         s = reach - (u < w)  # subgradient of L at u
@@ -160,4 +174,4 @@ def cover_lagrange(
             capped = True
             break
         u = np.clip(u - theta * (value - best_value) / norm * s, 0.0, w)
-    return CoverLagrange(float(bound), best_cols, best_value, it, capped)
+    return CoverLagrange(float(bound), best_cols, best_value, it, capped, picked)

@@ -273,6 +273,7 @@ def _max_coverage(
             hint,
             iterations=params.max_iterations,
             deadline=deadline,
+            improve=lambda cols: _swap_improve(red, rules, cols, deadline),
         )
         if lag is not None:
             capped |= lag.capped
