@@ -288,9 +288,10 @@ class SitesSection(_Section):
     max_nodes: int = Field(
         default=200,
         ge=0,
-        description="work limit: branch-and-bound nodes of each HiGHS MIP (count); 0 skips the "
-        "MIP of mclp, whose answer is then the greedy-and-swap one with the Lagrangian bound. "
-        "The same scenario and seed then give the same sites on any machine",
+        description="work limit: branch-and-bound nodes of each MIP search (count); 0 skips "
+        "the MIP of mclp, whose answer is then the greedy-and-swap one with the Lagrangian "
+        "bound (the other objectives search the root only). The same scenario and seed then "
+        "give the same sites on any machine",
     )
     max_iterations: int = Field(
         default=1000,

@@ -169,7 +169,8 @@ class MipBuilder:
         highs = highs_pb2.HighsOptionsProto()
         highs.int_options["threads"] = max(params.workers, 1)
         if params.max_nodes is not None:
-            highs.int_options["mip_max_nodes"] = int(params.max_nodes)
+            # At least the root: the callers that want no MIP at all skip it (max_nodes = 0).
+            highs.int_options["mip_max_nodes"] = max(int(params.max_nodes), 1)
         if cutoff is not None:
             highs.double_options["objective_bound"] = float(cutoff)
         sp = mathopt.SolveParameters(

@@ -49,7 +49,8 @@ class SolveParams:
     max_nodes
         Work limit of every HiGHS MIP: branch-and-bound nodes (``None``: no limit, the search
         runs to its proof or the safety cap). ``0`` skips the MIP of the MCLP: the answer is the
-        greedy-and-swap (or Lagrangian) one, bounded by the Lagrangian bound.
+        greedy-and-swap (or Lagrangian) one, bounded by the Lagrangian bound; the other models
+        then search the root node only.
     max_iterations
         Work limit of the MCLP's Lagrangian bound: subgradient iterations.
     """
