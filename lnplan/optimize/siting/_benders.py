@@ -47,7 +47,7 @@ from scipy.optimize import linprog
 
 from lnplan.errors import InfeasibleError
 from lnplan.optimize.siting._common import add_rule_rows, site_bounds
-from lnplan.optimize.siting._mip import MipBuilder, MipOutcome
+from lnplan.optimize.siting._mip import MipBuilder, MipOutcome, add_mip_work
 from lnplan.optimize.siting._model import (
     FloatArray,
     IntArray,
@@ -439,6 +439,7 @@ def max_coverage_benders(
             deadline=deadline,
             presolve=False,
         )
+        add_mip_work(details, out_s)
         if out_s.x is not None:
             cand = np.flatnonzero(support)[open_s]
             val = _covered_weight(red, cand)
@@ -498,6 +499,7 @@ def max_coverage_benders(
             presolve=False,
             better_than=cutoff,
         )
+        add_mip_work(details, out)
         rounds += 1
         details[f"time_mip{rounds}_s"] = time.perf_counter() - now
         if out.x is not None:

@@ -36,6 +36,13 @@ class MipOutcome:
     lp_iterations: int = 0  # simplex iterations, all LPs of the search
 
 
+def add_mip_work(details: dict[str, float] | None, out: MipOutcome) -> None:
+    """Add a MIP's nodes and simplex iterations to ``details`` (the result's ``work``)."""
+    if details is not None:
+        details["mip_nodes"] = details.get("mip_nodes", 0.0) + out.nodes
+        details["mip_lp_iterations"] = details.get("mip_lp_iterations", 0.0) + out.lp_iterations
+
+
 @dataclass
 class MipBuilder:
     """Collects variables and sparse row blocks, then solves with HiGHS."""

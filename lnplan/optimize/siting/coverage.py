@@ -80,6 +80,7 @@ from lnplan.optimize.siting._common import (
     rules_hold,
 )
 from lnplan.optimize.siting._cover_lagrange import cover_lagrange
+from lnplan.optimize.siting._mip import add_mip_work
 from lnplan.optimize.siting._model import (
     Equity,
     FloatArray,
@@ -349,8 +350,7 @@ def _max_coverage(
         deadline=deadline,
         presolve=not rules.is_plain,
     )
-    details["mip_nodes"] = float(out.nodes)
-    details["mip_lp_iterations"] = float(out.lp_iterations)
+    add_mip_work(details, out)
     capped |= out.status == "time_limit"
     if out.status == "infeasible":
         raise InfeasibleError(
@@ -473,6 +473,7 @@ def solve_set_cover(
         deadline=deadline,
         target_weight=target,
     )
+    add_mip_work(details, out)
     if out.status == "infeasible":
         raise InfeasibleError(
             "no choice of sites reaches the coverage target under the rules (proved by the solver)"

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from lnplan.errors import InfeasibleError, InputError
+from lnplan.optimize.siting._mip import add_mip_work
 from lnplan.optimize.siting._model import (
     Equity,
     FloatArray,
@@ -125,6 +126,7 @@ def solve_equity(
             deadline=deadline,
             groups=gd,
         )
+        add_mip_work(details, out1)
         if out1.status == "infeasible":
             raise InfeasibleError("no choice of sites satisfies the rules (proved by the solver)")
         t1 = -math.inf
@@ -179,6 +181,7 @@ def solve_equity(
         groups=gd,
         floors=floors,
     )
+    add_mip_work(details, out)
     if out.status == "infeasible":
         raise InfeasibleError(
             "no choice of sites meets every group's coverage floor together with the rules "

@@ -25,7 +25,7 @@ from scipy import sparse
 
 from lnplan.optimize.siting._cflp_lagrange import Transport, lagrangian, local_search, min_sites
 from lnplan.optimize.siting._common import add_rule_rows, rules_hold, site_bounds
-from lnplan.optimize.siting._mip import MipBuilder
+from lnplan.optimize.siting._mip import MipBuilder, add_mip_work
 from lnplan.optimize.siting._model import (
     FloatArray,
     IntArray,
@@ -242,6 +242,7 @@ def solve_flows(
         time_limit_s=deadline - time.perf_counter(),
         cutoff=incumbent.cost if incumbent is not None else None,
     )
+    add_mip_work(details, out)
     if incumbent is not None:
         # Bound of the whole model: the reduced model's, or a fixed site's opposite value.
         if out.status == "infeasible":

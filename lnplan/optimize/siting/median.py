@@ -75,7 +75,7 @@ from lnplan.optimize.siting._median_lagrange import (
     probe_sites,
     start_multipliers,
 )
-from lnplan.optimize.siting._mip import MipBuilder
+from lnplan.optimize.siting._mip import MipBuilder, add_mip_work
 from lnplan.optimize.siting._model import (
     FloatArray,
     IntArray,
@@ -303,6 +303,7 @@ def _solve_radius(
             cutoff=cutoff,
             deadline=deadline,
         )
+        add_mip_work(details, out)
         details[f"round{rounds}_rows"] = float(n_rows)
         log.debug(
             "round %d: %s obj %s bound %s cutoff %s",
@@ -604,6 +605,7 @@ def _solve_reduced(
         # townships) overran its time limit by 14 s, without presolve it stops on time.
         presolve=False,
     )
+    add_mip_work(details, out)
     log.debug("reduced radius MIP: %s obj %s bound %s", out.status, out.objective, out.bound)
     if out.status == "infeasible":
         return "optimal", best_sol, ub, settled(), details
