@@ -427,7 +427,7 @@ def max_coverage_benders(
     # the last MIP once overran the time limit by 7 s on the province model with rules.
     support = lp.y > 1e-6
     support[best_cols] = True  # the greedy solution keeps the restricted MIP feasible
-    if support.sum() < k:
+    if support.sum() < k and params.max_nodes != 0:  # max_nodes = 0: no MIP at all
         red_s = _restrict(red, support, np.zeros(k, dtype=np.bool_))
         out_s, open_s, _, _ = _solve_restricted_mip(
             red_s,
@@ -463,7 +463,7 @@ def max_coverage_benders(
     rank = np.argsort(lp.rc_open, kind="stable")
     n_extra = 100
     rounds = 0
-    while not status and math.isfinite(lp.master_value):
+    while not status and params.max_nodes != 0 and math.isfinite(lp.master_value):
         closed = lp.master_value - lp.rc_open < best_val - tol
         opened = lp.master_value - lp.rc_close < best_val - tol
         hood = support.copy()
