@@ -279,7 +279,25 @@ class SitesSection(_Section):
     demand: Literal["township", "grid", "h3"] = "grid"
     grid_cell_km: float = Field(default=2.0, gt=0, le=100)
     h3_resolution: int = Field(default=7, ge=0, le=15)
-    time_limit_s: float = Field(default=60.0, gt=0)
+    time_limit_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="wall-clock safety cap of the whole site search; hitting it is a warning "
+        "(the work limits max_nodes and max_iterations should end the search first)",
+    )
+    max_nodes: int = Field(
+        default=200,
+        ge=0,
+        description="work limit: branch-and-bound nodes of each MIP search (count); 0 skips "
+        "the MIP of mclp, whose answer is then the greedy-and-swap one with the Lagrangian "
+        "bound (the other objectives search the root only). The same scenario and seed then "
+        "give the same sites on any machine",
+    )
+    max_iterations: int = Field(
+        default=1000,
+        ge=0,
+        description="work limit: subgradient iterations (count) of the Lagrangian bound of mclp",
+    )
     capacity_households: float | None = Field(
         default=None,
         gt=0,

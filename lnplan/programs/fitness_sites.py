@@ -161,7 +161,12 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
     if county_of is not None:
         groups["county"] = county_of
         groups["city"] = np.array([city_of_county.get(c, c[:4] + "00") for c in county_of])
-    params = SolveParams(time_limit_s=sec.time_limit_s, seed=scenario.seed)
+    params = SolveParams(
+        time_limit_s=sec.time_limit_s,
+        seed=scenario.seed,
+        max_nodes=sec.max_nodes,
+        max_iterations=sec.max_iterations,
+    )
 
     if sec.objective == "mclp":
         equity = None
@@ -202,10 +207,11 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
                 CenterProblem(weights, cost, n_open, rules), params, groups=groups
             )
     if result.status == "no_solution_in_limit":
-        # A time-out is not infeasibility: say which setting to raise.
+        # A time-out or a spent work limit is not infeasibility: say which settings to raise.
         raise LnplanError(
-            f"no choice of sites was found within sites.time_limit_s = {sec.time_limit_s:g} s "
-            f"({result.engine}); raise sites.time_limit_s"
+            f"no choice of sites was found within sites.max_nodes = {sec.max_nodes} nodes and "
+            f"sites.time_limit_s = {sec.time_limit_s:g} s ({result.engine}); raise "
+            "sites.max_nodes (and sites.time_limit_s if the search stopped at it)"
         )
     return _output(
         ProgrammeOutput,

@@ -126,7 +126,8 @@ def test_gap_is_the_proven_one_under_a_loose_rel_gap(monkeypatch: pytest.MonkeyP
         return out
 
     monkeypatch.setattr(MipBuilder, "solve", loose)
-    params = SolveParams(time_limit_s=60, rel_gap=0.05)
+    # No Lagrangian bound (max_iterations=0): it would prove the answer before the MIP.
+    params = SolveParams(time_limit_s=60, rel_gap=0.05, max_iterations=0)
     w = np.array([5.5, 3.25, 4.0, 1.0])  # not integral: the bound is not rounded
     r = solve_max_coverage(CoverageProblem(w, COVERS, 2), params)
     assert r.bound == pytest.approx(r.objective + 0.4)

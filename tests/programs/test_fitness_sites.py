@@ -79,8 +79,8 @@ def test_capacity_budget_and_equity_from_the_scenario(quick, tmp_path) -> None:
 
     try:
         out = fitness_sites.run(scenario.model_copy(update={"sites": sec}), world, tmp_path)
-    except LnplanError as exc:  # no answer within the limit on a slow machine: said so
-        assert "raise sites.time_limit_s" in str(exc)
+    except LnplanError as exc:  # no answer within the limits: said which to raise
+        assert "raise sites.max_nodes" in str(exc) and "sites.time_limit_s" in str(exc)
         return
     rec = out.models["siting"]
     # Invariants of any answer found in the time limit.

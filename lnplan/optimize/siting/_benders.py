@@ -47,15 +47,13 @@ from scipy.optimize import linprog
 
 from lnplan.errors import InfeasibleError
 from lnplan.optimize.siting._common import add_rule_rows, site_bounds
-from lnplan.optimize.siting._mip import MipBuilder, MipOutcome
+from lnplan.optimize.siting._mip import MipBuilder, MipOutcome, add_mip_work
 from lnplan.optimize.siting._model import (
     FloatArray,
     IntArray,
     PreparedRules,
     SitingResult,
     SolveParams,
-    reserve_s,
-    time_share,
 )
 from lnplan.optimize.siting.coverage_model import CoverageCheck, _solve_mip, assemble_coverage
 from lnplan.optimize.siting.heuristics import _swap_improve
@@ -368,6 +366,12 @@ def _solve_restricted_mip(
         return none, np.zeros(0, np.int64), np.zeros(red.mat.shape[0]), None
 
 
+#: Work limits of the large-MCLP path: master LPs of the Benders bound (it stops earlier once
+#: within its tolerance), and neighbourhood MIPs (each stopped by ``SolveParams.max_nodes``).
+_MAX_MASTERS = 200
+_MAX_NEIGHBOURHOODS = 4
+
+
 def max_coverage_benders(
     c: sparse.csr_array,
     w: FloatArray,
@@ -398,16 +402,16 @@ def max_coverage_benders(
     best_cols, best_val = first, _covered_weight(red, first)
     # Improvements smaller than this are ignored; it stays below the reported gap's tolerance.
     tol = 5e-10 * max(1.0, const + best_val)
-    t0 = time.perf_counter()
     try:
         lp = benders_lp(
             red.mat,
             red.w,
             _master_rows(red, rules, n_sites),
             start=y0,
-            deadline=time_share(deadline, 0.55, now=t0),
+            deadline=deadline,
             rel_tol=1e-6,
             seed=params.seed,
+            max_iter=_MAX_MASTERS,
         )
     except ValueError as exc:
         raise InfeasibleError(f"no choice of sites satisfies the rules together ({exc})") from exc
@@ -423,9 +427,8 @@ def max_coverage_benders(
     # the last MIP once overran the time limit by 7 s on the province model with rules.
     support = lp.y > 1e-6
     support[best_cols] = True  # the greedy solution keeps the restricted MIP feasible
-    if support.sum() < k:
+    if support.sum() < k and params.max_nodes != 0:  # max_nodes = 0: no MIP at all
         red_s = _restrict(red, support, np.zeros(k, dtype=np.bool_))
-        now = time.perf_counter()
         out_s, open_s, _, _ = _solve_restricted_mip(
             red_s,
             w,
@@ -433,9 +436,10 @@ def max_coverage_benders(
             mode="max_cover",
             n_sites=n_sites,
             params=params,
-            deadline=time_share(deadline, 0.25, now=now),
+            deadline=deadline,
             presolve=False,
         )
+        add_mip_work(details, out_s)
         if out_s.x is not None:
             cand = np.flatnonzero(support)[open_s]
             val = _covered_weight(red, cand)
@@ -443,8 +447,7 @@ def max_coverage_benders(
                 best_cols, best_val = cand, val
     details["lp_support_sites"] = float(support.sum())
     details["lp_support_objective"] = const + best_val
-    now = time.perf_counter()
-    swapped = _swap_improve(red, rules, best_cols, time_share(deadline, 0.2, now=now))
+    swapped = _swap_improve(red, rules, best_cols, deadline)
     val = _covered_weight(red, swapped)
     if val > best_val + tol:
         best_cols, best_val = swapped, val
@@ -457,20 +460,18 @@ def max_coverage_benders(
     # Neighbourhoods: the MIP over the LP support, the incumbent and the sites cheapest to open
     # by reduced cost, growing until it holds every site the reduced-cost fixing leaves; that
     # last MIP is exact (solutions breaking a fixing cannot beat the incumbent).
-    final_deadline = deadline - reserve_s(params)
     rank = np.argsort(lp.rc_open, kind="stable")
     n_extra = 100
     rounds = 0
-    while not status and math.isfinite(lp.master_value):
+    while not status and params.max_nodes != 0 and math.isfinite(lp.master_value):
         closed = lp.master_value - lp.rc_open < best_val - tol
         opened = lp.master_value - lp.rc_close < best_val - tol
         hood = support.copy()
         hood[best_cols] = True
         hood[rank[:n_extra]] = True
         hood &= ~closed
-        left_s = final_deadline - time.perf_counter()
-        if left_s < 0.1 * params.time_limit_s:
-            break  # too little time to build and search another model
+        if rounds >= _MAX_NEIGHBOURHOODS or time.perf_counter() > deadline:
+            break  # the work limit, or the wall-clock safety cap
         last = not (~closed & ~hood).any()
         if last:
             hood = ~closed
@@ -494,10 +495,11 @@ def max_coverage_benders(
             mode="max_cover",
             n_sites=n_sites,
             params=params,
-            deadline=final_deadline if last else time_share(final_deadline, 0.4, now=now),
+            deadline=deadline,
             presolve=False,
             better_than=cutoff,
         )
+        add_mip_work(details, out)
         rounds += 1
         details[f"time_mip{rounds}_s"] = time.perf_counter() - now
         if out.x is not None:

@@ -323,6 +323,8 @@ def branch_and_bound(
     evaluate: Callable[[IntArray], float],
     deadline: float,
     max_iter: int = 150,
+    *,
+    max_nodes: int | None = None,
 ) -> SearchOutcome:
     """Depth-first branch and bound on the sites with the Lagrangian bound at every node.
 
@@ -332,7 +334,8 @@ def branch_and_bound(
     ``rho``): open first, then closed. The relaxation ignores group and budget rules, so a node
     whose sites are all fixed is a single solution that ``evaluate`` checks (it returns the true
     cost, ``inf`` when the rules fail); the relaxation's site sets are evaluated the same way as
-    a heuristic. Only solutions below ``ub - delta`` count.
+    a heuristic. Only solutions below ``ub - delta`` count. The search stops unfinished after
+    ``max_nodes`` nodes (its work limit; ``None``: none) or at ``deadline`` (the safety cap).
     """
     best: IntArray | None = None
     value = ub
@@ -346,7 +349,7 @@ def branch_and_bound(
             best, value = np.sort(sites), v
 
     while stack:
-        if time.perf_counter() >= deadline:
+        if (max_nodes is not None and nodes >= max_nodes) or time.perf_counter() >= deadline:
             return SearchOutcome(False, best, value, nodes)
         fixed, open_ok, lam0 = stack.pop()
         nodes += 1

@@ -32,6 +32,15 @@ class MipOutcome:
     objective: float
     bound: float
     runtime_s: float
+    nodes: int = 0  # branch-and-bound nodes HiGHS processed
+    lp_iterations: int = 0  # simplex iterations, all LPs of the search
+
+
+def add_mip_work(details: dict[str, float] | None, out: MipOutcome) -> None:
+    """Add a MIP's nodes and simplex iterations to ``details`` (the result's ``work``)."""
+    if details is not None:
+        details["mip_nodes"] = details.get("mip_nodes", 0.0) + out.nodes
+        details["mip_lp_iterations"] = details.get("mip_lp_iterations", 0.0) + out.lp_iterations
 
 
 @dataclass
@@ -112,6 +121,10 @@ class MipBuilder:
         it are rejected, so ``"infeasible"`` then means "nothing better than the cutoff exists".
         ``deadline`` (a ``time.perf_counter()`` value), when given, also caps the solver's time
         limit once the model is built, so building a large model counts against it.
+
+        The search stops on ``params.max_nodes`` branch-and-bound nodes (HiGHS ``mip_max_nodes``)
+        when set: with one thread and a fixed seed HiGHS then returns the same answer on any
+        machine. The time limit is the wall-clock safety cap; a stop there is ``"time_limit"``.
         """
         from ortools.math_opt import model_pb2
         from ortools.math_opt.python import mathopt
@@ -162,6 +175,9 @@ class MipBuilder:
         limit = max(time_limit_s, 0.05)
         highs = highs_pb2.HighsOptionsProto()
         highs.int_options["threads"] = max(params.workers, 1)
+        if params.max_nodes is not None:
+            # At least the root: the callers that want no MIP at all skip it (max_nodes = 0).
+            highs.int_options["mip_max_nodes"] = max(int(params.max_nodes), 1)
         if cutoff is not None:
             highs.double_options["objective_bound"] = float(cutoff)
         sp = mathopt.SolveParameters(
@@ -186,6 +202,8 @@ class MipBuilder:
                 )
             raise
         runtime = time.perf_counter() - start
+        stats = res.solve_stats
+        work = {"nodes": int(stats.node_count), "lp_iterations": int(stats.simplex_iterations)}
         term = res.termination
         bound = float(term.objective_bounds.dual_bound)
         bound = bound if math.isfinite(bound) else math.nan
@@ -197,10 +215,10 @@ class MipBuilder:
             and term.limit is not None
             and term.limit.name in ("CUTOFF", "OBJECTIVE")
         ):
-            return MipOutcome("infeasible", None, math.nan, math.nan, runtime)
+            return MipOutcome("infeasible", None, math.nan, math.nan, runtime, **work)
         sols = [s.primal_solution for s in res.solutions if s.primal_solution is not None]
         if not sols:
-            return MipOutcome("no_solution", None, math.nan, bound, runtime)
+            return MipOutcome("no_solution", None, math.nan, bound, runtime, **work)
         ps = sols[0]
         values = ps.variable_values
         x = np.zeros(n)
@@ -214,10 +232,12 @@ class MipBuilder:
         ):
             # HiGHS may keep an early heuristic solution above objective_bound and call it
             # optimal once the bound has pruned the whole tree: nothing beats the cutoff.
-            return MipOutcome("infeasible", None, math.nan, math.nan, runtime)
+            return MipOutcome("infeasible", None, math.nan, math.nan, runtime, **work)
         if reason == reasons.OPTIMAL:
             return MipOutcome(
-                "optimal", x, value, bound if math.isfinite(bound) else value, runtime
+                "optimal", x, value, bound if math.isfinite(bound) else value, runtime, **work
             )
         timed_out = term.limit == mathopt.Limit.TIME
-        return MipOutcome("time_limit" if timed_out else "feasible", x, value, bound, runtime)
+        return MipOutcome(
+            "time_limit" if timed_out else "feasible", x, value, bound, runtime, **work
+        )

@@ -36,7 +36,8 @@ class SolveParams:
     Parameters
     ----------
     time_limit_s
-        Wall-clock budget for the whole solve, heuristics and MIP together.
+        Wall-clock safety cap for the whole solve, heuristics and MIP together. The searches
+        stop on the work limits below first; a stop here may differ with the machine's load.
     seed
         Seed for randomised steps and the MIP solver.
     workers
@@ -45,6 +46,13 @@ class SolveParams:
         Relative gap at which a solution counts as optimal (``1e-9`` means proven optimal).
     log
         Print the MIP solver's log to stdout.
+    max_nodes
+        Work limit of every HiGHS MIP: branch-and-bound nodes (``None``: no limit, the search
+        runs to its proof or the safety cap). ``0`` skips the MIP of the MCLP: the answer is the
+        greedy-and-swap (or Lagrangian) one, bounded by the Lagrangian bound; the other models
+        then search the root node only.
+    max_iterations
+        Work limit of the MCLP's Lagrangian bound: subgradient iterations.
     """
 
     time_limit_s: float = 60.0
@@ -52,6 +60,8 @@ class SolveParams:
     workers: int = 1
     rel_gap: float = 1e-9
     log: bool = False
+    max_nodes: int | None = None
+    max_iterations: int = 600
 
 
 @dataclass(frozen=True)
@@ -201,27 +211,6 @@ class SitingResult:
     def coverage_rate(self) -> float:
         """Covered share of all demand."""
         return self.covered_demand / self.total_demand if self.total_demand > 0 else 1.0
-
-
-def time_share(
-    deadline: float,
-    share: float,
-    *,
-    cap_s: float = math.inf,
-    floor_s: float = 0.0,
-    now: float | None = None,
-) -> float:
-    """The one time-budget helper of the siting models: a deadline ``share`` of the time left
-    before ``deadline`` (at least ``floor_s`` seconds counted, at most ``cap_s`` seconds away),
-    from ``now`` (default: the current ``time.perf_counter()``)."""
-    t = time.perf_counter() if now is None else now
-    return t + min(share * max(deadline - t, floor_s), cap_s)
-
-
-def reserve_s(params: SolveParams) -> float:
-    """Time kept back from the last MIP of a solve for HiGHS overrunning its limit and for the
-    result."""
-    return min(0.03 * params.time_limit_s, 2.0)
 
 
 def main_sites(share: sparse.csr_array) -> IntArray:

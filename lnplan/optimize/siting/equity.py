@@ -19,6 +19,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from lnplan.errors import InfeasibleError, InputError
+from lnplan.optimize.siting._mip import add_mip_work
 from lnplan.optimize.siting._model import (
     Equity,
     FloatArray,
@@ -30,7 +31,6 @@ from lnplan.optimize.siting._model import (
     _plain,
     group_label,
     siting_result,
-    time_share,
 )
 from lnplan.optimize.siting.coverage_model import (
     CoverageCheck,
@@ -88,7 +88,7 @@ def solve_equity(
         n_sites,
         params,
         start,
-        time_share(deadline, 0.4, now=start),
+        deadline,
         groups,
         check,
     )
@@ -123,9 +123,10 @@ def solve_equity(
             mode="max_min",
             n_sites=n_sites,
             params=params,
-            deadline=time_share(deadline, 0.7, now=start),
+            deadline=deadline,
             groups=gd,
         )
+        add_mip_work(details, out1)
         if out1.status == "infeasible":
             raise InfeasibleError("no choice of sites satisfies the rules (proved by the solver)")
         t1 = -math.inf
@@ -180,6 +181,7 @@ def solve_equity(
         groups=gd,
         floors=floors,
     )
+    add_mip_work(details, out)
     if out.status == "infeasible":
         raise InfeasibleError(
             "no choice of sites meets every group's coverage floor together with the rules "

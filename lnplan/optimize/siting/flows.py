@@ -25,13 +25,12 @@ from scipy import sparse
 
 from lnplan.optimize.siting._cflp_lagrange import Transport, lagrangian, local_search, min_sites
 from lnplan.optimize.siting._common import add_rule_rows, rules_hold, site_bounds
-from lnplan.optimize.siting._mip import MipBuilder
+from lnplan.optimize.siting._mip import MipBuilder, add_mip_work
 from lnplan.optimize.siting._model import (
     FloatArray,
     IntArray,
     PreparedRules,
     SolveParams,
-    time_share,
 )
 
 log = logging.getLogger(__name__)
@@ -39,13 +38,10 @@ log = logging.getLogger(__name__)
 _VUB_LIMIT = 20_000
 #: Capacitated models with more reachable point-site pairs start with the Lagrangian phase.
 LAGRANGE_MIN_PAIRS = _VUB_LIMIT
-# Share of the remaining time the Lagrangian phase may use, and its cap in seconds.
-_LAGRANGE_SHARE = 0.3
-_LAGRANGE_MAX_S = 60.0
-# Local search on the incumbent: closed sites tried (by Lagrangian promise), time share and cap.
+# Local search on the incumbent: closed sites tried (by Lagrangian promise). Every phase stops
+# on its work (subgradient iterations, improving moves, separation rounds, MIP nodes); the
+# deadline is the wall-clock safety cap only.
 _SEARCH_CANDIDATES = 15
-_SEARCH_SHARE = 0.15
-_SEARCH_MAX_S = 30.0
 
 
 def solve_flows(
@@ -86,7 +82,6 @@ def solve_flows(
     large = pairs > lagrange_min_pairs and act.size > 0
     if capacity is not None and feasibility_radius is None and large:
         now = time.perf_counter()
-        lag_deadline = time_share(deadline, _LAGRANGE_SHARE, cap_s=_LAGRANGE_MAX_S, now=now)
         cost = np.where(reach, wa[:, None] * sub, np.inf)
 
         def feasible(open_model_cols: IntArray) -> bool:
@@ -99,7 +94,7 @@ def solve_flows(
             capacity[cols],
             np.isin(cols, rules.existing),
             n_sites,
-            lag_deadline,
+            deadline,
             feasible=feasible,
         )
         lag_bound = lag.bound
@@ -127,7 +122,7 @@ def solve_flows(
                 incumbent,
                 promising,
                 np.isin(cols, rules.existing),
-                time_share(deadline, _SEARCH_SHARE, cap_s=_SEARCH_MAX_S, now=now),
+                deadline,
                 feasible=feasible,
             )
             log.debug("local search: %.6f, %.1f s", incumbent.cost, time.perf_counter() - now)
@@ -229,12 +224,11 @@ def solve_flows(
         pair[ii, jj] = np.arange(e)
         vub = np.unique(pair[np.arange(act.size)[:, None], near])
         vub = vub[vub >= 0]
-        lp_deadline = time_share(deadline, 0.4)
         for _ in range(30):
-            if time.perf_counter() > lp_deadline:
+            if time.perf_counter() > deadline:
                 break
             lp, ly0, lx0 = build(vub, integer=False)
-            lout = lp.solve(params, maximize=False, time_limit_s=lp_deadline - time.perf_counter())
+            lout = lp.solve(params, maximize=False, time_limit_s=deadline - time.perf_counter())
             if lout.x is None or lout.status != "optimal":
                 break
             viol = np.flatnonzero(lout.x[lx0 : lx0 + e] > lout.x[ly0 + jj] + 1e-6)
@@ -248,6 +242,7 @@ def solve_flows(
         time_limit_s=deadline - time.perf_counter(),
         cutoff=incumbent.cost if incumbent is not None else None,
     )
+    add_mip_work(details, out)
     if incumbent is not None:
         # Bound of the whole model: the reduced model's, or a fixed site's opposite value.
         if out.status == "infeasible":

@@ -75,7 +75,7 @@ from lnplan.optimize.siting._median_lagrange import (
     probe_sites,
     start_multipliers,
 )
-from lnplan.optimize.siting._mip import MipBuilder
+from lnplan.optimize.siting._mip import MipBuilder, add_mip_work
 from lnplan.optimize.siting._model import (
     FloatArray,
     IntArray,
@@ -87,7 +87,6 @@ from lnplan.optimize.siting._model import (
     main_sites,
     prepare_rules,
     siting_result,
-    time_share,
 )
 from lnplan.optimize.siting._verify import Verdict, center_verdict, median_verdict
 from lnplan.optimize.siting.flows import solve_flows
@@ -304,6 +303,7 @@ def _solve_radius(
             cutoff=cutoff,
             deadline=deadline,
         )
+        add_mip_work(details, out)
         details[f"round{rounds}_rows"] = float(n_rows)
         log.debug(
             "round %d: %s obj %s bound %s cutoff %s",
@@ -452,7 +452,7 @@ def _solve_reduced(
             ub,
             delta,
             lam0,
-            time_share(deadline, 0.2, floor_s=0.25, now=now),
+            deadline,
             max_iter=max_iter,
         )
 
@@ -461,13 +461,11 @@ def _solve_reduced(
         # Lagrangian heuristic: interchange from the cheapest site sets the relaxation chose.
         dz = _finite_or_big(d, act)
         improved = False
-        t_heur = time.perf_counter()
-        heur_end = time_share(deadline, 0.1, floor_s=0.25, now=t_heur)
         for cand in lag.candidates:
             sites = np.sort(cols[cand])
-            if time.perf_counter() >= heur_end or not rules_hold(sites, rules, n_sites):
+            if time.perf_counter() >= deadline or not rules_hold(sites, rules, n_sites):
                 continue
-            sites = _fast_swap(dz, wa, f, rules, sites, heur_end)
+            sites = _fast_swap(dz, wa, f, rules, sites, deadline)
             value = _cost_of(d, w, sites, f)
             if value < ub - 1e-9 * max(1.0, abs(ub)):
                 ub, best_sol, improved = value, sites, True
@@ -498,8 +496,7 @@ def _solve_reduced(
     details["levels_per_point"] = float(count.sum()) / max(n_pts, 1)
     if weak:
         t_probe = time.perf_counter()
-        probe_end = time_share(deadline, 0.25, now=t_probe)
-        alive = probe_sites(wd, fc, keep, existing | force, n_sites, ub, delta, lag.lam, probe_end)
+        alive = probe_sites(wd, fc, keep, existing | force, n_sites, ub, delta, lag.lam, deadline)
         if (alive != keep).any():
             # Fewer sites: the bound rises, so re-derive the forced sites and the distance caps.
             pos = np.flatnonzero(alive)
@@ -512,7 +509,7 @@ def _solve_reduced(
                 ub,
                 delta,
                 lag.lam,
-                time_share(deadline, 0.05, now=probe_end),
+                deadline,
                 max_iter=1000,
                 n_keep=0,
             )
@@ -569,7 +566,8 @@ def _solve_reduced(
             delta,
             lag.lam,
             evaluate,
-            time_share(deadline, 0.5, now=t_bb),
+            deadline,
+            max_nodes=params.max_nodes,
         )
         details["search_nodes"] = float(search.nodes)
         details["search_s"] = time.perf_counter() - t_bb
@@ -607,6 +605,7 @@ def _solve_reduced(
         # townships) overran its time limit by 14 s, without presolve it stops on time.
         presolve=False,
     )
+    add_mip_work(details, out)
     log.debug("reduced radius MIP: %s obj %s bound %s", out.status, out.objective, out.bound)
     if out.status == "infeasible":
         return "optimal", best_sol, ub, settled(), details
@@ -827,9 +826,7 @@ def solve_p_median(
             details=flow_details,
             check=check,
         )
-    heur = _median_heuristic(
-        d, w, f, rules, problem.n_sites, time_share(deadline, 0.3, cap_s=30.0, now=start)
-    )
+    heur = _median_heuristic(d, w, f, rules, problem.n_sites, deadline)
     details: dict[str, float] = {}
     if heur is None or not math.isfinite(_cost_of(d, w, heur, f)):
         # No answer serving every point yet: either none exists (the sites cannot reach every
