@@ -13,7 +13,7 @@ import logging
 import time
 
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, StopOrder
-from lnplan.optimize.routing.schedule import time_lodging_trip, time_trip
+from lnplan.optimize.routing.schedule import TripTimer, time_lodging_trip, time_trip
 
 __all__ = ["time_and_repair"]
 
@@ -61,32 +61,43 @@ def time_and_repair(
         # fixed blocks: every block of every team; free-length trips: the trips made so far
         free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
         slots = [] if free else cal.trip_slots()
+        timer = TripTimer(problem)
+        w = cal.work_per_day_s
         for i in sorted(left, key=lambda i: -problem.stops[i].demand):
             if deadline is not None and time.perf_counter() > deadline:
                 cut_short = True
                 log.info("repair reached the time limit; stop %d and later ones stay out", i)
                 break
             node = problem.stops[i].node
-            best: tuple[int, tuple[int, int, int], PlannedTrip] | None = None
+            # every position of every trip, cheapest extra drive first (ties: in this order);
+            # the first one where the whole trip still times is the best
+            tried: list[tuple[int, int, tuple[int, int, int], int]] = []
             for team in range(len(problem.teams)):
                 base, end = problem.teams[team].base, problem.teams[team].end_node
                 spans = slots or [(f, la) for (t, f, la) in trips if t == team]
                 for first, last in spans:
                     key = (team, first, last)
-                    cur = list(trips[key].stops) if key in trips else []
+                    cur = trips[key].stops if key in trips else ()
                     nodes = [base] + [problem.stops[j].node for j in cur] + [end]
                     for pos in range(len(cur) + 1):
                         a, b = nodes[pos], nodes[pos + 1]
                         extra = int(tt[a, node] + tt[node, b] - tt[a, b])
-                        if best is not None and extra >= best[0]:
-                            continue
-                        trip, out = time_trip(
-                            problem, team, first, last, [*cur[:pos], i, *cur[pos:]]
-                        )
-                        if not out:
-                            best = (extra, key, trip)
+                        tried.append((extra, len(tried), key, pos))
+            tried.sort()
+            best: tuple[tuple[int, int, int], PlannedTrip] | None = None
+            prefix: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+            for _, _, key, pos in tried:
+                team, first, last = key
+                cur = trips[key].stops if key in trips else ()
+                if key not in prefix:
+                    prefix[key] = _prefix_states(timer, problem, key, cur)
+                if _fits(timer, problem, team, (last + 1) * w, prefix[key][pos], [i, *cur[pos:]]):
+                    trip, out = timer.time(team, first, last, [*cur[:pos], i, *cur[pos:]])
+                    if not out:  # always so: the same rule timed the same order
+                        best = (key, trip)
+                        break
             if best is not None:
-                trips[best[1]] = best[2]
+                trips[best[0]] = best[1]
             else:
                 log.info("stop %d (%s) could not be re-inserted: dropped", i, problem.stop_name(i))
     kept = [
@@ -95,3 +106,37 @@ def time_and_repair(
         if t.stops or problem.teams[t.team].end_node != problem.teams[t.team].base
     ]  # a team that ends elsewhere makes its trip even without stops
     return kept, left, cut_short
+
+
+def _prefix_states(
+    timer: TripTimer, problem: RoutingProblem, key: tuple[int, int, int], stops: tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """Where the team is and from when it is free after each prefix of a timed trip's stops."""
+    team, first_day, last_day = key
+    here, ready = problem.teams[team].base, first_day * timer.w
+    trip_end = (last_day + 1) * timer.w
+    states = [(here, ready)]
+    for i in stops:
+        s = timer.advance(here, ready, i, trip_end)
+        assert s is not None, "a timed trip's stops time again"
+        here, ready = problem.stops[i].node, s + problem.stops[i].service_s
+        states.append((here, ready))
+    return states
+
+
+def _fits(
+    timer: TripTimer,
+    problem: RoutingProblem,
+    team: int,
+    trip_end: int,
+    state: tuple[int, int],
+    rest: list[int],
+) -> bool:
+    """Whether ``rest`` times from ``state`` inside the trip, the team back in time."""
+    here, ready = state
+    for j in rest:
+        s = timer.advance(here, ready, j, trip_end)
+        if s is None:
+            return False
+        here, ready = problem.stops[j].node, s + problem.stops[j].service_s
+    return timer.back(here, ready, team, trip_end) is not None
