@@ -617,12 +617,49 @@ def test_repair_inserts_where_the_plain_rule_does(seed: int) -> None:
     order = [int(i) for i in rng.permutation(n)]
     slots = [(t, d, d + 1) for t in range(2) for d in (0, 2)]
     orders = [StopOrder(t, f, la, tuple(order[k::4])) for k, (t, f, la) in enumerate(slots)]
-    trips = {
-        s: time_trip(problem, *s, list(o.stops))[0] for s, o in zip(slots, orders, strict=True)
-    }
-    left = [i for i in range(n) if all(i not in t.stops for t in trips.values())]
+    timed = [time_trip(problem, *s, list(o.stops)) for s, o in zip(slots, orders, strict=True)]
+    trips = dict(zip(slots, (trip for trip, _ in timed), strict=True))
+    left = [i for _, out in timed for i in out]  # in the order the trips were timed
     planned, got_left, cut = time_and_repair(problem, orders, deadline=None)
-    assert sorted(got_left) == sorted(left) and not cut
+    assert got_left == left and not cut
     expected = [t for t in _plain_repair(problem, trips, left) if t.stops]
     assert sorted(planned, key=lambda t: (t.team, t.first_day)) == expected
     assert check_trips(problem, planned) == []
+
+
+def _campaign(seed: int, n: int = 40, capacity: int | None = None) -> RoutingProblem:
+    """Random stops up to 5 h apart, two teams over two 3-day blocks: more than they can do."""
+    rng = np.random.default_rng(seed)
+    tt = _euclid(rng.uniform(0, 5 * H, size=(n + 1, 2)))
+    demand = rng.integers(5, 40, size=n)
+    stops = tuple(
+        Stop(node=k + 1, demand=int(d), service_s=1800 + int(d) * 400, drop_penalty=int(d) * 20000)
+        for k, d in enumerate(demand)
+    )
+    cal = Calendar(horizon_days=6, trip_max_days=3, fixed_trip_blocks=True)
+    teams = (Team(base=0, capacity=capacity), Team(base=0, capacity=capacity))
+    return RoutingProblem(tt, tt / 60.0, stops, teams, cal)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([None, 60, 150]))
+def test_greedy_plan_is_exactly_timed_and_within_capacity(seed: int, capacity: int | None) -> None:
+    from lnplan.optimize.routing.repair import greedy_plan
+
+    problem = _campaign(seed, n=25, capacity=capacity)
+    plan = greedy_plan(problem)
+    assert plan and check_trips(problem, plan) == []
+    for trip in plan:
+        assert capacity is None or sum(problem.stops[i].demand for i in trip.stops) <= capacity
+        assert (trip.first_day, trip.last_day) in problem.calendar.trip_slots()
+
+
+def test_multi_day_search_starts_from_the_greedy_plan_and_keeps_the_better() -> None:
+    from lnplan.optimize.routing.check import plan_objective
+    from lnplan.optimize.routing.repair import greedy_plan
+
+    problem = _campaign(1)
+    greedy = plan_objective(problem, greedy_plan(problem))
+    params = SolveParams(time_limit_s=60, engine="ortools", max_iterations=5)
+    # (OR-Tools' own first solution improved 5 times is worse here: 9,445,895 against 8,261,238)
+    assert solve_routing(problem, params).objective <= greedy

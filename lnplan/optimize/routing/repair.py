@@ -2,20 +2,24 @@
 
 The OR-Tools model approximates the night rule (see :mod:`~lnplan.optimize.routing.ortools_engine`),
 so its orders are re-timed by :mod:`~lnplan.optimize.routing.schedule`; a stop that no longer fits
-its trip is tried at every position of every trip slot, cheapest extra drive first. The repair
-keeps a deadline: when it passes, the remaining stops stay out and the caller says the search was
-cut short.
+its trip is tried at every position of every trip slot, cheapest extra drive first
+(:func:`insert_stops`). The repair keeps a deadline: when it passes, the remaining stops stay out
+and the caller says the search was cut short.
+
+The same insertion, from empty trips and the most valuable stops first, builds a whole plan that
+is exactly timed from the start (:func:`greedy_plan`): the multi-day search starts from it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, StopOrder
 from lnplan.optimize.routing.schedule import TripTimer, time_lodging_trip, time_trip
 
-__all__ = ["time_and_repair"]
+__all__ = ["greedy_plan", "insert_stops", "time_and_repair"]
 
 log = logging.getLogger(__name__)
 
@@ -56,50 +60,14 @@ def time_and_repair(
     cut_short = False
     if left and not problem.lodging:
         log.info("%d stop(s) did not fit after exact timing; re-inserting", len(left))
-        tt = problem.travel_time_s
         cal = problem.calendar
         # fixed blocks: every block of every team; free-length trips: the trips made so far
         free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
         slots = [] if free else cal.trip_slots()
-        timer = TripTimer(problem)
-        w = cal.work_per_day_s
-        for i in sorted(left, key=lambda i: -problem.stops[i].demand):
-            if deadline is not None and time.perf_counter() > deadline:
-                cut_short = True
-                log.info("repair reached the time limit; stop %d and later ones stay out", i)
-                break
-            node = problem.stops[i].node
-            # every position of every trip, cheapest extra drive first (ties: in this order);
-            # the first one where the whole trip still times is the best
-            tried: list[tuple[int, int, tuple[int, int, int], int]] = []
-            for team in range(len(problem.teams)):
-                base, end = problem.teams[team].base, problem.teams[team].end_node
-                spans = slots or [(f, la) for (t, f, la) in trips if t == team]
-                for first, last in spans:
-                    key = (team, first, last)
-                    cur = trips[key].stops if key in trips else ()
-                    nodes = [base] + [problem.stops[j].node for j in cur] + [end]
-                    for pos in range(len(cur) + 1):
-                        a, b = nodes[pos], nodes[pos + 1]
-                        extra = int(tt[a, node] + tt[node, b] - tt[a, b])
-                        tried.append((extra, len(tried), key, pos))
-            tried.sort()
-            best: tuple[tuple[int, int, int], PlannedTrip] | None = None
-            prefix: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
-            for _, _, key, pos in tried:
-                team, first, last = key
-                cur = trips[key].stops if key in trips else ()
-                if key not in prefix:
-                    prefix[key] = _prefix_states(timer, problem, key, cur)
-                if _fits(timer, problem, team, (last + 1) * w, prefix[key][pos], [i, *cur[pos:]]):
-                    trip, out = timer.time(team, first, last, [*cur[:pos], i, *cur[pos:]])
-                    if not out:  # always so: the same rule timed the same order
-                        best = (key, trip)
-                        break
-            if best is not None:
-                trips[best[0]] = best[1]
-            else:
-                log.info("stop %d (%s) could not be re-inserted: dropped", i, problem.stop_name(i))
+        order = sorted(left, key=lambda i: -problem.stops[i].demand)
+        out, cut_short = insert_stops(problem, trips, order, slots=slots, deadline=deadline)
+        if out:
+            log.info("%d stop(s) could not be re-inserted: dropped", len(out))
     kept = [
         t
         for t in trips.values()
@@ -140,3 +108,93 @@ def _fits(
             return False
         here, ready = problem.stops[j].node, s + problem.stops[j].service_s
     return timer.back(here, ready, team, trip_end) is not None
+
+
+Key = tuple[int, int, int]  # (team, first day, last day) of a trip
+
+
+def insert_stops(
+    problem: RoutingProblem,
+    trips: dict[Key, PlannedTrip],
+    stops: Sequence[int],
+    *,
+    slots: Sequence[tuple[int, int]] = (),
+    deadline: float | None = None,
+) -> tuple[list[int], bool]:
+    """Insert ``stops`` one by one, each where its extra drive is smallest and its trip still
+    times exactly (:class:`~lnplan.optimize.routing.schedule.TripTimer`) within the team's
+    capacity; ties go to the first team, trip and position.
+
+    A stop may go into any trip of ``trips`` (updated in place) and, with ``slots`` (first and
+    last day), into the not yet used slots of every team. Returns the stops that fit nowhere, and
+    whether ``deadline`` (a ``time.perf_counter()`` moment) stopped the insertions (the stops not
+    tried are among those returned).
+    """
+    tt = problem.travel_time_s
+    w = problem.calendar.work_per_day_s
+    timer = TripTimer(problem)
+    out: list[int] = []
+    for n, i in enumerate(stops):
+        if deadline is not None and time.perf_counter() > deadline:
+            log.info("repair reached the time limit; stop %d and later ones stay out", i)
+            return [*out, *stops[n:]], True
+        node, demand = problem.stops[i].node, problem.stops[i].demand
+        # every position of every trip, cheapest extra drive first (ties: in this order);
+        # the first one where the whole trip still times is the best
+        tried: list[tuple[int, int, Key, int]] = []
+        for team, member in enumerate(problem.teams):
+            spans = dict.fromkeys([*slots, *((f, la) for (t, f, la) in trips if t == team)])
+            for first, last in spans:
+                key = (team, first, last)
+                cur = trips[key].stops if key in trips else ()
+                if (
+                    member.capacity is not None
+                    and demand + sum(problem.stops[j].demand for j in cur) > member.capacity
+                ):
+                    continue
+                nodes = [member.base] + [problem.stops[j].node for j in cur] + [member.end_node]
+                for pos in range(len(cur) + 1):
+                    a, b = nodes[pos], nodes[pos + 1]
+                    extra = int(tt[a, node] + tt[node, b] - tt[a, b])
+                    tried.append((extra, len(tried), key, pos))
+        tried.sort()
+        prefix: dict[Key, list[tuple[int, int]]] = {}
+        for _, _, key, pos in tried:
+            team, first, last = key
+            cur = trips[key].stops if key in trips else ()
+            if key not in prefix:
+                prefix[key] = _prefix_states(timer, problem, key, cur)
+            if _fits(timer, problem, team, (last + 1) * w, prefix[key][pos], [i, *cur[pos:]]):
+                trip, left = timer.time(team, first, last, [*cur[:pos], i, *cur[pos:]])
+                if not left:  # always so: the same rule timed the same order
+                    trips[key] = trip
+                    break
+        else:
+            out.append(i)
+            log.debug("stop %d (%s) fits in no trip", i, problem.stop_name(i))
+    return out, False
+
+
+def greedy_plan(problem: RoutingProblem) -> list[PlannedTrip]:
+    """A plan built by :func:`insert_stops` alone, exactly timed: the stops that must be visited
+    first, then by drop penalty per second on site (the most valuable visits first).
+
+    Trips are the calendar's fixed trip slots. Stops that fit nowhere are left out. Free-length
+    trips and lodging places are not covered (an empty plan): a trip's days there depend on the
+    trips before it, which one pass of insertions cannot choose well.
+    """
+    cal = problem.calendar
+    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+    if problem.lodging or free:
+        return []
+    slots = cal.trip_slots()
+
+    def value(i: int) -> tuple[int, float, int]:
+        stop = problem.stops[i]
+        if stop.drop_penalty is None:
+            return (0, 0.0, i)
+        return (1, -stop.drop_penalty / max(stop.service_s, 1), i)
+
+    trips: dict[Key, PlannedTrip] = {}
+    insert_stops(problem, trips, sorted(range(len(problem.stops)), key=value), slots=slots)
+    return [trips[k] for k in sorted(trips) if trips[k].stops]
