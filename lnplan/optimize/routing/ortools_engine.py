@@ -283,15 +283,19 @@ def _accepted_start(routing: pywrapcp.RoutingModel, routes: list[list[int]]) -> 
     if whole is not None:
         return whole
     kept: list[list[int]] = [[] for _ in routes]
+
+    def accepted(v: int, route: list[int]) -> bool:
+        alone = [route if u == v else [] for u in range(len(routes))]
+        return routing.ReadAssignmentFromRoutes(alone, True) is not None
+
     for v, route in enumerate(routes):
-        lo, hi = 0, len(route)  # prefix length lo is accepted (or empty); hi is the most to try
+        if not route or accepted(v, route):
+            kept[v] = route
+            continue
+        lo, hi = 0, len(route) - 1  # the prefix of length lo is accepted, longer than hi not
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            alone = [route[:mid] if u == v else [] for u in range(len(routes))]
-            if routing.ReadAssignmentFromRoutes(alone, True) is not None:
-                lo = mid
-            else:
-                hi = mid - 1
+            lo, hi = (mid, hi) if accepted(v, route[:mid]) else (lo, mid - 1)
         kept[v] = route[:lo]
     log.info(
         "initial routes: %d of %d stop(s) accepted by the model",
