@@ -22,7 +22,8 @@ nights vanish and day ``d`` is ``[d W, (d + 1) W]``)
 - Capacity dimension (per trip) when a team has a capacity.
 - Optional balance: a workload dimension (service plus travel, from 0 at the start of each trip)
   with global span cost ``balance_weight``, which penalises the busiest trip.
-- Search: parallel cheapest insertion, then guided local search until the time limit (``tuned``);
+- Search: parallel cheapest insertion (or the initial routes given), then guided local search
+  until the time limit (``tuned``);
   or OR-Tools' default parameters (``tuned=False``), for comparison.
 """
 
