@@ -95,10 +95,11 @@ NAME = "screening_routes"
 SECTION = "screening"
 
 #: Offer the solver visit-days holding this share of the children the teams could screen with no
-#: driving. The multi-day search screens nearly all of a small offer and loses its way in a large
-#: one: on the demo (8 teams x 30 days, 60 s, 2 busy cores) offers of 0.15 / 0.2 / 0.3 / 0.35 /
-#: 0.5 / all of that capacity screened 2,416 / 3,189 / 4,586 / 4,386 / 3,997 / 2,662 children.
-PRESELECT_FACTOR = 0.3
+#: driving. The search starts from an exactly timed greedy plan, so a larger offer screens more,
+#: at more model-building time: on the demo (8 teams x 30 days, 5 solutions per round) offers of
+#: 0.3 / 0.4 / 0.5 / 0.6 of that capacity screened 4,764 / 5,655 / 5,735 / 5,850 children in
+#: 2.9 / 6.5 / 8.5 / 14.3 s of CPU (0.6 offers every reachable township).
+PRESELECT_FACTOR = 0.5
 #: Never offer fewer townships than this (when there are that many).
 PRESELECT_MIN = 60
 #: Sizing offers at least this many times the target's children (the offer must not bind).

@@ -580,3 +580,133 @@ def test_error_team_blocked_day_outside_horizon() -> None:
     problem = replace(_two_day_problem(), teams=(Team(base=0, blocked_days=(9,)),))
     with pytest.raises(InputError, match="blocked day 9 is outside the horizon"):
         solve_routing(problem, SolveParams(time_limit_s=1))
+
+
+# --- exact timing and repair, fast paths against the plain rule ---------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_trip_timer_starts_as_the_plain_earliest_start_rule(data: st.DataObject) -> None:
+    from lnplan.optimize.routing.calendar import allowed_start_intervals
+    from lnplan.optimize.routing.schedule import TripTimer, earliest_start
+
+    days = data.draw(st.integers(1, 6))
+    cal = Calendar(
+        horizon_days=days, trip_max_days=days, lunch_s=data.draw(st.sampled_from([0, H]))
+    )
+    w = cal.work_per_day_s
+    windows = data.draw(
+        st.lists(st.tuples(st.integers(0, days * 86400), st.integers(0, 12 * H)), max_size=3)
+    )
+    stop = Stop(
+        node=1,
+        service_s=data.draw(st.integers(0, w)),
+        time_windows_s=tuple((a, a + d) for a, d in windows),
+        blocked_days=tuple(data.draw(st.sets(st.integers(0, days - 1), max_size=2))),
+    )
+    travel = data.draw(st.integers(0, w + 600))
+    tt = np.array([[0, travel], [travel, 0]], dtype=np.int64)
+    problem = RoutingProblem(tt, tt / 60.0, (stop,), (Team(base=0),), cal)
+    ready = data.draw(st.integers(0, days * w))
+    trip_end = data.draw(st.integers(ready, days * w))
+    latest = trip_end - stop.service_s
+    clipped = [
+        (max(a, ready), min(b, latest))
+        for a, b in allowed_start_intervals(cal, stop)
+        if max(a, ready) <= min(b, latest)
+    ]
+    expected = earliest_start(clipped, travel, ready, w)
+    assert TripTimer(problem).advance(0, ready, 0, trip_end) == expected
+
+
+def _plain_repair(problem: RoutingProblem, trips: dict, left: list[int]) -> list:
+    """The repair's rule written plainly: stops by falling demand, each where its extra drive is
+    the smallest and the whole trip still times (ties: the first team, slot and position)."""
+    from lnplan.optimize.routing.schedule import time_trip
+
+    tt, trips = problem.travel_time_s, dict(trips)
+    for stop in sorted(left, key=lambda i: -problem.stops[i].demand):
+        node, best = problem.stops[stop].node, None
+        for key in sorted(trips):
+            team, first, last = key
+            cur = list(trips[key].stops)
+            nodes = [0] + [problem.stops[j].node for j in cur] + [0]
+            for pos in range(len(cur) + 1):
+                a, b = nodes[pos], nodes[pos + 1]
+                extra = int(tt[a, node] + tt[node, b] - tt[a, b])
+                trip, out = time_trip(problem, team, first, last, [*cur[:pos], stop, *cur[pos:]])
+                if not out and (best is None or extra < best[0]):
+                    best = (extra, key, trip)
+        if best is not None:
+            trips[best[1]] = best[2]
+    return [trips[k] for k in sorted(trips)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6))
+def test_repair_inserts_where_the_plain_rule_does(seed: int) -> None:
+    from lnplan.optimize.routing.model import StopOrder
+    from lnplan.optimize.routing.repair import time_and_repair
+    from lnplan.optimize.routing.schedule import time_trip
+
+    rng = np.random.default_rng(seed)
+    n = 10
+    tt = _euclid(rng.uniform(0, 4 * H, size=(n + 1, 2)))
+    stops = tuple(
+        Stop(node=k, demand=int(rng.integers(1, 20)), service_s=int(rng.integers(1, 4)) * H,
+             drop_penalty=10**7)
+        for k in range(1, n + 1)
+    )  # fmt: skip
+    cal = Calendar(horizon_days=4, trip_max_days=2, fixed_trip_blocks=True)
+    problem = RoutingProblem(tt, tt / 60.0, stops, (Team(base=0), Team(base=0)), cal)
+    # engine orders too full to time (some stops are left out), then re-inserted
+    order = [int(i) for i in rng.permutation(n)]
+    slots = [(t, d, d + 1) for t in range(2) for d in (0, 2)]
+    orders = [StopOrder(t, f, la, tuple(order[k::4])) for k, (t, f, la) in enumerate(slots)]
+    timed = [time_trip(problem, *s, list(o.stops)) for s, o in zip(slots, orders, strict=True)]
+    trips = dict(zip(slots, (trip for trip, _ in timed), strict=True))
+    left = [i for _, out in timed for i in out]  # in the order the trips were timed
+    planned, got_left, cut = time_and_repair(problem, orders, deadline=None)
+    assert got_left == left and not cut
+    expected = [t for t in _plain_repair(problem, trips, left) if t.stops]
+    assert sorted(planned, key=lambda t: (t.team, t.first_day)) == expected
+    assert check_trips(problem, planned) == []
+
+
+def _campaign(seed: int, n: int = 40, capacity: int | None = None) -> RoutingProblem:
+    """Random stops up to 5 h apart, two teams over two 3-day blocks: more than they can do."""
+    rng = np.random.default_rng(seed)
+    tt = _euclid(rng.uniform(0, 5 * H, size=(n + 1, 2)))
+    demand = rng.integers(5, 40, size=n)
+    stops = tuple(
+        Stop(node=k + 1, demand=int(d), service_s=1800 + int(d) * 400, drop_penalty=int(d) * 20000)
+        for k, d in enumerate(demand)
+    )
+    cal = Calendar(horizon_days=6, trip_max_days=3, fixed_trip_blocks=True)
+    teams = (Team(base=0, capacity=capacity), Team(base=0, capacity=capacity))
+    return RoutingProblem(tt, tt / 60.0, stops, teams, cal)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([None, 60, 150]))
+def test_greedy_plan_is_exactly_timed_and_within_capacity(seed: int, capacity: int | None) -> None:
+    from lnplan.optimize.routing.repair import greedy_plan
+
+    problem = _campaign(seed, n=25, capacity=capacity)
+    plan = greedy_plan(problem)
+    assert plan and check_trips(problem, plan) == []
+    for trip in plan:
+        assert capacity is None or sum(problem.stops[i].demand for i in trip.stops) <= capacity
+        assert (trip.first_day, trip.last_day) in problem.calendar.trip_slots()
+
+
+def test_multi_day_search_starts_from_the_greedy_plan_and_keeps_the_better() -> None:
+    from lnplan.optimize.routing.check import plan_objective
+    from lnplan.optimize.routing.repair import greedy_plan
+
+    problem = _campaign(1)
+    greedy = plan_objective(problem, greedy_plan(problem))
+    params = SolveParams(time_limit_s=60, engine="ortools", max_iterations=5)
+    # (OR-Tools' own first solution improved 5 times is worse here: 9,445,895 against 8,261,238)
+    assert solve_routing(problem, params).objective <= greedy

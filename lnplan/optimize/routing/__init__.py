@@ -31,7 +31,8 @@ Where to look:
 - ``solve.py`` orchestration only: choose the engine, run it, check, build the result;
 - ``ortools_engine.py`` the OR-Tools model, its rounds (night leads, night places);
   ``pyvrp_engine.py`` the one-day PyVRP path;
-- ``schedule.py`` exact timing of an order; ``repair.py`` re-insertion with a deadline;
+- ``schedule.py`` exact timing of an order; ``repair.py`` re-insertion with a deadline, and the
+  greedy plan multi-day searches start from;
 - ``check.py`` the independent checker and the objective recomputed from the trips;
   ``bound.py`` the proven lower bound; ``assemble.py`` the result with the contract's fields.
 

@@ -172,12 +172,19 @@ class SolveParams:
         ``"auto"`` (PyVRP for one-day problems it can express, else OR-Tools), ``"pyvrp"``,
         ``"ortools"`` (tuned: parallel cheapest insertion and guided local search) or
         ``"ortools-default"`` (OR-Tools' default search parameters, for comparison).
+    greedy_start
+        Multi-day problems in fixed trip blocks without lodging places, tuned OR-Tools: first
+        build an exactly timed plan by cheapest insertion
+        (:func:`~lnplan.optimize.routing.repair.greedy_plan`), which competes as a plan and from
+        which the search starts (instead of OR-Tools' own first solution, the slow part of the
+        search on large problems).
     """
 
     time_limit_s: float = 10.0
     seed: int = 0
     max_iterations: int | None = None
     engine: str = "auto"
+    greedy_start: bool = True
 
 
 @dataclass(frozen=True)

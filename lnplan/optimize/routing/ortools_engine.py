@@ -22,7 +22,8 @@ nights vanish and day ``d`` is ``[d W, (d + 1) W]``)
 - Capacity dimension (per trip) when a team has a capacity.
 - Optional balance: a workload dimension (service plus travel, from 0 at the start of each trip)
   with global span cost ``balance_weight``, which penalises the busiest trip.
-- Search: parallel cheapest insertion, then guided local search until the time limit (``tuned``);
+- Search: parallel cheapest insertion (or the initial routes given), then guided local search
+  until the time limit (``tuned``);
   or OR-Tools' default parameters (``tuned=False``), for comparison.
 """
 
@@ -32,7 +33,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -57,11 +58,15 @@ def solve_ortools(
     tuned: bool = True,
     lead_s: Mapping[int, int] | None = None,
     log_search: bool = False,
+    initial: Sequence[StopOrder] = (),
 ) -> tuple[list[StopOrder], bool, dict[str, float]]:
     """Solve with OR-Tools routing.
 
     ``lead_s`` raises the night lead of some stops (stop index -> seconds of the day that must
     stay free before its start), as learnt from an earlier round whose order did not time out.
+    ``initial`` (trips without lodging): the search starts from these stop orders instead of
+    building a first solution (the routes the model refuses, or their refused tails, are left
+    empty; when it refuses them all, the first solution is built as usual).
 
     Returns
     -------
@@ -188,7 +193,19 @@ def solve_ortools(
         work = routing.GetDimensionOrDie("work")
         work.SetGlobalSpanCostCoefficient(max(1, round(problem.balance_weight)))
 
-    solution, work = _search(routing, params, tuned=tuned, log_search=log_search)
+    routes: list[list[int]] = [[] for _ in vehicles]
+    for o in sorted(initial, key=lambda o: (o.team, o.first_day)):
+        # a fixed block's own vehicle; free-length trips: the team's next unused vehicle
+        fits = [
+            v
+            for v, (t, a, b) in enumerate(vehicles)
+            if t == o.team and not routes[v] and (free or (a, b) == (o.first_day, o.last_day))
+        ]
+        if fits:
+            routes[fits[0]] = [manager.NodeToIndex(n_base + i) for i in o.stops]
+    solution, work = _search(
+        routing, params, tuned=tuned, log_search=log_search, initial_routes=routes
+    )
     if solution is None:
         return [], False, work
 
@@ -263,9 +280,13 @@ def _search(
     tuned: bool,
     log_search: bool,
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
+    initial_routes: Sequence[Sequence[int]] = (),
 ) -> tuple[Any, dict[str, float]]:
     """Run the search: work limit ``max_iterations`` (OR-Tools ``solution_limit``), the
-    wall-clock ``time_limit_s`` as a safety cap. Returns the assignment (or None) and the work."""
+    wall-clock ``time_limit_s`` as a safety cap. Returns the assignment (or None) and the work.
+
+    ``initial_routes`` (variable indices per vehicle): start from them when the model accepts
+    some (:func:`_accepted_start`) instead of building a first solution."""
     search = pywrapcp.DefaultRoutingSearchParameters()
     if tuned:
         search.first_solution_strategy = getattr(
@@ -279,7 +300,14 @@ def _search(
         search.solution_limit = int(params.max_iterations)
     search.log_search = log_search
     t0 = time.perf_counter()
-    solution = routing.SolveWithParameters(search)
+    start = None
+    if any(initial_routes):
+        routing.CloseModelWithParameters(search)
+        start = _accepted_start(routing, [list(r) for r in initial_routes])
+    if start is not None:
+        solution = routing.SolveFromAssignmentWithParameters(start, search)
+    else:
+        solution = routing.SolveWithParameters(search)
     elapsed = time.perf_counter() - t0
     solutions = int(routing.solver().Solutions())
     reached_work_limit = params.max_iterations is not None and solutions >= params.max_iterations
@@ -290,6 +318,37 @@ def _search(
     return solution, {"solutions": solutions, "time_limit_hit": float(hit)}
 
 
+def _accepted_start(routing: pywrapcp.RoutingModel, routes: list[list[int]]) -> Any:
+    """An assignment of ``routes`` that the (closed) model accepts, or None.
+
+    When the model refuses the whole, each route is kept alone if accepted, else its longest
+    accepted prefix (the engine's night rule is stricter than exact timing for some orders).
+    """
+    whole = routing.ReadAssignmentFromRoutes(routes, True)
+    if whole is not None:
+        return whole
+    kept: list[list[int]] = [[] for _ in routes]
+
+    def accepted(v: int, route: list[int]) -> bool:
+        alone = [route if u == v else [] for u in range(len(routes))]
+        return routing.ReadAssignmentFromRoutes(alone, True) is not None
+
+    for v, route in enumerate(routes):
+        if not route or accepted(v, route):
+            kept[v] = route
+            continue
+        lo, hi = 0, len(route) - 1  # the prefix of length lo is accepted, longer than hi not
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if accepted(v, route[:mid]) else (lo, mid - 1)
+        kept[v] = route[:lo]
+    log.info(
+        "initial routes: %d of %d stop(s) accepted by the model",
+        sum(map(len, kept)), sum(map(len, routes)),
+    )  # fmt: skip
+    return routing.ReadAssignmentFromRoutes(kept, True) if any(kept) else None
+
+
 def plan_with_ortools(
     problem: RoutingProblem,
     params: SolveParams,
@@ -297,8 +356,13 @@ def plan_with_ortools(
     tuned: bool,
     deadline: float,
     log_search: bool = False,
+    initial: Sequence[PlannedTrip] = (),
 ) -> tuple[bool, list[PlannedTrip], dict[str, float], bool]:
     """OR-Tools rounds with lead learning, exact timing and repair; the best timed plan wins.
+
+    ``initial`` (a timed plan, e.g. :func:`~lnplan.optimize.routing.repair.greedy_plan`; not
+    used with lodging places) competes as a plan, and each round starts its search from the best
+    plan so far instead of building a first solution.
 
     Multi-day problems without lodging run up to three rounds (half the time, then a quarter
     each), each learning night leads from the last: a stop that did not fit after exact timing
@@ -315,6 +379,8 @@ def plan_with_ortools(
     rounds = 3 if problem.calendar.horizon_days > 1 and tuned and not problem.lodging else 1
     lead: dict[int, int] = {}
     best: tuple[float, list[PlannedTrip]] | None = None
+    if initial and not problem.lodging:
+        best = (plan_objective(problem, initial), list(initial))
     work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
     repair_cut = False
     last = False
@@ -324,8 +390,10 @@ def plan_with_ortools(
         if r > 0 and remaining < 0.1:
             break
         budget = replace(params, time_limit_s=max(0.1, remaining * (1.0 if last else 0.5)))
+        start = [] if best is None else [StopOrder(t.team, t.first_day, t.last_day, t.stops)
+                                         for t in best[1]]  # fmt: skip
         sequences, found, got = solve_ortools(
-            problem, budget, tuned=tuned, lead_s=lead, log_search=log_search
+            problem, budget, tuned=tuned, lead_s=lead, log_search=log_search, initial=start
         )
         work["rounds"] += 1
         work["solutions"] += got["solutions"]

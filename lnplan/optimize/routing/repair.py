@@ -2,21 +2,25 @@
 
 The OR-Tools model approximates the night rule (see :mod:`~lnplan.optimize.routing.ortools_engine`),
 so its orders are re-timed by :mod:`~lnplan.optimize.routing.schedule`; a stop that no longer fits
-its trip is tried at every position of every trip slot, cheapest extra drive first. The repair
-keeps a deadline: when it passes, the remaining stops stay out and the caller says the search was
-cut short.
+its trip is tried at every position of every trip slot, cheapest extra drive first
+(:func:`insert_stops`). The repair keeps a deadline: when it passes, the remaining stops stay out
+and the caller says the search was cut short.
+
+The same insertion, from empty trips and the most valuable stops first, builds a whole plan that
+is exactly timed from the start (:func:`greedy_plan`): the multi-day search starts from it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from lnplan.optimize.routing.calendar import team_trip_windows
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, StopOrder
-from lnplan.optimize.routing.schedule import time_lodging_trip, time_trip
+from lnplan.optimize.routing.schedule import TripTimer, time_lodging_trip, time_trip
 
-__all__ = ["time_and_repair"]
+__all__ = ["greedy_plan", "insert_stops", "time_and_repair"]
 
 log = logging.getLogger(__name__)
 
@@ -57,46 +61,157 @@ def time_and_repair(
     cut_short = False
     if left and not problem.lodging:
         log.info("%d stop(s) did not fit after exact timing; re-inserting", len(left))
-        tt = problem.travel_time_s
         cal = problem.calendar
         # fixed blocks: every block of every team; free-length trips: the trips made so far
         free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
-        slots = (
-            {}
-            if free
-            else {k: team_trip_windows(cal, t.blocked_days) for k, t in enumerate(problem.teams)}
-        )
-        for i in sorted(left, key=lambda i: -problem.stops[i].demand):
-            if deadline is not None and time.perf_counter() > deadline:
-                cut_short = True
-                log.info("repair reached the time limit; stop %d and later ones stay out", i)
-                break
-            node = problem.stops[i].node
-            best: tuple[int, tuple[int, int, int], PlannedTrip] | None = None
-            for team in range(len(problem.teams)):
-                base, end = problem.teams[team].base, problem.teams[team].end_node
-                spans = slots[team] if slots else [(f, la) for (t, f, la) in trips if t == team]
-                for first, last in spans:
-                    key = (team, first, last)
-                    cur = list(trips[key].stops) if key in trips else []
-                    nodes = [base] + [problem.stops[j].node for j in cur] + [end]
-                    for pos in range(len(cur) + 1):
-                        a, b = nodes[pos], nodes[pos + 1]
-                        extra = int(tt[a, node] + tt[node, b] - tt[a, b])
-                        if best is not None and extra >= best[0]:
-                            continue
-                        trip, out = time_trip(
-                            problem, team, first, last, [*cur[:pos], i, *cur[pos:]]
-                        )
-                        if not out:
-                            best = (extra, key, trip)
-            if best is not None:
-                trips[best[1]] = best[2]
-            else:
-                log.info("stop %d (%s) could not be re-inserted: dropped", i, problem.stop_name(i))
+        order = sorted(left, key=lambda i: -problem.stops[i].demand)
+        out, cut_short = insert_stops(problem, trips, order, open_trips=not free, deadline=deadline)
+        if out:
+            log.info("%d stop(s) could not be re-inserted: dropped", len(out))
     kept = [
         t
         for t in trips.values()
         if t.stops or problem.teams[t.team].end_node != problem.teams[t.team].base
     ]  # a team that ends elsewhere makes its trip even without stops
     return kept, left, cut_short
+
+
+def _prefix_states(
+    timer: TripTimer, problem: RoutingProblem, key: tuple[int, int, int], stops: tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """Where the team is and from when it is free after each prefix of a timed trip's stops."""
+    team, first_day, last_day = key
+    here, ready = problem.teams[team].base, first_day * timer.w
+    trip_end = (last_day + 1) * timer.w
+    states = [(here, ready)]
+    for i in stops:
+        s = timer.advance(here, ready, i, trip_end)
+        assert s is not None, "a timed trip's stops time again"
+        here, ready = problem.stops[i].node, s + problem.stops[i].service_s
+        states.append((here, ready))
+    return states
+
+
+def _fits(
+    timer: TripTimer,
+    problem: RoutingProblem,
+    team: int,
+    trip_end: int,
+    state: tuple[int, int],
+    rest: list[int],
+) -> bool:
+    """Whether ``rest`` times from ``state`` inside the trip, the team back in time."""
+    here, ready = state
+    for j in rest:
+        s = timer.advance(here, ready, j, trip_end)
+        if s is None:
+            return False
+        here, ready = problem.stops[j].node, s + problem.stops[j].service_s
+    return timer.back(here, ready, team, trip_end) is not None
+
+
+Key = tuple[int, int, int]  # (team, first day, last day) of a trip
+
+
+def insert_stops(
+    problem: RoutingProblem,
+    trips: dict[Key, PlannedTrip],
+    stops: Sequence[int],
+    *,
+    open_trips: bool = False,
+    deadline: float | None = None,
+) -> tuple[list[int], bool]:
+    """Insert ``stops`` one by one, each where its extra drive is smallest and its trip still
+    times exactly (:class:`~lnplan.optimize.routing.schedule.TripTimer`) within the team's
+    capacity; ties go to the first team, trip and position.
+
+    A stop may go into any trip of ``trips`` (updated in place) and, with ``open_trips``, into
+    the not yet used fixed trip windows of every team (:func:`team_trip_windows`: the calendar's
+    blocks cut at the team's blocked days). A stop held to a trip (``problem.keep_trip``) goes
+    only into that team's trips inside that block. Returns the stops that fit nowhere, and
+    whether ``deadline`` (a ``time.perf_counter()`` moment) stopped the insertions (the stops not
+    tried are among those returned).
+    """
+    tt = problem.travel_time_s
+    w = problem.calendar.work_per_day_s
+    timer = TripTimer(problem)
+    cal = problem.calendar
+    windows = {
+        k: team_trip_windows(cal, member.blocked_days) if open_trips else []
+        for k, member in enumerate(problem.teams)
+    }
+    # keep_trip names a block on fixed trip blocks (on free-length trips only its team holds here)
+    fixed = cal.fixed_trip_blocks or cal.horizon_days <= 1 or cal.trip_max_days <= 1
+    blocks = cal.trip_slots() if fixed else []
+    out: list[int] = []
+    for n, i in enumerate(stops):
+        if deadline is not None and time.perf_counter() > deadline:
+            log.info("repair reached the time limit; stop %d and later ones stay out", i)
+            return [*out, *stops[n:]], True
+        node, demand = problem.stops[i].node, problem.stops[i].demand
+        # every position of every trip, cheapest extra drive first (ties: in this order);
+        # the first one where the whole trip still times is the best
+        tried: list[tuple[int, int, Key, int]] = []
+        held = problem.keep_trip[i] if problem.keep_trip else None
+        for team, member in enumerate(problem.teams):
+            if held is not None and held[0] != team:
+                continue
+            made = [(f, la) for (t, f, la) in trips if t == team]
+            spans = dict.fromkeys([*windows[team], *made])
+            for first, last in spans:
+                if held is not None and 0 <= held[1] < len(blocks):
+                    a, b = blocks[held[1]]
+                    if first > b or last < a:
+                        continue
+                key = (team, first, last)
+                cur = trips[key].stops if key in trips else ()
+                if (
+                    member.capacity is not None
+                    and demand + sum(problem.stops[j].demand for j in cur) > member.capacity
+                ):
+                    continue
+                nodes = [member.base] + [problem.stops[j].node for j in cur] + [member.end_node]
+                for pos in range(len(cur) + 1):
+                    a, b = nodes[pos], nodes[pos + 1]
+                    extra = int(tt[a, node] + tt[node, b] - tt[a, b])
+                    tried.append((extra, len(tried), key, pos))
+        tried.sort()
+        prefix: dict[Key, list[tuple[int, int]]] = {}
+        for _, _, key, pos in tried:
+            team, first, last = key
+            cur = trips[key].stops if key in trips else ()
+            if key not in prefix:
+                prefix[key] = _prefix_states(timer, problem, key, cur)
+            if _fits(timer, problem, team, (last + 1) * w, prefix[key][pos], [i, *cur[pos:]]):
+                trip, left = timer.time(team, first, last, [*cur[:pos], i, *cur[pos:]])
+                if not left:  # always so: the same rule timed the same order
+                    trips[key] = trip
+                    break
+        else:
+            out.append(i)
+            log.debug("stop %d (%s) fits in no trip", i, problem.stop_name(i))
+    return out, False
+
+
+def greedy_plan(problem: RoutingProblem) -> list[PlannedTrip]:
+    """A plan built by :func:`insert_stops` alone, exactly timed: the stops that must be visited
+    first, then by drop penalty per second on site (the most valuable visits first).
+
+    Trips are the calendar's fixed trip slots. Stops that fit nowhere are left out. Free-length
+    trips and lodging places are not covered (an empty plan): a trip's days there depend on the
+    trips before it, which one pass of insertions cannot choose well.
+    """
+    cal = problem.calendar
+    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+    if problem.lodging or free:
+        return []
+
+    def value(i: int) -> tuple[int, float, int]:
+        stop = problem.stops[i]
+        if stop.drop_penalty is None:
+            return (0, 0.0, i)
+        return (1, -stop.drop_penalty / max(stop.service_s, 1), i)
+
+    trips: dict[Key, PlannedTrip] = {}
+    insert_stops(problem, trips, sorted(range(len(problem.stops)), key=value), open_trips=True)
+    return [trips[k] for k in sorted(trips) if trips[k].stops]

@@ -10,7 +10,7 @@ from lnplan.errors import InfeasibleError, InputError
 from lnplan.optimize.routing.assemble import build_result
 from lnplan.optimize.routing.check import SolutionCheckError, check_trips
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, RoutingResult, SolveParams
-from lnplan.optimize.routing.repair import time_and_repair
+from lnplan.optimize.routing.repair import greedy_plan, time_and_repair
 from lnplan.optimize.routing.validate import validate_problem
 
 __all__ = ["ENGINES", "solve_routing"]
@@ -72,8 +72,11 @@ def solve_routing(
     else:
         from lnplan.optimize.routing.ortools_engine import plan_with_ortools
 
+        tuned = engine == "ortools"
+        multi_day = problem.calendar.horizon_days > 1 and not problem.lodging
+        initial = greedy_plan(problem) if tuned and multi_day and params.greedy_start else []
         found, planned, work, repair_cut = plan_with_ortools(
-            problem, params, tuned=engine == "ortools", deadline=deadline, log_search=log_search
+            problem, params, tuned=tuned, deadline=deadline, log_search=log_search, initial=initial
         )
     if not found:
         raise InfeasibleError(
