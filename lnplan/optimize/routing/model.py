@@ -161,12 +161,18 @@ class SolveParams:
         ``"auto"`` (PyVRP for one-day problems it can express, else OR-Tools), ``"pyvrp"``,
         ``"ortools"`` (tuned: parallel cheapest insertion and guided local search) or
         ``"ortools-default"`` (OR-Tools' default search parameters, for comparison).
+    local_search_iterations
+        Problems with lodging places (stops without time windows): perturbations of the
+        prize-collecting local search (:mod:`lnplan.optimize.routing.local_search`) run on the
+        OR-Tools answer, a work limit (repeatable for a ``seed``). ``None``: until
+        ``time_limit_s``; ``0``: no local search.
     """
 
     time_limit_s: float = 10.0
     seed: int = 0
     max_iterations: int | None = None
     engine: str = "auto"
+    local_search_iterations: int | None = None
 
 
 @dataclass(frozen=True)

@@ -42,12 +42,16 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from lnplan.optimize.routing.calendar import allowed_start_intervals
 from lnplan.optimize.routing.check import plan_objective
+from lnplan.optimize.routing.local_search import improve_lodging_trips, local_search_applies
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, SolveParams, StopOrder
 from lnplan.optimize.routing.repair import time_and_repair
 
 __all__ = ["night_sequences", "plan_with_ortools", "solve_ortools"]
 
 log = logging.getLogger(__name__)
+
+#: Share of the time limit the OR-Tools rounds may use when the local search follows them.
+LODGING_ROUNDS_SHARE = 0.2
 
 
 def solve_ortools(
@@ -597,6 +601,13 @@ def _lodging_rounds(
     of the free model.
     """
     work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
+    ls_iterations = params.local_search_iterations
+    polish = local_search_applies(problem) and ls_iterations != 0
+    end_of_rounds = deadline
+    if polish:
+        # the rounds only give the local search a start: a fifth of the time at most
+        start = time.perf_counter()
+        end_of_rounds = start + LODGING_ROUNDS_SHARE * max(0.0, deadline - start)
     single = len(problem.teams) == 1 and len(problem.calendar.trip_slots()) == 1
     nights_list: list[tuple[int, ...] | None] = []
     if single and problem.calendar.trip_slots()[0][1] > problem.calendar.trip_slots()[0][0]:
@@ -605,7 +616,7 @@ def _lodging_rounds(
     best: tuple[float, list[PlannedTrip]] | None = None
     repair_cut = False
     for r, nights in enumerate(nights_list):
-        remaining = deadline - time.perf_counter()
+        remaining = end_of_rounds - time.perf_counter()
         if nights is None and best is not None:
             break
         if r > 0 and remaining < 0.1:
@@ -628,4 +639,24 @@ def _lodging_rounds(
             best = (score, planned)
     if best is None:
         return False, [], work, repair_cut
+    if polish:
+        out = improve_lodging_trips(
+            problem,
+            best[1],
+            max_iterations=ls_iterations,
+            seed=params.seed,
+            deadline=deadline,
+        )
+        log.info(
+            "local search: objective %s -> %s in %d iterations (%d improvements), stopped by %s",
+            out.objective_before,
+            out.objective_after,
+            out.iterations,
+            out.improvements,
+            out.stopped_by,
+        )
+        work["local_search_iterations"] = float(out.iterations)
+        work["local_search_improvements"] = float(out.improvements)
+        work["local_search_cut"] = float(out.stopped_by == "deadline")
+        best = (out.objective_after, list(out.trips))
     return True, best[1], work, repair_cut
