@@ -81,6 +81,7 @@ class _Tours:
         self.demand = [s.demand for s in problem.stops]
         self.tt_a = problem.travel_time_s.astype(np.int64)
         self.node_a = np.array(self.node, dtype=np.int64)
+        self.prize_a = np.array(self.prize, dtype=np.float64)
         self.service_a = np.array(self.service, dtype=np.int64)
         self.demand_a = np.array(self.demand, dtype=np.int64)
         self.trips = trips
@@ -216,7 +217,7 @@ class _Tours:
 
     def two_opt(self, g: int) -> bool:
         """2-opt and or-opt inside day ``g`` until no drive gets shorter."""
-        tt, node = self.tt, self.node
+        _tt, node = self.tt, self.node
         improved_any = False
         improved = True
         while improved:
@@ -224,38 +225,40 @@ class _Tours:
             seq = self.days[g]
             pts = [self.start_of(g)] + [node[i] for i in seq] + [self.end_place[g]]
             n = len(seq)
-            for a in range(n):
-                for b in range(a + 1, n):
-                    # reverse seq[a..b]: edges (pts[a], pts[a+1]) and (pts[b+1], pts[b+2])
-                    d = (tt[pts[a]][pts[b + 1]] + tt[pts[a + 1]][pts[b + 2]]
-                         - tt[pts[a]][pts[a + 1]] - tt[pts[b + 1]][pts[b + 2]])  # fmt: skip
-                    if d < 0:
-                        new = seq[:a] + seq[a : b + 1][::-1] + seq[b + 1 :]
-                        t = self.day_travel(g, new)
-                        if t < self.travel[g]:
-                            self.set_day(g, new)
-                            improved = improved_any = True
-                            break
-                if improved:
-                    break
-            if improved:
-                continue
-            for a in range(n):
-                rest = seq[:a] + seq[a + 1 :]
-                base = self.travel[g] - (
-                    tt[pts[a]][pts[a + 1]] + tt[pts[a + 1]][pts[a + 2]] - tt[pts[a]][pts[a + 2]]
-                )
-                x = node[seq[a]]
-                prev = self.start_of(g)
-                for p in range(len(rest) + 1):
-                    nxt = node[rest[p]] if p < len(rest) else self.end_place[g]
-                    if p != a and base + tt[prev][x] + tt[x][nxt] - tt[prev][nxt] < self.travel[g]:
-                        self.set_day(g, [*rest[:p], seq[a], *rest[p:]])
+            if n >= 2:  # best 2-opt move (reverse seq[a..b]), vectorised
+                pa = np.array(pts, dtype=np.int64)
+                m = self.tt_a[pa[:, None], pa[None, :]]
+                idx = np.arange(n)
+                d = (m[idx[:, None], idx[None, :] + 1] + m[idx[:, None] + 1, idx[None, :] + 2]
+                     - m[idx, idx + 1][:, None] - m[idx + 1, idx + 2][None, :])  # fmt: skip
+                d[np.tril_indices(n)] = 0
+                a, b = np.unravel_index(int(d.argmin()), d.shape)
+                if d[a, b] < 0:
+                    new = seq[:a] + seq[a : b + 1][::-1] + seq[b + 1 :]
+                    if self.day_travel(g, new) < self.travel[g]:  # exact also when asymmetric
+                        self.set_day(g, new)
                         improved = improved_any = True
-                        break
-                    prev = nxt
-                if improved:
-                    break
+                        continue
+            if n >= 2:  # best or-opt move (one stop elsewhere in the day), vectorised
+                pa = np.array(pts, dtype=np.int64)
+                m = self.tt_a[pa[:, None], pa[None, :]]
+                x = np.arange(1, n + 1)  # the stops' rows in pts
+                c = np.arange(n + 1)  # the edges c -> c + 1
+                saving = m[x - 1, x] + m[x, x + 1] - m[x - 1, x + 1]
+                ins = (
+                    m[c[:, None], x[None, :]].T
+                    + m[x[:, None], (c + 1)[None, :]]
+                    - m[c, c + 1][None, :]
+                )
+                d = (ins - saving[:, None]).astype(np.float64)
+                d[np.arange(n), np.arange(n)] = np.inf  # edges next to the stop itself
+                d[np.arange(n), np.arange(1, n + 1)] = np.inf
+                a, e = np.unravel_index(int(d.argmin()), d.shape)
+                if d[a, e] < 0:
+                    rest = seq[:a] + seq[a + 1 :]
+                    at = e if e < a else e - 1
+                    self.set_day(g, [*rest[:at], seq[a], *rest[at:]])
+                    improved = improved_any = True
         return improved_any
 
     def relocate(self) -> bool:
@@ -305,7 +308,11 @@ class _Tours:
         )
         x = self.node_a[cand]
         tm = self.tt_a
-        delta = tm[np.ix_(pts[:-1], x)] + tm[np.ix_(x, pts[1:])].T - tm[pts[:-1], pts[1:]][:, None]
+        delta = (
+            tm[pts[:-1][:, None], x[None, :]]
+            + tm[x[:, None], pts[1:][None, :]].T
+            - tm[pts[:-1], pts[1:]][:, None]
+        )
         pos = delta.argmin(axis=0)
         best = delta[pos, np.arange(len(cand))].astype(np.float64)
         room = self.slack(g) - self.service_a[cand]
@@ -355,52 +362,81 @@ class _Tours:
     def replace(self, order: list[int]) -> bool:
         """Swap a visited stop for a left-out one with more penalty (net of the drives).
 
-        Stop ``j`` goes to its cheapest position of a day (room ignored), then the stop of that
-        day whose removal leaves the day fitting with the largest gain goes out.
+        The new stop takes the old one's place or its own cheapest place in the same day; the
+        best swap of all days is made, again until none pays (vectorised).
         """
-        tt, node = self.tt, self.node
         improved = False
-        lowest = min((self.prize[i] for day in self.days for i in day), default=None)
-        for j in order:
-            if self.visited[j] or lowest is None or self.prize[j] <= lowest:
-                continue
-            x = node[j]
-            best: tuple[float, int, int, int] | None = None
+        while True:
+            lowest = min((self.prize[i] for day in self.days for i in day), default=None)
+            if lowest is None:
+                return improved
+            cand = np.array(
+                [j for j in order if not self.visited[j] and self.prize[j] > lowest], dtype=np.int64
+            )
+            if cand.size == 0:
+                return improved
+            prize_j = self.prize_a[cand]
+            best: tuple[float, int, int, int, int] | None = None  # gain, day, p, j, edge/-1
             for g in range(len(self.days)):
                 seq = self.days[g]
-                if not seq:
+                n = len(seq)
+                if n == 0:
                     continue
-                t = self.trip_of[g]
-                pts = [self.start_of(g)] + [node[i] for i in seq] + [self.end_place[g]]
-                q, delta = 0, tt[pts[0]][x] + tt[x][pts[1]] - tt[pts[0]][pts[1]]
-                for r in range(1, len(seq) + 1):
-                    dr = tt[pts[r]][x] + tt[x][pts[r + 1]] - tt[pts[r]][pts[r + 1]]
-                    if dr < delta:
-                        q, delta = r, dr
-                new = [*seq[:q], j, *seq[q:]]
-                npts = [*pts[: q + 1], x, *pts[q + 1 :]]
-                for p, i in enumerate(new):
-                    if i == j or self.prize[i] >= self.prize[j]:
-                        continue
-                    if not self.fits_load(t, self.demand[j] - self.demand[i]):
-                        continue
-                    a, y, b = npts[p], npts[p + 1], npts[p + 2]
-                    trav = self.travel[g] + delta - (tt[a][y] + tt[y][b] - tt[a][b])
-                    busy = self.busy[g] - self.service[i] + self.service[j]
-                    if trav + busy > self.limit[g]:
-                        continue
-                    gain = self.prize[j] - self.prize[i] - (trav - self.travel[g])
-                    if gain > 0 and (best is None or gain > best[0]):
-                        best = (gain, g, p, q)
-            if best is not None:
-                _, g, p, q = best
-                seq = self.days[g]
-                i = seq[p - 1] if p > q else seq[p]
-                self.remove(g, seq.index(i))
-                self.insert(j, g, q if p > q else q - 1)
-                improved = True
-                lowest = min((self.prize[k] for day in self.days for k in day), default=None)
-        return improved
+                pa = np.array(
+                    [self.start_of(g)] + [self.node[i] for i in seq] + [self.end_place[g]],
+                    dtype=np.int64,
+                )
+                m = self.tt_a
+                xj = self.node_a[cand]
+                p = np.arange(1, n + 1)
+                old = m[pa[p - 1], pa[p]] + m[pa[p], pa[p + 1]]
+                # (A) j in the place of the stop at p
+                swap = (
+                    m[pa[p - 1][:, None], xj[None, :]]
+                    + m[xj[:, None], pa[p + 1][None, :]].T
+                    - old[:, None]
+                )
+                # (B) the stop at p out, j on edge c (not next to p)
+                c = np.arange(n + 1)
+                ins = (
+                    m[pa[c][:, None], xj[None, :]]
+                    + m[xj[:, None], pa[c + 1][None, :]].T
+                    - m[pa[c], pa[c + 1]][:, None]
+                )
+                saving = old - m[pa[p - 1], pa[p + 1]]
+                tens = ins[None, :, :] - saving[:, None, None]  # (p, c, j)
+                tens = tens.astype(np.float64)
+                tens[np.arange(n), np.arange(n), :] = np.inf
+                tens[np.arange(n), np.arange(1, n + 1), :] = np.inf
+                edge = tens.argmin(axis=1)  # (p, j)
+                moved = np.take_along_axis(tens, edge[:, None, :], axis=1)[:, 0, :]
+                use_swap = swap <= moved
+                extra = np.where(use_swap, swap, moved)  # drive added, (p, j)
+                seq_a = np.array(seq, dtype=np.int64)
+                busy = (self.busy[g] - self.service_a[seq_a])[:, None] + self.service_a[cand][
+                    None, :
+                ]
+                ok = self.travel[g] + extra + busy <= self.limit[g]
+                cap = self.capacity[self.trip_of[g]]
+                if cap is not None:
+                    load = self.load[self.trip_of[g]] - self.demand_a[seq_a][:, None]
+                    ok &= load + self.demand_a[cand][None, :] <= cap
+                gain = prize_j[None, :] - self.prize_a[seq_a][:, None] - extra
+                gain[~ok] = -np.inf
+                k = int(gain.argmax())
+                pi, ji = np.unravel_index(k, gain.shape)
+                if gain[pi, ji] > 1e-9 and (best is None or gain[pi, ji] > best[0]):
+                    e = -1 if use_swap[pi, ji] else int(edge[pi, ji])
+                    best = (float(gain[pi, ji]), g, int(pi), int(cand[ji]), e)
+            if best is None:
+                return improved
+            _, g, at, j, e = best
+            self.remove(g, at)
+            if e < 0:
+                self.insert(j, g, at)
+            else:
+                self.insert(j, g, e if e < at else e - 1)
+            improved = True
 
     def fit_day(self, g: int) -> None:
         """Drop the stops of day ``g`` with the least penalty per saved drive until it fits."""
@@ -408,7 +444,7 @@ class _Tours:
             seq = self.days[g]
             worst, worst_p = None, 0
             for p, i in enumerate(seq):
-                saved = self.travel[g] - self.day_travel(g, seq[:p] + seq[p + 1 :])
+                saved = self.removal_saving(g, p)
                 ratio = self.prize[i] / (saved + self.service[i] + 1)
                 if worst is None or ratio < worst:
                     worst, worst_p = ratio, p
