@@ -597,7 +597,7 @@ def improve_lodging_trips(
             strength = 1
         else:
             stale += 1
-            strength = min(strength + 1, max(2, max(len(d) for d in state.days) // 2))
+            strength = min(strength + 1, max(2, max(len(d) for d in state.days)))
         if obj < current_obj - 1e-9 or stale % 10 == 0:
             current_obj = obj
         else:

@@ -24,6 +24,10 @@ nights vanish and day ``d`` is ``[d W, (d + 1) W]``)
   with global span cost ``balance_weight``, which penalises the busiest trip.
 - Search: parallel cheapest insertion, then guided local search until the time limit (``tuned``);
   or OR-Tools' default parameters (``tuned=False``), for comparison.
+- Lodging problems whose stops have no time windows or blocked days: the OR-Tools rounds get a
+  fifth of the time (``LODGING_ROUNDS_SHARE``) and only give a start to the prize-collecting
+  iterated local search of :mod:`lnplan.optimize.routing.local_search`, which stops on
+  ``SolveParams.local_search_iterations`` (or the time limit when that is ``None``).
 """
 
 from __future__ import annotations
