@@ -143,7 +143,8 @@ def multiday_references(families: list[str]) -> list[tuple[str, str, Path, float
 def stopped_by(res: dict) -> str:
     """Which limit ended each search of an orienteering run, from its work and warnings."""
     work, warnings = res["work"], " ".join(res["warnings"])
-    ortools = "ortools: clock" if "stopped by time_limit_s" in warnings else "ortools: work"
+    engine = res["engine"]
+    ortools = f"{engine}: clock" if "stopped by time_limit_s" in warnings else f"{engine}: work"
     if "local_search_iterations" not in work:
         return f"[{ortools}]"
     cut = "local search was stopped by time_limit_s" in warnings
