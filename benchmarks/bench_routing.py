@@ -140,6 +140,18 @@ def multiday_references(families: list[str]) -> list[tuple[str, str, Path, float
     return rows
 
 
+def stopped_by(res: dict) -> str:
+    """Which limit ended each search of an orienteering run, from its work and warnings."""
+    work, warnings = res["work"], " ".join(res["warnings"])
+    engine = res["engine"]
+    ortools = f"{engine}: clock" if "stopped by time_limit_s" in warnings else f"{engine}: work"
+    if "local_search_iterations" not in work:
+        return f"[{ortools}]"
+    cut = "local search was stopped by time_limit_s" in warnings
+    n = int(work["local_search_iterations"])
+    return f"[{ortools}; local search {n} it: {'clock' if cut else 'iterations'}]"
+
+
 def run_multiday(args: argparse.Namespace) -> int:
     from lnplan.optimize.routing import SolveParams
     from lnplan.optimize.vrp_instances import solve_orienteering
@@ -152,7 +164,11 @@ def run_multiday(args: argparse.Namespace) -> int:
                 kept.append(r)
                 count[r[0]] = count.get(r[0], 0) + 1
         rows = kept
-    print(f"load: {os.getloadavg()}; {len(rows)} instances; limits {args.time_limit} s", flush=True)
+    if args.instances:
+        rows = [r for r in rows if r[1] in args.instances]
+    print(f"load: {os.getloadavg()}; {len(rows)} instances; limits {args.time_limit} s; "
+          f"OR-Tools max_iterations {args.max_iterations}; local_search_iterations "
+          f"{args.local_search_iterations}", flush=True)  # fmt: skip
     out = []
     for limit in args.time_limit:
         for fam, name, path, ref, routes in rows:
@@ -160,11 +176,14 @@ def run_multiday(args: argparse.Namespace) -> int:
             try:
                 res = solve_orienteering(
                     path, fmt, routes=routes,
-                    params=SolveParams(time_limit_s=limit, seed=args.seed),
+                    params=SolveParams(
+                        time_limit_s=limit, seed=args.seed, max_iterations=args.max_iterations,
+                        local_search_iterations=args.local_search_iterations,
+                    ),
                 )  # fmt: skip
                 score, ok = float(res["objective"]), bool(res["benchmark_checked"])  # type: ignore[arg-type]
                 took = float(res["time_s"])  # type: ignore[arg-type]
-                engine = str(res["engine"])
+                engine = str(res["engine"]) + " " + stopped_by(res)
             except Exception as exc:  # a failed run is reported, not fatal
                 score, ok, took, engine = float("nan"), False, float("nan"), type(exc).__name__
             gap = 100.0 * (ref - score) / ref if ok else float("nan")
@@ -172,7 +191,8 @@ def run_multiday(args: argparse.Namespace) -> int:
                         "objective": score, "gap_pct": gap, "checked": ok, "time_s": took,
                         "engine": engine})  # fmt: skip
             print(f"{limit:>4.0f}s {fam:<18} {name:<24} ref {ref:>6.0f}  score {score:>6.0f}  "
-                  f"gap {gap:6.2f}%  {'checked' if ok else 'FAILED'}  {took:.1f} s {engine}",
+                  f"gap {gap:6.2f}%  {'checked' if ok else 'FAILED'}  {took:.1f} s {engine}  "
+                  f"load {os.getloadavg()[0]:.1f}",
                   flush=True)  # fmt: skip
     print(f"\nsummary (hits = score equal to the reference); load now {os.getloadavg()}")
     for limit in args.time_limit:
@@ -215,6 +235,10 @@ def main() -> int:
     parser.add_argument("--families", nargs="+", default=["ophs", "toptw"],
                         help="ophs, toptw or a family such as ophs/SET_1-2")  # fmt: skip
     parser.add_argument("--per-family", type=int, default=None, help="first N per family")
+    parser.add_argument("--max-iterations", type=int, default=None,
+                        help="OR-Tools solution limit (default: the clock)")  # fmt: skip
+    parser.add_argument("--local-search-iterations", type=int, default=None,
+                        help="OPHS local search work limit")  # fmt: skip
     args = parser.parse_args()
     if args.multiday:
         if not (SHARED / "routing_multiday_reference.csv").is_file():

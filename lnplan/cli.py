@@ -599,6 +599,15 @@ def bench_routing_cmd(
     engine: Annotated[
         str, typer.Option("--engine", help="auto, pyvrp, ortools or ortools-default.")
     ] = "auto",
+    local_search_iterations: Annotated[
+        int | None,
+        typer.Option(
+            "--local-search-iterations",
+            min=0,
+            help="OPHS: work limit of the local search after OR-Tools (0: none; default: until "
+            "the time limit).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Solve a benchmark instance with the routing engine and print the objective.
@@ -624,7 +633,11 @@ def bench_routing_cmd(
     if routes < 1:
         raise fail(f"--routes is {routes}; give at least 1 route")
     params = SolveParams(
-        time_limit_s=time_limit, seed=seed, engine=engine, max_iterations=max_iterations
+        time_limit_s=time_limit,
+        seed=seed,
+        engine=engine,
+        max_iterations=max_iterations,
+        local_search_iterations=local_search_iterations,
     )
     if fmt in ("ophs", "toptw"):
         try:

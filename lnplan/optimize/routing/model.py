@@ -178,6 +178,11 @@ class SolveParams:
         (:func:`~lnplan.optimize.routing.repair.greedy_plan`), which competes as a plan and from
         which the search starts (instead of OR-Tools' own first solution, the slow part of the
         search on large problems).
+    local_search_iterations
+        Problems with lodging places (stops without time windows): perturbations of the
+        prize-collecting local search (:mod:`lnplan.optimize.routing.local_search`) run on the
+        OR-Tools answer, a work limit (repeatable for a ``seed``). ``None``: until
+        ``time_limit_s``; ``0``: no local search.
     """
 
     time_limit_s: float = 10.0
@@ -185,6 +190,7 @@ class SolveParams:
     max_iterations: int | None = None
     engine: str = "auto"
     greedy_start: bool = True
+    local_search_iterations: int | None = None
 
 
 @dataclass(frozen=True)

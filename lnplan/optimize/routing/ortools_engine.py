@@ -25,6 +25,10 @@ nights vanish and day ``d`` is ``[d W, (d + 1) W]``)
 - Search: parallel cheapest insertion (or the initial routes given), then guided local search
   until the time limit (``tuned``);
   or OR-Tools' default parameters (``tuned=False``), for comparison.
+- Lodging problems whose stops have no time windows or blocked days: the OR-Tools rounds get a
+  fifth of the time (``LODGING_ROUNDS_SHARE``) and only give a start to the prize-collecting
+  iterated local search of :mod:`lnplan.optimize.routing.local_search`, which stops on
+  ``SolveParams.local_search_iterations`` (or the time limit when that is ``None``).
 """
 
 from __future__ import annotations
@@ -43,12 +47,16 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from lnplan.optimize.routing.calendar import allowed_start_intervals, team_trip_windows
 from lnplan.optimize.routing.check import plan_objective
+from lnplan.optimize.routing.local_search import improve_lodging_trips, local_search_applies
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, SolveParams, StopOrder
 from lnplan.optimize.routing.repair import time_and_repair
 
 __all__ = ["night_sequences", "plan_with_ortools", "solve_ortools"]
 
 log = logging.getLogger(__name__)
+
+#: Share of the time limit the OR-Tools rounds may use when the local search follows them.
+LODGING_ROUNDS_SHARE = 0.2
 
 
 def solve_ortools(
@@ -715,6 +723,14 @@ def _lodging_rounds(
     of the free model.
     """
     work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
+    ls_iterations = params.local_search_iterations
+    polish = local_search_applies(problem) and ls_iterations != 0
+    end_of_rounds = deadline
+    if polish and params.max_iterations is None:
+        # no work limit on the rounds: they only give the local search a start, a fifth of the
+        # time at most (with max_iterations they stop on it, the clock staying a safety cap)
+        start = time.perf_counter()
+        end_of_rounds = start + LODGING_ROUNDS_SHARE * max(0.0, deadline - start)
     single = (
         len(problem.teams) == 1
         and len(problem.calendar.trip_slots()) == 1
@@ -727,7 +743,7 @@ def _lodging_rounds(
     best: tuple[float, list[PlannedTrip]] | None = None
     repair_cut = False
     for r, nights in enumerate(nights_list):
-        remaining = deadline - time.perf_counter()
+        remaining = end_of_rounds - time.perf_counter()
         if nights is None and best is not None:
             break
         if r > 0 and remaining < 0.1:
@@ -750,4 +766,24 @@ def _lodging_rounds(
             best = (score, planned)
     if best is None:
         return False, [], work, repair_cut
+    if polish:
+        out = improve_lodging_trips(
+            problem,
+            best[1],
+            max_iterations=ls_iterations,
+            seed=params.seed,
+            deadline=deadline,
+        )
+        log.info(
+            "local search: objective %s -> %s in %d iterations (%d improvements), stopped by %s",
+            out.objective_before,
+            out.objective_after,
+            out.iterations,
+            out.improvements,
+            out.stopped_by,
+        )
+        work["local_search_iterations"] = float(out.iterations)
+        work["local_search_improvements"] = float(out.improvements)
+        work["local_search_cut"] = float(out.stopped_by == "deadline")
+        best = (out.objective_after, list(out.trips))
     return True, best[1], work, repair_cut

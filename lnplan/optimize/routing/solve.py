@@ -110,6 +110,18 @@ def solve_routing(
             f"search cut short: stopped by time_limit_s={params.time_limit_s} {limit}; the plan "
             "may improve with more time or a work limit"
         )
+    if work.get("local_search_cut", 0):
+        limit = (
+            f"after {work['local_search_iterations']:.0f} of local_search_iterations="
+            f"{params.local_search_iterations}"
+            if params.local_search_iterations is not None
+            else "(no local_search_iterations set, so the clock decided)"
+        )
+        warnings.append(
+            f"search cut short: the local search was stopped by time_limit_s="
+            f"{params.time_limit_s} {limit}"
+        )
+        hit = True
     if repair_cut:
         warnings.append(
             f"search cut short: the repair step reached time_limit_s={params.time_limit_s} "
@@ -121,7 +133,7 @@ def solve_routing(
         engine=engine,
         runtime_s=runtime,
         rules_checked=True,  # check_trips ran above and found no broken rule
-        work={k: v for k, v in work.items() if k != "time_limit_hit"},
+        work={k: v for k, v in work.items() if k not in ("time_limit_hit", "local_search_cut")},
         time_limit_hit=hit,
         warnings=tuple(warnings),
     )
