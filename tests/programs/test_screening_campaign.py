@@ -4,7 +4,6 @@ independent checker catches a table that breaks it."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -15,30 +14,16 @@ from lnplan.programs import screening_routes
 from lnplan.programs.screening_check import check_plan
 from lnplan.scenario import load_scenario
 from lnplan.world import build_world
+from tests.programs.conftest import SMALL_CAMPAIGN
 
 REPO = Path(__file__).resolve().parents[2]
-#: Work limit: the same tours on any machine (the time limit is only a safety cap).
-SETTINGS = [
-    "screening.n_teams=2",
-    "screening.bases=['沈阳市']",
-    "screening.max_iterations=30",
-    "screening.time_limit_s=30",
-    "screening.horizon_days=5",
-    "screening.max_trip_days=3",
-    "screening.min_share_by_city=0",
-]
+SETTINGS = SMALL_CAMPAIGN
 
 
 @pytest.fixture(scope="module")
-def small():
-    """The quick scenario with children in 25 townships of 沈阳市 only."""
-    scenario = load_scenario(REPO / "scenarios" / "quick.toml", SETTINGS)
-    world = build_world(scenario)
-    towns = world.townships.copy()
-    mask = (towns["city"] == "沈阳市") & (towns["children_8_14"] > 0)
-    keep = towns.index[mask][:25]
-    towns.loc[~towns.index.isin(keep), "children_8_14"] = 0
-    return scenario, dataclasses.replace(world, townships=towns)
+def small(small_campaign):
+    """The quick scenario with children in 25 townships of 沈阳市 only (tests/programs/conftest)."""
+    return small_campaign
 
 
 @pytest.fixture(scope="module")

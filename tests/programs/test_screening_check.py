@@ -11,30 +11,14 @@ import pytest
 
 from lnplan.programs import screening_check, screening_routes
 from lnplan.programs.screening_check import PlanCheckError, check_plan
-from lnplan.scenario import load_scenario
-from lnplan.world import build_world
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = [
-    "screening.n_teams=2",
-    "screening.bases=['沈阳市']",
-    "screening.max_iterations=30",
-    "screening.time_limit_s=30",
-    "screening.horizon_days=5",
-    "screening.max_trip_days=3",
-    "screening.min_share_by_city=0",
-]
 
 
 @pytest.fixture(scope="module")
-def case(tmp_path_factory):
-    scenario = load_scenario(REPO / "scenarios" / "quick.toml", SETTINGS)
-    world = build_world(scenario)
-    towns = world.townships.copy()
-    mask = (towns["city"] == "沈阳市") & (towns["children_8_14"] > 0)
-    keep = towns.index[mask][:25]
-    towns.loc[~towns.index.isin(keep), "children_8_14"] = 0
-    world = dataclasses.replace(world, townships=towns)
+def case(small_campaign, tmp_path_factory):
+    """The small campaign of tests/programs/conftest.py, planned."""
+    scenario, world = small_campaign
     out = screening_routes.run(scenario, world, tmp_path_factory.mktemp("check"))
     return scenario, world, out
 
