@@ -248,7 +248,12 @@ L.control.zoom({position:'bottomleft'}).addTo(map);
 // Province-wide, the numbered stops are small dots; their numbers show from zoom 9 on.
 function far(){map.getContainer().classList.toggle('ln-far',map.getZoom()<9);}
 map.on('zoomend',far);
-map.invalidateSize(); map.fitBounds(%(bounds)s,{padding:[14,14]}); far();
+// On a wide screen the province is fitted between the summary (left) and the layer and legend
+// boxes (right), so that no part of it starts hidden behind them.
+function side(id){var e=document.getElementById(id);return e?e.offsetWidth+20:14;}
+var pad=narrow?{padding:[14,14]}:{paddingTopLeft:[side('ln-panel'),14],
+ paddingBottomRight:[Math.max(side('ln-layers'),side('ln-legend')),14]};
+map.invalidateSize(); map.fitBounds(%(bounds)s,pad); far();
 document.body.setAttribute('data-ln-ready','1');
 });
 """
