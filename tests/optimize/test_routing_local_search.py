@@ -17,6 +17,7 @@ from lnplan.optimize.routing import SolveParams, check_trips, solve_routing
 from lnplan.optimize.routing.check import plan_objective
 from lnplan.optimize.routing.local_search import improve_lodging_trips, local_search_applies
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem
+from lnplan.optimize.routing.ortools_engine import LOCAL_SEARCH_ITERATIONS
 from lnplan.optimize.routing.schedule import time_lodging_trip
 from lnplan.optimize.vrp_instances import OphsInstance, ophs_to_routing_problem
 
@@ -151,3 +152,23 @@ def test_solve_routing_runs_the_local_search_on_its_work_limit() -> None:
     assert "local_search_iterations" not in off.work
     assert result.objective <= off.objective + 1e-9
     assert math.isfinite(result.objective)
+
+
+def test_local_search_leaves_teams_with_blocked_days_alone() -> None:
+    # the search widens a trip to its calendar slot, which may hold a team's blocked day
+    inst = _instance([(0, 0, 0), (0, 0, 0), (1, 0, 5)], 2, [4, 4])
+    problem = ophs_to_routing_problem(inst)
+    blocked = replace(problem, teams=(replace(problem.teams[0], blocked_days=(1,)),))
+    assert local_search_applies(problem) and not local_search_applies(blocked)
+
+
+def test_a_work_limit_on_the_rounds_puts_one_on_the_local_search_too() -> None:
+    rng = random.Random(2)
+    points = [(0.0, 0.0, 0), (6.0, 0.0, 0), (3.0, 3.0, 0)]
+    points += [(rng.uniform(0, 6), rng.uniform(0, 4), rng.randint(1, 9)) for _ in range(8)]
+    problem = ophs_to_routing_problem(_instance(points, 3, [6.0, 6.0]))
+    result = solve_routing(
+        problem, SolveParams(time_limit_s=120, max_iterations=5, engine="ortools")
+    )
+    assert result.work["local_search_iterations"] == LOCAL_SEARCH_ITERATIONS
+    assert not any("cut short" in w for w in result.warnings)

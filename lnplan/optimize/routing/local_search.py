@@ -58,10 +58,13 @@ class LocalSearchOutcome:
 
 
 def local_search_applies(problem: RoutingProblem) -> bool:
-    """Whether the local search can work on this problem: lodging places, and stops without time
-    windows or blocked days (a day then fits when its drives and services fit its length)."""
-    return bool(problem.lodging) and all(
-        not s.time_windows_s and not s.blocked_days for s in problem.stops
+    """Whether the local search can work on this problem: lodging places, stops without time
+    windows or blocked days (a day then fits when its drives and services fit its length), and
+    teams without blocked days (the search widens a trip to its calendar slot)."""
+    return (
+        bool(problem.lodging)
+        and all(not s.time_windows_s and not s.blocked_days for s in problem.stops)
+        and not any(t.blocked_days for t in problem.teams)
     )
 
 

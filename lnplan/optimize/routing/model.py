@@ -181,8 +181,8 @@ class SolveParams:
     local_search_iterations
         Problems with lodging places (stops without time windows): perturbations of the
         prize-collecting local search (:mod:`lnplan.optimize.routing.local_search`) run on the
-        OR-Tools answer, a work limit (repeatable for a ``seed``). ``None``: until
-        ``time_limit_s``; ``0``: no local search.
+        OR-Tools answer, a work limit (repeatable for a ``seed``). ``None``: 2,000 when
+        ``max_iterations`` is set, else until ``time_limit_s``; ``0``: no local search.
     """
 
     time_limit_s: float = 10.0

@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 #: Share of the time limit the OR-Tools rounds may use when the local search follows them.
 LODGING_ROUNDS_SHARE = 0.2
+#: Local search iterations when the rounds have a work limit (``max_iterations``) and
+#: ``local_search_iterations`` is not set: the whole search then stops on work.
+LOCAL_SEARCH_ITERATIONS = 2000
 
 
 def solve_ortools(
@@ -724,6 +727,8 @@ def _lodging_rounds(
     """
     work = {"rounds": 0.0, "solutions": 0.0, "time_limit_hit": 0.0}
     ls_iterations = params.local_search_iterations
+    if ls_iterations is None and params.max_iterations is not None:
+        ls_iterations = LOCAL_SEARCH_ITERATIONS  # a work limit on the rounds: one here too
     polish = local_search_applies(problem) and ls_iterations != 0
     end_of_rounds = deadline
     if polish and params.max_iterations is None:

@@ -112,10 +112,9 @@ def solve_routing(
         )
     if work.get("local_search_cut", 0):
         limit = (
-            f"after {work['local_search_iterations']:.0f} of local_search_iterations="
-            f"{params.local_search_iterations}"
-            if params.local_search_iterations is not None
-            else "(no local_search_iterations set, so the clock decided)"
+            f"after {work['local_search_iterations']:.0f} iterations, before its work limit"
+            if params.local_search_iterations is not None or params.max_iterations is not None
+            else "(no local_search_iterations or max_iterations set, so the clock decided)"
         )
         warnings.append(
             f"search cut short: the local search was stopped by time_limit_s="
