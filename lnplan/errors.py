@@ -87,3 +87,8 @@ class ScenarioError(LnplanError, ValueError):
 
 class InfeasibleError(LnplanError, ValueError):
     """The constraints of a model cannot all hold; the message says which and by how much."""
+
+
+class NoSolutionInLimitError(LnplanError):
+    """A search ended on its work limit or safety cap before it found any answer; this proves
+    nothing about whether one exists (status ``no_solution_in_limit``, not infeasible)."""

@@ -67,3 +67,16 @@ def test_a_held_stop_follows_its_block_when_blocked_days_cut_the_team_s_trips() 
     placed = _placed(result)
     assert placed[0] == (0, 2)
     assert all(day != 0 for team, day in placed.values() if team == 0)
+
+
+def test_no_plan_for_the_mandatory_stops_is_not_called_infeasible() -> None:
+    # two mandatory visits of 6 h each for one team on one day: the search finds no plan, which
+    # is reported as a search that ended without one, not as a proof of infeasibility
+    from lnplan.errors import InfeasibleError, NoSolutionInLimitError
+
+    base = _two_bases()
+    stops = tuple(replace(s, service_s=6 * 3600, drop_penalty=None) for s in base.stops[:2])
+    problem = replace(base, stops=stops, teams=base.teams[:1], keep_trip=())
+    with pytest.raises(NoSolutionInLimitError, match="does not prove that none exists") as err:
+        solve_routing(problem, PARAMS)
+    assert not isinstance(err.value, InfeasibleError)

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from lnplan.errors import InfeasibleError, InputError
+from lnplan.errors import InputError, NoSolutionInLimitError
 from lnplan.optimize.routing.assemble import build_result
 from lnplan.optimize.routing.check import SolutionCheckError, check_trips
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, RoutingResult, SolveParams
@@ -44,7 +44,10 @@ def solve_routing(
     InputError
         Malformed problem, unknown engine, or an engine that cannot express the problem.
     InfeasibleError
-        Cheap pre-checks fail, or no engine solution visits every stop that must be visited.
+        Cheap pre-checks prove that no plan exists (from :mod:`~lnplan.optimize.routing.validate`).
+    NoSolutionInLimitError
+        The search ended (work limit or safety cap) without a plan that visits every stop that
+        must be visited; not a proof that none exists.
     SolutionCheckError
         The engine's plan breaks a rule (a bug).
     """
@@ -79,10 +82,17 @@ def solve_routing(
             problem, params, tuned=tuned, deadline=deadline, log_search=log_search, initial=initial
         )
     if not found:
-        raise InfeasibleError(
-            f"the {engine} engine found no plan within {params.time_limit_s} s that visits every "
-            "stop that must be visited; give stops a drop penalty, add teams or lengthen the "
-            "horizon"
+        # Not a proof that no plan exists (that is InfeasibleError, raised by the checks before
+        # the search): the search ended without one, on its work limit or at the safety cap.
+        limit = (
+            f"time_limit_s = {params.time_limit_s:g} s"
+            if work.get("time_limit_hit", 0) or params.max_iterations is None
+            else f"max_iterations = {params.max_iterations}"
+        )
+        raise NoSolutionInLimitError(
+            f"the {engine} engine found no plan that visits every stop that must be visited "
+            f"before its limit ({limit}); this does not prove that none exists: raise the limit, "
+            "give stops a drop penalty, add teams or lengthen the horizon"
         )
     runtime = time.perf_counter() - t0
     warnings: list[str] = []
