@@ -1235,7 +1235,10 @@ def _campaign_summary(
     if sec.team_blocked_dates:
         out["team_days_blocked"] = blocked
     if sec.visiting_hours or sec.visiting_hours_by_township:
-        out["visiting_hours"] = "、".join(sec.visiting_hours) or "任意工作时间"
+        own = "，部分乡镇按各自的接待时间" if sec.visiting_hours_by_township else ""
+        out["visiting_hours"] = ("、".join(sec.visiting_hours) or "各乡镇按各自的接待时间") + (
+            own if sec.visiting_hours else ""
+        )
         out["townships_own_visiting_hours"] = len(sec.visiting_hours_by_township)
     if sec.gather_km is None:
         return out
