@@ -560,6 +560,10 @@ def test_team_blocked_days_count_as_days_off_between_trips() -> None:
     trip1 = PlannedTrip(0, 0, 1, (0, 1), (11 * H, day + 9 * H), day + 17 * H)
     trip2 = PlannedTrip(0, 3, 4, (2, 3), (3 * day + 11 * H, 4 * day + 9 * H), 4 * day + 17 * H)
     assert check_trips(problem, [trip1, trip2]) == []
+    # but one blocked day is one day off: two rest days are not had
+    cal2 = Calendar(horizon_days=5, trip_max_days=3, rest_days=2, fixed_trip_blocks=False)
+    problem2 = replace(_two_groups(cal2), teams=(Team(base=0, blocked_days=(2,)),))
+    assert any("rest day" in b for b in check_trips(problem2, [trip1, trip2]))
 
 
 @pytest.mark.parametrize("fixed", [True, False])

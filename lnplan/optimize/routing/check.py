@@ -122,9 +122,9 @@ def check_trips(problem: RoutingProblem, trips: Sequence[PlannedTrip]) -> list[s
     rest = 0 if cal.fixed_trip_blocks else max(cal.rest_days, 0)
     for t, spans in team_days.items():
         spans.sort()
-        off = set(problem.teams[t].blocked_days) if 0 <= t < len(problem.teams) else set()
+        # the days between two trips are the rest, blocked days among them too
         for (_, b), (c, _) in itertools.pairwise(spans):
-            if c <= b or (c <= b + rest and not off.intersection(range(b + 1, c))):
+            if c <= b + rest:
                 bad.append(
                     f"team {t}: a trip starts on day {c}, before day {b} + 1 + {rest} rest day(s)"
                 )

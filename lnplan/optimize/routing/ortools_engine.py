@@ -235,12 +235,8 @@ def solve_ortools(
     if free:  # a trip's days end before the team's next trip and its rest days
         trips.sort(key=lambda o: (o.team, o.first_day))
         for k, (prev, nxt) in enumerate(itertools.pairwise(trips)):
-            off = set(problem.teams[prev.team].blocked_days)  # blocked days are days off too
-            if (
-                prev.team == nxt.team
-                and prev.last_day > nxt.first_day - 1 - cal.rest_days
-                and not off.intersection(range(prev.last_day + 1, nxt.first_day))
-            ):
+            # the days between two trips are the rest, blocked days among them too
+            if prev.team == nxt.team and prev.last_day > nxt.first_day - 1 - cal.rest_days:
                 trimmed = max(prev.first_day, nxt.first_day - 1 - cal.rest_days)
                 trips[k] = replace(prev, last_day=trimmed)
     log.info("OR-Tools objective %s", solution.ObjectiveValue())
