@@ -208,10 +208,16 @@ def run(scenario: Scenario, world: World, out_dir: Path) -> ProgrammeOutput:
             )
     if result.status == "no_solution_in_limit":
         # A time-out or a spent work limit is not infeasibility: say which settings to raise.
+        if result.runtime_s >= 0.95 * sec.time_limit_s:
+            raise LnplanError(
+                f"no choice of sites was found before the safety cap sites.time_limit_s = "
+                f"{sec.time_limit_s:g} s ({result.engine}; its LP relaxation alone can take "
+                "longer on large capacitated models): raise sites.time_limit_s, or shorten "
+                "sites.travel_time_min"
+            )
         raise LnplanError(
-            f"no choice of sites was found within sites.max_nodes = {sec.max_nodes} nodes and "
-            f"sites.time_limit_s = {sec.time_limit_s:g} s ({result.engine}); raise "
-            "sites.max_nodes (and sites.time_limit_s if the search stopped at it)"
+            f"no choice of sites was found within sites.max_nodes = {sec.max_nodes} nodes "
+            f"({result.engine}): raise sites.max_nodes"
         )
     return _output(
         ProgrammeOutput,

@@ -63,30 +63,33 @@ def test_siting_model_record_keeps_the_contract(output: ProgrammeOutput) -> None
 
 
 def test_capacity_budget_and_equity_from_the_scenario(quick, tmp_path) -> None:
+    # 20 sites within 15 min: small enough that the capacitated MIP ends on its own (about 2 s;
+    # the 120 s cap is only a safety net), so the answer is the same on any machine
     scenario, world = quick
+    p = 20
     sec = scenario.sites.model_copy(
         update={
-            "capacity_households": 400.0,
+            "p": p,
+            "travel_time_min": 15.0,
+            "capacity_households": 100.0,
             "site_cost_yuan": 100_000.0,
-            "budget_yuan": 100_000.0 * scenario.sites.p,
+            "budget_yuan": 100_000.0 * p,
             "equity": "floor",
             "equity_floor": 0.0,
             "min_sites_per_city": 0,
-            "time_limit_s": 20.0,
+            "time_limit_s": 120.0,
         }
     )
-    from lnplan.errors import LnplanError
-
-    try:
-        out = fitness_sites.run(scenario.model_copy(update={"sites": sec}), world, tmp_path)
-    except LnplanError as exc:  # no answer within the limits: said which to raise
-        assert "raise sites.max_nodes" in str(exc) and "sites.time_limit_s" in str(exc)
-        return
+    out = fitness_sites.run(scenario.model_copy(update={"sites": sec}), world, tmp_path)
     rec = out.models["siting"]
-    # Invariants of any answer found in the time limit.
     assert rec["status"] in ("optimal", "feasible")
     assert rec["rules_checked"] is True
-    assert (out.tables["sites"]["catchment_households"] >= 0).all()
+    sites = out.tables["sites"]
+    assert len(sites) <= p  # the budget allows p sites at 100,000 yuan
+    # no site is assigned more households than its capacity (without it the busiest gets 122)
+    assert (sites["catchment_households"] >= 0).all()
+    assert (sites["catchment_households"] <= 100.0 + 1e-6).all()
+    assert rec["objective"] <= 100.0 * len(sites) + 1e-6
 
 
 def test_scenario_budget_is_a_rule(quick, tmp_path) -> None:
