@@ -783,6 +783,11 @@ def solve_funding_near(
                 else:
                     m3.minimize(sum(terms))
                 solver3, code3 = solve(m3)
+                if (
+                    _work(solver3, params, proven=code3 == cp_model.OPTIMAL)["limit"]
+                    == "wall clock"
+                ):
+                    work["limit"] = "wall clock"  # step 3 met the safety cap: said below
                 if code3 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                     alloc = np.array([solver3.Value(x) for x in u3], dtype=np.int64) * unit
                     break
