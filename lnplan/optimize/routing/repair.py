@@ -12,6 +12,7 @@ is exactly timed from the start (:func:`greedy_plan`): the multi-day search star
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -171,10 +172,17 @@ def insert_stops(
                 ):
                     continue
                 nodes = [member.base] + [problem.stops[j].node for j in cur] + [member.end_node]
+                # the drives and services of the trip with the stop must fit its working time:
+                # a cheap necessary test that spares the exact one where a trip is full
+                busy = sum(int(tt[a, b]) for a, b in itertools.pairwise(nodes))
+                room = (last - first + 1) * w - busy - problem.stops[i].service_s - sum(
+                    problem.stops[j].service_s for j in cur
+                )
                 for pos in range(len(cur) + 1):
                     a, b = nodes[pos], nodes[pos + 1]
                     extra = int(tt[a, node] + tt[node, b] - tt[a, b])
-                    tried.append((extra, len(tried), key, pos))
+                    if extra <= room:
+                        tried.append((extra, len(tried), key, pos))
         tried.sort()
         prefix: dict[Key, list[tuple[int, int]]] = {}
         for _, _, key, pos in tried:
