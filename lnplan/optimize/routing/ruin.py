@@ -110,8 +110,8 @@ def ruin_and_recreate(
             if removed.isdisjoint(trip.stops):
                 continue
             kept = [j for j in trip.stops if j not in removed]
-            new[key], out = timer.time(key[0], key[1], key[2], kept)
-            removed.update(out)  # (a shorter order times again; kept for safety)
+            new[key], untimed = timer.time(key[0], key[1], key[2], kept)
+            removed.update(untimed)  # (a shorter order times again; kept for safety)
         seen = {i for t in new.values() for i in t.stops}
         left = np.array([i for i in range(n) if i not in seen and i not in removed], dtype=np.int64)
         offer = set(removed)
@@ -131,7 +131,7 @@ def ruin_and_recreate(
         if cut:
             stopped_by = "deadline"
             break
-    out = tuple(cur[k] for k in sorted(cur))
+    best = tuple(cur[k] for k in sorted(cur))
     log.info(
         "ruin and recreate: objective %s -> %s in %d iterations (%d improvements), stopped by %s",
         before,
@@ -140,4 +140,4 @@ def ruin_and_recreate(
         improvements,
         stopped_by,
     )
-    return RecreateOutcome(out, before, cur_obj, done, improvements, stopped_by)
+    return RecreateOutcome(best, before, cur_obj, done, improvements, stopped_by)

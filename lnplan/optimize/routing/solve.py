@@ -18,6 +18,7 @@ __all__ = ["ENGINES", "solve_routing"]
 
 log = logging.getLogger(__name__)
 
+_FLAGS = ("time_limit_hit", "local_search_cut", "ruin_cut")  # said in warnings, not in work
 ENGINES = ("auto", "pyvrp", "ortools", "ortools-default")
 
 
@@ -158,7 +159,7 @@ def solve_routing(
         engine=engine,
         runtime_s=runtime,
         rules_checked=True,  # check_trips ran above and found no broken rule
-        work={k: v for k, v in work.items() if k not in ("time_limit_hit", "local_search_cut", "ruin_cut")},
+        work={k: v for k, v in work.items() if k not in _FLAGS},
         time_limit_hit=hit,
         warnings=tuple(warnings),
     )
