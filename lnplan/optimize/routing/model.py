@@ -155,7 +155,7 @@ class RoutingProblem:
         return self.calendar.horizon_days == 1
 
 
-RUIN_ITERATIONS = 200  # default work limit of the ruin-and-recreate step (see SolveParams)
+RUIN_ITERATIONS = 1000  # default work limit of the ruin-and-recreate step (see SolveParams)
 
 
 @dataclass(frozen=True)
