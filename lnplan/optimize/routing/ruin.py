@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_REMOVED = 8  # stops taken out per ruin, at most
 NEARBY_LEFT_OUT = 2  # left-out stops offered per removed stop (the nearest ones)
+SWAP_SHARE = 0.1  # share of recreates that insert the left-out stops before the removed ones
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def ruin_and_recreate(
             m = NEARBY_LEFT_OUT * len(removed)
             offer.update(int(i) for i in left[np.argsort(dist, kind="stable")[:m]])
         order = sorted(offer, key=lambda i: _value(problem, i))
+        if rng.random() < SWAP_SHARE:  # left-out stops first: they may take the removed ones
+            order = [i for i in order if i not in removed] + [i for i in order if i in removed]
         _, cut = insert_stops(problem, new, order, open_trips=True, deadline=deadline)
         plan = [t for t in new.values() if t.stops]
         obj = plan_objective(problem, plan)
