@@ -190,7 +190,8 @@ class SolveParams:
         Multi-day problems in fixed trip blocks without lodging places, tuned OR-Tools with
         ``greedy_start``: ruins of the ruin-and-recreate step
         (:func:`~lnplan.optimize.routing.ruin.ruin_and_recreate`) run on the greedy plan before
-        the OR-Tools rounds, a work limit (repeatable for a ``seed``); ``0``: no such step.
+        the OR-Tools rounds, a work limit (repeatable for a ``seed``; default 1,000, about 12 s on
+        the demo's 931 townships and 8 teams); ``0``: no such step.
     """
 
     time_limit_s: float = 10.0
