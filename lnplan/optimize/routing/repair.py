@@ -12,12 +12,13 @@ is exactly timed from the start (:func:`greedy_plan`): the multi-day search star
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Sequence
 
 from lnplan.optimize.routing.calendar import team_trip_windows
-from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, StopOrder
+from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, StopOrder, Team
 from lnplan.optimize.routing.schedule import TripTimer, time_lodging_trip, time_trip
 
 __all__ = ["greedy_plan", "insert_stops", "time_and_repair"]
@@ -113,6 +114,17 @@ def _fits(
 Key = tuple[int, int, int]  # (team, first day, last day) of a trip
 
 
+def _trip_load(
+    problem: RoutingProblem, member: Team, stops: tuple[int, ...]
+) -> tuple[int, int, list[int]]:
+    """A trip's demand, its drives plus services (seconds) and its places in order."""
+    tt = problem.travel_time_s
+    nodes = [member.base] + [problem.stops[j].node for j in stops] + [member.end_node]
+    busy = sum(int(tt[a, b]) for a, b in itertools.pairwise(nodes))
+    busy += sum(problem.stops[j].service_s for j in stops)
+    return sum(problem.stops[j].demand for j in stops), busy, nodes
+
+
 def insert_stops(
     problem: RoutingProblem,
     trips: dict[Key, PlannedTrip],
@@ -144,6 +156,9 @@ def insert_stops(
     fixed = cal.fixed_trip_blocks or cal.horizon_days <= 1 or cal.trip_max_days <= 1
     blocks = cal.trip_slots() if fixed else []
     out: list[int] = []
+    # per trip, as long as its stops are these: load, drives plus services, places in order
+    made_of: dict[Key, tuple[tuple[int, ...], int, int, list[int]]] = {}
+    prefix: dict[Key, tuple[tuple[int, ...], list[tuple[int, int]]]] = {}  # states after each
     for n, i in enumerate(stops):
         if deadline is not None and time.perf_counter() > deadline:
             log.info("repair reached the time limit; stop %d and later ones stay out", i)
@@ -165,24 +180,26 @@ def insert_stops(
                         continue
                 key = (team, first, last)
                 cur = trips[key].stops if key in trips else ()
-                if (
-                    member.capacity is not None
-                    and demand + sum(problem.stops[j].demand for j in cur) > member.capacity
-                ):
+                if key not in made_of or made_of[key][0] is not cur:
+                    made_of[key] = (cur, *_trip_load(problem, member, cur))
+                _, load, busy, nodes = made_of[key]
+                if member.capacity is not None and demand + load > member.capacity:
                     continue
-                nodes = [member.base] + [problem.stops[j].node for j in cur] + [member.end_node]
+                # the drives and services of the trip with the stop must fit its working time:
+                # a cheap necessary test that spares the exact one where a trip is full
+                room = (last - first + 1) * w - busy - problem.stops[i].service_s
                 for pos in range(len(cur) + 1):
                     a, b = nodes[pos], nodes[pos + 1]
                     extra = int(tt[a, node] + tt[node, b] - tt[a, b])
-                    tried.append((extra, len(tried), key, pos))
+                    if extra <= room:
+                        tried.append((extra, len(tried), key, pos))
         tried.sort()
-        prefix: dict[Key, list[tuple[int, int]]] = {}
         for _, _, key, pos in tried:
             team, first, last = key
             cur = trips[key].stops if key in trips else ()
-            if key not in prefix:
-                prefix[key] = _prefix_states(timer, problem, key, cur)
-            if _fits(timer, problem, team, (last + 1) * w, prefix[key][pos], [i, *cur[pos:]]):
+            if key not in prefix or prefix[key][0] is not cur:
+                prefix[key] = (cur, _prefix_states(timer, problem, key, cur))
+            if _fits(timer, problem, team, (last + 1) * w, prefix[key][1][pos], [i, *cur[pos:]]):
                 trip, left = timer.time(team, first, last, [*cur[:pos], i, *cur[pos:]])
                 if not left:  # always so: the same rule timed the same order
                     trips[key] = trip

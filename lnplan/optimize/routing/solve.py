@@ -11,12 +11,14 @@ from lnplan.optimize.routing.assemble import build_result
 from lnplan.optimize.routing.check import SolutionCheckError, check_trips
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, RoutingResult, SolveParams
 from lnplan.optimize.routing.repair import greedy_plan, time_and_repair
+from lnplan.optimize.routing.ruin import ruin_and_recreate
 from lnplan.optimize.routing.validate import validate_problem
 
 __all__ = ["ENGINES", "solve_routing"]
 
 log = logging.getLogger(__name__)
 
+_FLAGS = ("time_limit_hit", "local_search_cut", "ruin_cut")  # said in warnings, not in work
 ENGINES = ("auto", "pyvrp", "ortools", "ortools-default")
 
 
@@ -65,6 +67,7 @@ def solve_routing(
         engine = "pyvrp" if why_not is None else "ortools"
     if engine == "pyvrp" and why_not is not None:
         raise InputError(f"the pyvrp engine cannot solve this problem: {why_not}; use ortools")
+    ruin_work: dict[str, float] = {}
     t0 = time.perf_counter()
     deadline = t0 + params.time_limit_s
     if engine == "pyvrp":
@@ -78,9 +81,25 @@ def solve_routing(
         tuned = engine == "ortools"
         multi_day = problem.calendar.horizon_days > 1 and not problem.lodging
         initial = greedy_plan(problem) if tuned and multi_day and params.greedy_start else []
+        ruin_cut = False
+        if initial and params.ruin_iterations > 0:
+            out = ruin_and_recreate(
+                problem,
+                initial,
+                iterations=params.ruin_iterations,
+                seed=params.seed,
+                deadline=deadline,
+            )
+            initial, ruin_cut = list(out.trips), out.stopped_by == "deadline"
+            ruin_work = {
+                "ruin_iterations": float(out.iterations),
+                "ruin_improvements": float(out.improvements),
+            }
         found, planned, work, repair_cut = plan_with_ortools(
             problem, params, tuned=tuned, deadline=deadline, log_search=log_search, initial=initial
         )
+        if ruin_work:
+            work = {**work, **ruin_work, "ruin_cut": float(ruin_cut)}
     if not found:
         # Not a proof that no plan exists (that is InfeasibleError, raised by the checks before
         # the search): the search ended without one, on its work limit or at the safety cap.
@@ -131,6 +150,13 @@ def solve_routing(
             f"{params.time_limit_s} {limit}"
         )
         hit = True
+    if work.get("ruin_cut", 0):
+        warnings.append(
+            f"search cut short: the ruin-and-recreate step was stopped by time_limit_s="
+            f"{params.time_limit_s} after {work['ruin_iterations']:.0f} of ruin_iterations="
+            f"{params.ruin_iterations}"
+        )
+        hit = True
     if repair_cut:
         warnings.append(
             f"search cut short: the repair step reached time_limit_s={params.time_limit_s} "
@@ -142,7 +168,7 @@ def solve_routing(
         engine=engine,
         runtime_s=runtime,
         rules_checked=True,  # check_trips ran above and found no broken rule
-        work={k: v for k, v in work.items() if k not in ("time_limit_hit", "local_search_cut")},
+        work={k: v for k, v in work.items() if k not in _FLAGS},
         time_limit_hit=hit,
         warnings=tuple(warnings),
     )
