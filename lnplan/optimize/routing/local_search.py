@@ -30,31 +30,14 @@ from __future__ import annotations
 import random
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem
+from lnplan.optimize.routing.model import ImprovementOutcome, PlannedTrip, RoutingProblem
 from lnplan.optimize.routing.schedule import time_lodging_trip
 
-__all__ = ["LocalSearchOutcome", "improve_lodging_trips", "local_search_applies"]
-
-
-@dataclass(frozen=True)
-class LocalSearchOutcome:
-    """What the local search returns: the trips (timed), and its work.
-
-    ``stopped_by`` is ``"iterations"`` (the work limit), ``"deadline"`` (the wall-clock cap) or
-    ``"not applicable"`` (the problem has stops with time windows or blocked days).
-    """
-
-    trips: tuple[PlannedTrip, ...]
-    objective_before: float
-    objective_after: float
-    iterations: int
-    improvements: int
-    stopped_by: str
+__all__ = ["improve_lodging_trips", "local_search_applies"]
 
 
 def local_search_applies(problem: RoutingProblem) -> bool:
@@ -552,7 +535,7 @@ def improve_lodging_trips(
     max_iterations: int | None,
     seed: int = 0,
     deadline: float | None = None,
-) -> LocalSearchOutcome:
+) -> ImprovementOutcome:
     """Improve timed lodging trips with the iterated local search described in the module.
 
     Each trip is first widened to its whole trip slot (empty days at the base before it, at the
@@ -564,7 +547,7 @@ def improve_lodging_trips(
 
     before = plan_objective(problem, trips)
     if not local_search_applies(problem) or not trips:
-        return LocalSearchOutcome(tuple(trips), before, before, 0, 0, "not applicable")
+        return ImprovementOutcome(tuple(trips), before, before, 0, 0, "not applicable")
     slots = [_slot_of(problem, t) for t in trips]
     state = _Tours(problem, list(trips), slots)
     rng = random.Random(seed)
@@ -613,5 +596,5 @@ def improve_lodging_trips(
     out = state.planned()
     after = plan_objective(problem, out)
     if after > before:
-        return LocalSearchOutcome(tuple(trips), before, before, it, improvements, stopped_by)
-    return LocalSearchOutcome(tuple(out), before, after, it, improvements, stopped_by)
+        return ImprovementOutcome(tuple(trips), before, before, it, improvements, stopped_by)
+    return ImprovementOutcome(tuple(out), before, after, it, improvements, stopped_by)

@@ -30,6 +30,7 @@ from lnplan.optimize.routing.calendar import DAY_S, Calendar, allowed_start_inte
 __all__ = [
     "DAY_S",
     "Calendar",
+    "ImprovementOutcome",
     "PlannedTrip",
     "RoutingProblem",
     "RoutingResult",
@@ -332,3 +333,20 @@ class RoutingResult:
     def n_routes(self) -> int:
         """Number of non-empty trips."""
         return len(self.trips)
+
+
+@dataclass(frozen=True)
+class ImprovementOutcome:
+    """What an improvement step on a plan returns (the lodging local search, ruin-and-recreate):
+    the trips (timed), the objective before and after, and its work.
+
+    ``stopped_by`` is ``"iterations"`` (the work limit), ``"deadline"`` (the wall-clock cap) or
+    ``"not applicable"`` (the step cannot work on the problem; the trips are returned as given).
+    """
+
+    trips: tuple[PlannedTrip, ...]
+    objective_before: float
+    objective_after: float
+    iterations: int
+    improvements: int
+    stopped_by: str

@@ -19,37 +19,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from lnplan.optimize.routing.check import plan_objective
-from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem
+from lnplan.optimize.routing.model import ImprovementOutcome, PlannedTrip, RoutingProblem
 from lnplan.optimize.routing.repair import Key, insert_stops
 from lnplan.optimize.routing.schedule import TripTimer
 
-__all__ = ["RecreateOutcome", "ruin_and_recreate"]
+__all__ = ["ruin_and_recreate"]
 
 log = logging.getLogger(__name__)
 
 MAX_REMOVED = 8  # stops taken out per ruin, at most
 NEARBY_LEFT_OUT = 2  # left-out stops offered per removed stop (the nearest ones)
 SWAP_SHARE = 0.1  # share of recreates that insert the left-out stops before the removed ones
-
-
-@dataclass(frozen=True)
-class RecreateOutcome:
-    """The trips after the step (timed), and its work.
-
-    ``stopped_by`` is ``"iterations"`` (the work limit) or ``"deadline"`` (the wall-clock cap).
-    """
-
-    trips: tuple[PlannedTrip, ...]
-    objective_before: float
-    objective_after: float
-    iterations: int
-    improvements: int
-    stopped_by: str
 
 
 def _value(problem: RoutingProblem, i: int) -> tuple[int, float, int]:
@@ -67,7 +51,7 @@ def ruin_and_recreate(
     iterations: int,
     seed: int = 0,
     deadline: float | None = None,
-) -> RecreateOutcome:
+) -> ImprovementOutcome:
     """Improve timed trips of fixed trip blocks by ruin and recreate (see the module docstring).
 
     Parameters
@@ -143,4 +127,4 @@ def ruin_and_recreate(
         improvements,
         stopped_by,
     )
-    return RecreateOutcome(best, before, cur_obj, done, improvements, stopped_by)
+    return ImprovementOutcome(best, before, cur_obj, done, improvements, stopped_by)
