@@ -411,7 +411,7 @@ def baseline_trips(
     if schedule.empty:
         return tuple(None for _ in plan.problem.stops)
     cal = plan.problem.calendar
-    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+    free = cal.free_length_trips
     team_of = {t.name: k for k, t in enumerate(plan.problem.teams)}
     day_of = {d.isoformat(): k for k, d in enumerate(plan.dates.dates)}
     slot_of_day = {d: k for k, (a, b) in enumerate(cal.trip_slots()) for d in range(a, b + 1)}

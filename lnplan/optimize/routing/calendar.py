@@ -143,6 +143,12 @@ class Calendar:
         )
         return day * w + off
 
+    @property
+    def free_length_trips(self) -> bool:
+        """Whether trips are of free length (each ends when best, within ``trip_max_days``)
+        rather than the fixed blocks of :meth:`trip_slots`."""
+        return not self.fixed_trip_blocks and self.horizon_days > 1 and self.trip_max_days > 1
+
     def max_trips(self) -> int:
         """The most trips one team can make in the horizon."""
         if self.fixed_trip_blocks or self.horizon_days == 1:
@@ -170,7 +176,7 @@ def team_trip_windows(cal: Calendar, blocked_days: Collection[int] = ()) -> list
     so that unused windows always fit too). With no blocked day this is the calendar's own rule
     (the blocks, or :meth:`Calendar.max_trips` windows over the horizon).
     """
-    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+    free = cal.free_length_trips
     blocked = set(blocked_days)
     if not blocked:
         if free:

@@ -97,7 +97,7 @@ def solve_ortools(
     service = np.array([0] * n_base + [s.service_s for s in problem.stops], dtype=np.int64)
     travel = problem.travel_time_s[np.ix_(loc, loc)].astype(np.int64)
 
-    free = free_trips(cal)
+    free = cal.free_length_trips
     # free-length trips: as many vehicles per team as it can make trips, each over the horizon
     # (over each run of days between the team's blocked days); fixed: one per block
     vehicles = [
@@ -257,7 +257,7 @@ def _hold_to_trips(
     trip the team cannot make holds nothing.
     """
     cal = problem.calendar
-    blocks = cal.trip_slots() if not free_trips(cal) or problem.lodging else None
+    blocks = cal.trip_slots() if not cal.free_length_trips or problem.lodging else None
     for k, keep in enumerate(problem.keep_trip):
         if keep is None:
             continue
@@ -273,11 +273,6 @@ def _hold_to_trips(
         if allowed:
             # -1: left out (the binding of SetAllowedVehiclesForIndex takes no Python list)
             routing.VehicleVar(index_of(k)).SetValues([-1, *allowed])
-
-
-def free_trips(cal: Any) -> bool:
-    """Whether trips are of free length (not fixed blocks) on this calendar."""
-    return not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
 
 
 def _search(

@@ -21,7 +21,7 @@ from lnplan.optimize.routing.calendar import team_trip_windows
 from lnplan.optimize.routing.model import PlannedTrip, RoutingProblem, StopOrder, Team
 from lnplan.optimize.routing.schedule import TripTimer, time_lodging_trip, time_trip
 
-__all__ = ["greedy_plan", "insert_stops", "time_and_repair"]
+__all__ = ["greedy_plan", "insert_stops", "insertion_key", "time_and_repair"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def time_and_repair(
         log.info("%d stop(s) did not fit after exact timing; re-inserting", len(left))
         cal = problem.calendar
         # fixed blocks: every block of every team; free-length trips: the trips made so far
-        free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
+        free = cal.free_length_trips
         order = sorted(left, key=lambda i: -problem.stops[i].demand)
         out, cut_short = insert_stops(problem, trips, order, open_trips=not free, deadline=deadline)
         if out:
@@ -153,8 +153,7 @@ def insert_stops(
         for k, member in enumerate(problem.teams)
     }
     # keep_trip names a block on fixed trip blocks (on free-length trips only its team holds here)
-    fixed = cal.fixed_trip_blocks or cal.horizon_days <= 1 or cal.trip_max_days <= 1
-    blocks = cal.trip_slots() if fixed else []
+    blocks = [] if cal.free_length_trips else cal.trip_slots()
     out: list[int] = []
     # per trip, as long as its stops are these: load, drives plus services, places in order
     made_of: dict[Key, tuple[tuple[int, ...], int, int, list[int]]] = {}
@@ -210,6 +209,15 @@ def insert_stops(
     return out, False
 
 
+def insertion_key(problem: RoutingProblem, i: int) -> tuple[int, float, int]:
+    """Order of insertion: the stops that must be visited first, then by drop penalty per second
+    on site (the most valuable visits first), ties by stop index."""
+    stop = problem.stops[i]
+    if stop.drop_penalty is None:
+        return (0, 0.0, i)
+    return (1, -stop.drop_penalty / max(stop.service_s, 1), i)
+
+
 def greedy_plan(problem: RoutingProblem) -> list[PlannedTrip]:
     """A plan built by :func:`insert_stops` alone, exactly timed: the stops that must be visited
     first, then by drop penalty per second on site (the most valuable visits first).
@@ -218,17 +226,9 @@ def greedy_plan(problem: RoutingProblem) -> list[PlannedTrip]:
     trips and lodging places are not covered (an empty plan): a trip's days there depend on the
     trips before it, which one pass of insertions cannot choose well.
     """
-    cal = problem.calendar
-    free = not cal.fixed_trip_blocks and cal.horizon_days > 1 and cal.trip_max_days > 1
-    if problem.lodging or free:
+    if problem.lodging or problem.calendar.free_length_trips:
         return []
-
-    def value(i: int) -> tuple[int, float, int]:
-        stop = problem.stops[i]
-        if stop.drop_penalty is None:
-            return (0, 0.0, i)
-        return (1, -stop.drop_penalty / max(stop.service_s, 1), i)
-
     trips: dict[Key, PlannedTrip] = {}
-    insert_stops(problem, trips, sorted(range(len(problem.stops)), key=value), open_trips=True)
+    order = sorted(range(len(problem.stops)), key=lambda i: insertion_key(problem, i))
+    insert_stops(problem, trips, order, open_trips=True)
     return [trips[k] for k in sorted(trips) if trips[k].stops]

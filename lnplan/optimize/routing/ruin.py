@@ -24,7 +24,7 @@ import numpy as np
 
 from lnplan.optimize.routing.check import plan_objective
 from lnplan.optimize.routing.model import ImprovementOutcome, PlannedTrip, RoutingProblem
-from lnplan.optimize.routing.repair import Key, insert_stops
+from lnplan.optimize.routing.repair import Key, insert_stops, insertion_key
 from lnplan.optimize.routing.schedule import TripTimer
 
 __all__ = ["ruin_and_recreate"]
@@ -34,14 +34,6 @@ log = logging.getLogger(__name__)
 MAX_REMOVED = 8  # stops taken out per ruin, at most
 NEARBY_LEFT_OUT = 2  # left-out stops offered per removed stop (the nearest ones)
 SWAP_SHARE = 0.1  # share of recreates that insert the left-out stops before the removed ones
-
-
-def _value(problem: RoutingProblem, i: int) -> tuple[int, float, int]:
-    """Insertion order: stops that must be visited, then drop penalty per second on site."""
-    stop = problem.stops[i]
-    if stop.drop_penalty is None:
-        return (0, 0.0, i)
-    return (1, -stop.drop_penalty / max(stop.service_s, 1), i)
 
 
 def ruin_and_recreate(
@@ -105,7 +97,7 @@ def ruin_and_recreate(
             dist = np.min(tt[np.ix_(rem, nodes[left])] + tt[np.ix_(nodes[left], rem)].T, axis=0)
             m = NEARBY_LEFT_OUT * len(removed)
             offer.update(int(i) for i in left[np.argsort(dist, kind="stable")[:m]])
-        order = sorted(offer, key=lambda i: _value(problem, i))
+        order = sorted(offer, key=lambda i: insertion_key(problem, i))
         if rng.random() < SWAP_SHARE:  # left-out stops first: they may take the removed ones
             order = [i for i in order if i not in removed] + [i for i in order if i in removed]
         _, cut = insert_stops(problem, new, order, open_trips=True, deadline=deadline)
