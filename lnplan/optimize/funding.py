@@ -480,11 +480,7 @@ def solve_funding(
         engine = f"exact threshold + {ENGINE}"
     hint = _greedy_hint(problem, prep, objective, lo)
     model, u, obj_kind, slack = _build(problem, prep, objective, lo, hint)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = params.num_workers
-    solver.parameters.random_seed = params.seed
-    solver.parameters.max_deterministic_time = params.deterministic_time_s
-    solver.parameters.max_time_in_seconds = params.time_limit_s
+    solver = _cp_solver(params)
     # all constraints in the LP from the start: the hull formulation then bounds at the root
     solver.parameters.add_lp_constraints_lazily = False
     solver.parameters.symmetry_level = 0
@@ -752,11 +748,7 @@ def solve_funding_near(
         return m, u, moved, terms
 
     def solve(m: cp_model.CpModel) -> tuple[cp_model.CpSolver, int]:
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = params.num_workers
-        solver.parameters.random_seed = params.seed
-        solver.parameters.max_deterministic_time = params.deterministic_time_s
-        solver.parameters.max_time_in_seconds = params.time_limit_s
+        solver = _cp_solver(params)
         return solver, solver.Solve(m)
 
     m2, u2, moved2, _ = model(None, best_u)
@@ -853,6 +845,17 @@ def _model_deviation(prep: _Prepared, units: npt.NDArray[np.int64]) -> int:
         target = round(SCALE * prep.n_units * prep.w[i] / total_w)
         out += abs(SCALE * int(x) - target)
     return out
+
+
+def _cp_solver(params: SolveParams) -> cp_model.CpSolver:
+    """A CP-SAT solver with the fund's workers, seed, work limit (deterministic time) and
+    wall-clock safety cap."""
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = params.num_workers
+    solver.parameters.random_seed = params.seed
+    solver.parameters.max_deterministic_time = params.deterministic_time_s
+    solver.parameters.max_time_in_seconds = params.time_limit_s
+    return solver
 
 
 def _work(
