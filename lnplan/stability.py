@@ -326,11 +326,11 @@ def _stable_tours(
     max_loss = scenario.stability.max_loss
     schedule = base.schedule
     best_value = float(best.summary["weighted_children_screened"])
-    _, kept_by_best, _ = _township_counts(base, best)
     moved = set(_moved_townships(base, best))
     both = set(schedule["township_code"].astype(str)) & set(
         best.tables["schedule"]["township_code"].astype(str)
     )
+    kept_by_best = len(both) - len(moved)  # as _township_counts counts, without comparing again
     children = schedule.groupby(schedule["township_code"].astype(str))["children_screened"].sum()
     order = pd.DataFrame({"code": children.index, "children": children.to_numpy()})
     order["kept"] = order["code"].isin(both - moved)
